@@ -24,6 +24,8 @@ from functools import cached_property
 
 __all__ = [
     "SCALES",
+    "TELZINO_CLIENT_ID",
+    "TELZINO_CLIENT_SECRET",
     "Dataset",
     "Scale",
     "Series",
@@ -43,6 +45,11 @@ __all__ = [
 
 
 DailyDraw = Callable[[random.Random], dict[str, int]]
+
+
+# The sandbox's one Telzino OAuth client (a Telzino account sees all of its resellers).
+TELZINO_CLIENT_ID = "telzino-sandbox"
+TELZINO_CLIENT_SECRET = "telzino-sandbox-secret"
 
 
 @dataclass(frozen=True)
