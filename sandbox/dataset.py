@@ -736,7 +736,7 @@ def generate(
                 TelzinoOrg(
                     id=org_id,
                     reseller_id=reseller_of[channel].id,
-                    name=None if k % 9 == 4 else name,
+                    name=None if k % 9 == 2 else name,
                     customer=key,
                     agents=agents,
                 )
