@@ -1,0 +1,646 @@
+"""Telzino client: the minutes and billing reports and the agent list, normalized.
+
+One client per configured Telzino account. It speaks upstreams.md section 1 through the shared
+`SourceTransport`; the same OAuth token serves both hosts (`reports_url` = api.telzino.com,
+`billing_url` = dashboard.telzino.com). What it returns:
+
+- Minutes exactly as sent (`Decimal`: JSON decoded with `parse_float=Decimal`) plus exact seconds.
+  The vendor rounds each agent to 0.01 min (0.6 s), so `round(minutes * 60)` recovers the agent's
+  seconds exactly (error < 0.5 s); an org's report seconds are the sum of its agents' seconds (its
+  rounded total could be off by a few seconds), a billing row's are `round(voice_minutes * 60)`.
+- Names as the vendor sent them, fallbacks included (an unset name arrives as the id).
+- The period parsed from either date format the vendor uses (ISO in reports, MM/DD/YYYY in
+  billing) by one parser.
+
+Filters go out in the comma form. Id lists longer than `max_ids_per_call` are split into chunks
+fetched concurrently (the transport caps concurrency) and merged, deduplicated by id. An empty id
+list asks for nothing and answers empty without a call. Missing or mistyped required fields raise
+`UpstreamContractError` with a JSON path; extra fields are ignored; `data[]` order is not relied on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import product
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from clients.errors import UpstreamContractError
+from clients.transport import OAuthClientCredentials, SourceTransport, join_url
+
+__all__ = [
+    "AGENTS_MAX_PAGE_SIZE",
+    "TELZINO_AUDIENCE",
+    "TelzinoAgentInfo",
+    "TelzinoAgentMinutes",
+    "TelzinoAgentMinutesRow",
+    "TelzinoBillingReport",
+    "TelzinoBillingRow",
+    "TelzinoClient",
+    "TelzinoMinutesReport",
+    "TelzinoOrgMinutes",
+    "TelzinoPeriod",
+    "minutes_to_seconds",
+    "parse_vendor_date",
+    "telzino_auth",
+]
+
+TELZINO_AUDIENCE = "https://api.telzino.com/"
+AGENTS_MAX_PAGE_SIZE = 100  # T3: `limit` is capped at 100
+
+EP_MINUTES_BY_ORG = "GET /v1/reports/minutes-by-organization"
+EP_BILLING = "GET /v1/billing-report"
+EP_MINUTES_BY_AGENT = "GET /v1/reports/minutes-by-agent"
+EP_AGENTS = "GET /v1/agents"
+EP_AGENT = "GET /v1/agents/{agentId}"
+
+
+def telzino_auth(
+    *, token_url: str, client_id: str, client_secret: str, audience: str = TELZINO_AUDIENCE
+) -> OAuthClientCredentials:
+    """Client-credentials tokens from Telzino's JSON-body token endpoint (one token, both hosts)."""
+    return OAuthClientCredentials(
+        token_url=token_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        style="json",
+        audience=audience,
+    )
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TelzinoPeriod:
+    """The inclusive UTC day range a report covers, as the vendor echoed it."""
+
+    first: date
+    last: date
+
+
+@dataclass(frozen=True)
+class TelzinoAgentMinutes:
+    """One agent's line in the minutes-by-organization report."""
+
+    agent_id: str
+    agent_name: str  # name, else external_id, else the id (the vendor's fallback)
+    minutes: Decimal
+    seconds: int
+
+
+@dataclass(frozen=True)
+class TelzinoOrgMinutes:
+    """One organization in the minutes-by-organization report.
+
+    `agent_count` is every agent under the org (not only active ones); `seconds` is the sum of
+    the agents' exact seconds.
+    """
+
+    organization_id: str
+    organization_name: str
+    reseller_id: str
+    reseller_name: str
+    minutes: Decimal
+    seconds: int
+    agent_count: int
+    agents: tuple[TelzinoAgentMinutes, ...]
+
+
+@dataclass(frozen=True)
+class TelzinoMinutesReport:
+    """`minutes-by-organization` over one period."""
+
+    organizations: tuple[TelzinoOrgMinutes, ...]
+    period: TelzinoPeriod
+
+    def by_id(self) -> dict[str, TelzinoOrgMinutes]:
+        return {o.organization_id: o for o in self.organizations}
+
+
+@dataclass(frozen=True)
+class TelzinoBillingRow:
+    """One organization in the billing report; `active_agent_count` counts agents with usage."""
+
+    organization_id: str
+    organization_name: str
+    reseller_id: str
+    reseller_name: str
+    minutes: Decimal
+    seconds: int
+    active_agent_count: int
+
+
+@dataclass(frozen=True)
+class TelzinoBillingReport:
+    """`billing-report` over one period."""
+
+    organizations: tuple[TelzinoBillingRow, ...]
+    period: TelzinoPeriod
+
+    def by_id(self) -> dict[str, TelzinoBillingRow]:
+        return {o.organization_id: o for o in self.organizations}
+
+
+@dataclass(frozen=True)
+class TelzinoAgentMinutesRow:
+    """One agent in `minutes-by-agent`; `reseller_name` is "-" when the reseller has none."""
+
+    agent_id: str
+    agent_name: str
+    reseller_name: str
+    minutes: Decimal
+    seconds: int
+    call_count: int
+
+
+@dataclass(frozen=True)
+class TelzinoAgentInfo:
+    """An agent from `/v1/agents`: raw `name`/`external_id` (None when unset)."""
+
+    id: str
+    organization_id: str
+    name: str | None
+    external_id: str | None
+    description: str | None
+    status: str | None
+    is_active: bool | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @property
+    def display_name(self) -> str:
+        """The reports' fallback: name, then external_id, then the id."""
+        return self.name or self.external_id or self.id
+
+
+def minutes_to_seconds(minutes: Decimal) -> int:
+    """Seconds from vendor minutes rounded to 0.01 (exact for one agent's or one org's total)."""
+    return int((minutes * 60).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_US_DAY = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
+
+
+def parse_vendor_date(text: str) -> date:
+    """A day in either of Telzino's formats: `YYYY-MM-DD` (reports) or `MM/DD/YYYY` (billing).
+
+    Raises ValueError for anything else.
+    """
+    if match := _ISO_DAY.fullmatch(text):
+        year, month, day = match.groups()
+    elif match := _US_DAY.fullmatch(text):
+        month, day, year = match.groups()
+    else:
+        raise ValueError(f"not a YYYY-MM-DD or MM/DD/YYYY date: {text!r}")
+    return date(int(year), int(month), int(day))
+
+
+# -- decoding -------------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+class _Reader:
+    """Reads typed fields from decoded JSON, raising UpstreamContractError with a JSON path."""
+
+    def __init__(self, source: str, endpoint: str) -> None:
+        self.source = source
+        self.endpoint = endpoint
+
+    def fail(self, path: str, problem: str) -> UpstreamContractError:
+        return UpstreamContractError(
+            f"answered a body that breaks the contract: {path or 'body'} {problem}",
+            source=self.source,
+            endpoint=self.endpoint,
+            status=200,
+            field=path or None,
+        )
+
+    def obj(self, value: Any, path: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"is {_kind(value)}, expected an object")
+        return value
+
+    def child(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+        """A required object field."""
+        return self.obj(self._get(obj, key, path, optional=False), _join(path, key))
+
+    def flag(self, obj: Mapping[str, Any], key: str, path: str) -> bool:
+        value = self._get(obj, key, path, optional=False)
+        if not isinstance(value, bool):
+            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a boolean")
+        return value
+
+    def _get(self, obj: Mapping[str, Any], key: str, path: str, *, optional: bool) -> Any:
+        value = obj.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if optional:
+                return None
+            raise self.fail(_join(path, key), "is missing" if value is _MISSING else "is null")
+        return value
+
+    def objects(self, obj: Mapping[str, Any], key: str, path: str) -> list[tuple[str, Mapping]]:
+        """The objects of an array field, each with its own path."""
+        where = _join(path, key)
+        value = self._get(obj, key, path, optional=False)
+        if not isinstance(value, list):
+            raise self.fail(where, f"is {_kind(value)}, expected an array")
+        return [(f"{where}[{i}]", self.obj(item, f"{where}[{i}]")) for i, item in enumerate(value)]
+
+    def text(self, obj: Mapping[str, Any], key: str, path: str) -> str:
+        value = self._get(obj, key, path, optional=False)
+        if not isinstance(value, str):
+            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a string")
+        return value
+
+    def text_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> str | None:
+        value = self._get(obj, key, path, optional=True)
+        if value is not None and not isinstance(value, str):
+            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a string")
+        return value
+
+    def flag_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> bool | None:
+        value = self._get(obj, key, path, optional=True)
+        if value is not None and not isinstance(value, bool):
+            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a boolean")
+        return value
+
+    def count(self, obj: Mapping[str, Any], key: str, path: str) -> int:
+        value = self._get(obj, key, path, optional=False)
+        # an integral decimal (3.0) is still a count; some encoders write numbers that way
+        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a count")
+        return value
+
+    def minutes(self, obj: Mapping[str, Any], key: str, path: str) -> Decimal:
+        value = self._get(obj, key, path, optional=False)
+        # floats only reach here as NaN/Infinity: parse_float turns every other one into Decimal
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a number")
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise self.fail(_join(path, key), "is not a finite number")
+        return Decimal(value)
+
+    def day(self, obj: Mapping[str, Any], key: str, path: str) -> date:
+        raw = self.text(obj, key, path)
+        try:
+            return parse_vendor_date(raw)
+        except ValueError:
+            raise self.fail(_join(path, key), "is not a YYYY-MM-DD or MM/DD/YYYY date") from None
+
+    def timestamp_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
+        raw = self.text_or_none(obj, key, path)
+        if raw is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            raise self.fail(_join(path, key), "is not an ISO-8601 timestamp") from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | Decimal | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _period(r: _Reader, body: Mapping[str, Any]) -> TelzinoPeriod:
+    period = r.child(body, "period", "")
+    return TelzinoPeriod(
+        first=r.day(period, "start_date", "period"), last=r.day(period, "end_date", "period")
+    )
+
+
+def _org_identity(r: _Reader, row: Mapping[str, Any], path: str) -> dict[str, str]:
+    return {
+        "organization_id": r.text(row, "organization_id", path),
+        "organization_name": r.text(row, "organization_name", path),
+        "reseller_id": r.text(row, "reseller_id", path),
+        "reseller_name": r.text(row, "reseller_name", path),
+    }
+
+
+def _agent_minutes(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutes:
+    minutes = r.minutes(row, "voice_minutes", path)
+    return TelzinoAgentMinutes(
+        agent_id=r.text(row, "agent_id", path),
+        agent_name=r.text(row, "agent_name", path),
+        minutes=minutes,
+        seconds=minutes_to_seconds(minutes),
+    )
+
+
+def _org_minutes(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoOrgMinutes:
+    identity = _org_identity(r, row, path)
+    minutes = r.minutes(row, "total_voice_minutes", path)
+    agents = tuple(_agent_minutes(r, a, where) for where, a in r.objects(row, "agents", path))
+    # the agents' exact seconds add up exactly; with no agent breakdown, the total is all we have
+    seconds = sum(a.seconds for a in agents) if agents else minutes_to_seconds(minutes)
+    return TelzinoOrgMinutes(
+        **identity,
+        minutes=minutes,
+        seconds=seconds,
+        agent_count=r.count(row, "agent_count", path),
+        agents=agents,
+    )
+
+
+def _billing_row(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoBillingRow:
+    identity = _org_identity(r, row, path)
+    minutes = r.minutes(row, "voice_minutes", path)
+    return TelzinoBillingRow(
+        **identity,
+        minutes=minutes,
+        seconds=minutes_to_seconds(minutes),
+        active_agent_count=r.count(row, "agent_count", path),
+    )
+
+
+def _agent_minutes_row(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutesRow:
+    minutes = r.minutes(row, "total_minutes", path)
+    return TelzinoAgentMinutesRow(
+        agent_id=r.text(row, "agent_id", path),
+        agent_name=r.text(row, "agent_name", path),
+        reseller_name=r.text(row, "reseller_name", path),
+        minutes=minutes,
+        seconds=minutes_to_seconds(minutes),
+        call_count=r.count(row, "call_count", path),
+    )
+
+
+def _agent_info(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoAgentInfo:
+    return TelzinoAgentInfo(
+        id=r.text(row, "id", path),
+        organization_id=r.text(row, "organization_id", path),
+        name=r.text_or_none(row, "name", path),
+        external_id=r.text_or_none(row, "external_id", path),
+        description=r.text_or_none(row, "description", path),
+        status=r.text_or_none(row, "status", path),
+        is_active=r.flag_or_none(row, "is_active", path),
+        created_at=r.timestamp_or_none(row, "created_at", path),
+        updated_at=r.timestamp_or_none(row, "updated_at", path),
+    )
+
+
+@dataclass(frozen=True)
+class _AgentsPage:
+    agents: tuple[TelzinoAgentInfo, ...]
+    total_pages: int
+    has_next: bool
+
+
+def _agents_page(r: _Reader, body: Any) -> _AgentsPage:
+    top = r.obj(body, "")
+    agents = tuple(_agent_info(r, row, where) for where, row in r.objects(top, "data", ""))
+    pagination = r.child(top, "pagination", "")
+    return _AgentsPage(
+        agents=agents,
+        total_pages=r.count(pagination, "totalPages", "pagination"),
+        has_next=r.flag(pagination, "hasNext", "pagination"),
+    )
+
+
+# -- client ---------------------------------------------------------------------------------------
+
+Row = TypeVar("Row")
+
+
+def _unique(ids: Iterable[str], what: str) -> list[str]:
+    """Ids in first-seen order without duplicates; an id the comma form cannot carry is refused."""
+    if isinstance(ids, str):
+        raise TypeError(f"{what} ids must be a sequence of ids, not one string")
+    seen: dict[str, None] = {}
+    for item in ids:
+        if not item.strip() or "," in item:
+            raise ValueError(f"invalid {what} id {item!r}: ids are non-blank and comma-free")
+        seen[item] = None
+    return list(seen)
+
+
+def _chunks(ids: list[str], size: int) -> list[str]:
+    """The ids as comma-joined chunks of at most `size` ids (the comma form of an array param)."""
+    return [",".join(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def _filter_chunks(ids: list[str] | None, size: int) -> list[str | None]:
+    """Chunks of an optional filter; [None] (one call, no param) when there is no filter."""
+    return [None] if ids is None else list(_chunks(ids, size))
+
+
+def _check_range(first: date, last: date) -> None:
+    if first > last:
+        raise ValueError(f"first day {first} is after last day {last}")
+
+
+def _merge(pages: Iterable[tuple[Row, ...]], key: Callable[[Row], str]) -> tuple[Row, ...]:
+    """Rows of every chunk, first occurrence of each id kept, in arrival order."""
+    merged: dict[str, Row] = {}
+    for rows in pages:
+        for row in rows:
+            merged.setdefault(key(row), row)
+    return tuple(merged.values())
+
+
+class TelzinoClient:
+    """One Telzino account's reports (api host) and billing (dashboard host), one transport."""
+
+    def __init__(
+        self,
+        transport: SourceTransport,
+        *,
+        reports_url: str,
+        billing_url: str,
+        max_ids_per_call: int = 100,
+        agents_page_size: int = AGENTS_MAX_PAGE_SIZE,
+    ) -> None:
+        if max_ids_per_call < 1:
+            raise ValueError("max_ids_per_call must be at least 1")
+        if not 1 <= agents_page_size <= AGENTS_MAX_PAGE_SIZE:
+            raise ValueError(f"agents_page_size must be 1..{AGENTS_MAX_PAGE_SIZE}")
+        self._transport = transport
+        self._reports_url = reports_url
+        self._billing_url = billing_url
+        self.max_ids_per_call = max_ids_per_call
+        self.agents_page_size = agents_page_size
+
+    @property
+    def source(self) -> str:
+        return self._transport.source
+
+    async def _get(
+        self, base_url: str, path: str, endpoint: str, params: Sequence[tuple[str, str]] = ()
+    ) -> tuple[_Reader, Any]:
+        body = await self._transport.get_json(
+            join_url(base_url, path),
+            endpoint=endpoint,
+            params=list(params) or None,
+            parse_float=Decimal,
+        )
+        return _Reader(self.source, endpoint), body
+
+    async def _org_report(
+        self,
+        base_url: str,
+        path: str,
+        endpoint: str,
+        first: date,
+        last: date,
+        organization_ids: Sequence[str] | None,
+        reseller_ids: Sequence[str] | None,
+        parse_row: Callable[[_Reader, Mapping[str, Any], str], Row],
+    ) -> tuple[tuple[Row, ...], TelzinoPeriod]:
+        """Both org reports: chunk the filters, fetch concurrently, merge by organization id."""
+        _check_range(first, last)
+        org_ids = None if organization_ids is None else _unique(organization_ids, "organization")
+        res_ids = None if reseller_ids is None else _unique(reseller_ids, "reseller")
+        if org_ids == [] or res_ids == []:
+            # an empty filter matches nothing; sending it blank would mean "no filter"
+            return (), TelzinoPeriod(first, last)
+        dates = [("start_date", first.isoformat()), ("end_date", last.isoformat())]
+
+        async def fetch(
+            org_chunk: str | None, res_chunk: str | None
+        ) -> tuple[tuple[Row, ...], TelzinoPeriod]:
+            params = list(dates)
+            if org_chunk is not None:
+                params.append(("organization_ids", org_chunk))
+            if res_chunk is not None:
+                params.append(("reseller_ids", res_chunk))
+            r, body = await self._get(base_url, path, endpoint, params)
+            top = r.obj(body, "")
+            rows = tuple(parse_row(r, row, where) for where, row in r.objects(top, "data", ""))
+            return rows, _period(r, top)
+
+        # both filters apply together (AND), so every org chunk meets every reseller chunk
+        size = self.max_ids_per_call
+        calls = product(_filter_chunks(org_ids, size), _filter_chunks(res_ids, size))
+        results = await asyncio.gather(*(fetch(o, r) for o, r in calls))
+        rows = _merge((rows for rows, _ in results), key=lambda row: row.organization_id)
+        return rows, results[0][1]
+
+    async def minutes_by_organization(
+        self,
+        first: date,
+        last: date,
+        *,
+        organization_ids: Sequence[str] | None = None,
+        reseller_ids: Sequence[str] | None = None,
+    ) -> TelzinoMinutesReport:
+        """Voice minutes per organization with the per-agent breakdown, inclusive UTC days.
+
+        With no filter: every organization the account can see. Both filters: the intersection.
+        """
+        rows, period = await self._org_report(
+            self._reports_url,
+            "/v1/reports/minutes-by-organization",
+            EP_MINUTES_BY_ORG,
+            first,
+            last,
+            organization_ids,
+            reseller_ids,
+            _org_minutes,
+        )
+        return TelzinoMinutesReport(organizations=rows, period=period)
+
+    async def billing_report(
+        self,
+        first: date,
+        last: date,
+        *,
+        organization_ids: Sequence[str] | None = None,
+        reseller_ids: Sequence[str] | None = None,
+    ) -> TelzinoBillingReport:
+        """Billed voice minutes and active agents per organization (dashboard host)."""
+        rows, period = await self._org_report(
+            self._billing_url,
+            "/v1/billing-report",
+            EP_BILLING,
+            first,
+            last,
+            organization_ids,
+            reseller_ids,
+            _billing_row,
+        )
+        return TelzinoBillingReport(organizations=rows, period=period)
+
+    async def minutes_by_agent(
+        self, first: date, last: date, agent_ids: Sequence[str]
+    ) -> tuple[TelzinoAgentMinutesRow, ...]:
+        """Minutes and calls of the given agents; unknown ids are simply absent from the result."""
+        _check_range(first, last)
+        ids = _unique(agent_ids, "agent")
+        if not ids:
+            return ()  # the endpoint requires at least one id
+        dates = [("start_date", first.isoformat()), ("end_date", last.isoformat())]
+
+        async def fetch(chunk: str) -> tuple[TelzinoAgentMinutesRow, ...]:
+            params = [*dates, ("agent_ids", chunk)]
+            r, body = await self._get(
+                self._reports_url, "/v1/reports/minutes-by-agent", EP_MINUTES_BY_AGENT, params
+            )
+            top = r.obj(body, "")
+            return tuple(
+                _agent_minutes_row(r, row, where) for where, row in r.objects(top, "data", "")
+            )
+
+        pages = await asyncio.gather(*(fetch(c) for c in _chunks(ids, self.max_ids_per_call)))
+        return _merge(pages, key=lambda row: row.agent_id)
+
+    async def agents(self, *, organization_id: str | None = None) -> tuple[TelzinoAgentInfo, ...]:
+        """Every agent (of one organization, if given), following the pagination to the end.
+
+        Page 1 tells how many pages there are; the rest are fetched concurrently. If the list
+        grew meanwhile (the last page still has a next), the walk continues page by page.
+        """
+        first = await self._agents_page(1, organization_id)
+        pages = [first]
+        pages += await asyncio.gather(
+            *(self._agents_page(n, organization_id) for n in range(2, first.total_pages + 1))
+        )
+        number = max(first.total_pages, 1)
+        while pages[-1].has_next:
+            if not pages[-1].agents:
+                # a next page after an empty one would loop forever
+                raise _Reader(self.source, EP_AGENTS).fail(
+                    "pagination.hasNext", "is true on an empty page"
+                )
+            number += 1
+            pages.append(await self._agents_page(number, organization_id))
+        return _merge((p.agents for p in pages), key=lambda agent: agent.id)
+
+    async def _agents_page(self, page: int, organization_id: str | None) -> _AgentsPage:
+        params = [("page", str(page)), ("limit", str(self.agents_page_size))]
+        if organization_id is not None:
+            params.append(("organization_id", organization_id))
+        r, body = await self._get(self._reports_url, "/v1/agents", EP_AGENTS, params)
+        return _agents_page(r, body)
+
+    async def agent(self, agent_id: str) -> TelzinoAgentInfo:
+        """One agent by id; an unknown id raises UpstreamNotFoundError."""
+        path = f"/v1/agents/{quote(agent_id, safe='')}"
+        r, body = await self._get(self._reports_url, path, EP_AGENT)
+        return _agent_info(r, r.child(r.obj(body, ""), "data", ""), "data")

@@ -1,0 +1,431 @@
+"""Talkdesk client vs the sandbox over HTTP; MockTransport for shapes the sandbox never sends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from clients.errors import UpstreamContractError, UpstreamForbiddenError
+from clients.talkdesk import (
+    TalkdeskAccountInfo,
+    TalkdeskClient,
+    TalkdeskUsageRow,
+    talkdesk_auth,
+    usage_filters,
+)
+from clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from sandbox.control import SandboxControl
+from sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months_between
+from sandbox.server import SandboxServer
+
+TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)
+USAGE_PATH = "/express/usage/month"
+
+
+def expected_row(row: TalkdeskRow) -> TalkdeskUsageRow:
+    return TalkdeskUsageRow(
+        id=row.id,
+        account_id=row.account_id,
+        product_id=row.product_id,
+        aggr_product_id=row.aggr_product_id,
+        month=row.month,
+        type=row.type,
+        description=row.description,
+        currency=row.currency,
+        direction=row.direction,
+        resolution=row.resolution,
+        unit=row.unit,
+        price=row.price,
+        wallet_name=row.wallet_name,
+        number_of_units=Decimal(row.number_of_units),
+        total_amount=row.total_amount,
+    )
+
+
+def by_id(rows: Any) -> list[Any]:
+    return sorted(rows, key=lambda r: r.id)
+
+
+def usage_filters_sent(control: SandboxControl) -> list[str | None]:
+    """The `filter` of every first-page usage request (follow-up pages carry it too)."""
+    calls = control.calls("talkdesk", path=USAGE_PATH)
+    return [dict(c.params).get("filter") for c in calls if "page" not in dict(c.params)]
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with build_http_client(TIMEOUTS) as client:
+        yield client
+
+
+@pytest.fixture
+def northwind(dataset: Dataset) -> TalkdeskOrg:
+    return dataset.talkdesk_orgs[0]
+
+
+@pytest.fixture
+def southpoint(dataset: Dataset) -> TalkdeskOrg:
+    return dataset.talkdesk_orgs[1]
+
+
+@pytest.fixture
+def months(dataset: Dataset) -> list[str]:
+    return months_between(dataset.start, dataset.end)
+
+
+@pytest.fixture
+def make(sandbox: SandboxServer, http: httpx.AsyncClient) -> Callable[..., TalkdeskClient]:
+    """A client for one Talkdesk org of the sandbox, built from its advertised source entry."""
+
+    def build(org: TalkdeskOrg, **options: Any) -> TalkdeskClient:
+        entry = next(
+            s
+            for s in sandbox.sources()
+            if s["kind"] == "talkdesk" and s["client_id"] == org.client_id
+        )
+        transport = SourceTransport(
+            source=entry["name"],
+            http=http,
+            auth=talkdesk_auth(
+                token_url=entry["token_url"],
+                client_id=entry["client_id"],
+                client_secret=entry["client_secret"],
+            ),
+            timeouts=TIMEOUTS,
+            retry=RetryPolicy(max_attempts=1),
+        )
+        return TalkdeskClient(transport, base_url=entry["base_url"], **options)
+
+    return build
+
+
+def mock_client(
+    handler: Callable[[httpx.Request], httpx.Response], *, base_url: str, **options: Any
+) -> TalkdeskClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    transport = SourceTransport(
+        source="talkdesk-mock", http=http, retry=RetryPolicy(max_attempts=1)
+    )
+    return TalkdeskClient(transport, base_url=base_url, **options)
+
+
+def hal(rows: list[dict[str, Any]], links: dict[str, str], **counters: int) -> httpx.Response:
+    body = {
+        **counters,
+        "_embedded": {"usage": rows},
+        "_links": {k: {"href": v} for k, v in links.items()},
+    }
+    return httpx.Response(200, json=body)
+
+
+def raw_row(index: int, **overrides: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": f"row{index}",
+        "account_id": "5ea75fe7aa224700012eae40",
+        "product_id": "TD-USG-TEL-IN-100101",
+        "aggr_product_id": "TD-USG-TEL-UG-102213",
+        "month": "2026-01",
+        "type": "CALL",
+        "description": "Inbound calls",
+        "currency": "USD",
+        "direction": "INBOUND",
+        "resolution": None,
+        "unit": "MINUTES",
+        "price": 0.012,
+        "wallet_name": "contact center",
+        "number_of_units": 10,
+        "total_amount": 0.12,
+    }
+    row.update(overrides)
+    return row
+
+
+# -- against the sandbox -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("org_index", [0, 1, 2])
+async def test_monthly_usage_is_exactly_the_orgs_rows(make, dataset, org_index) -> None:
+    org = dataset.talkdesk_orgs[org_index]
+    rows = await make(org).monthly_usage()
+    truth = dataset.talkdesk_rows([a.id for a in org.accounts])
+    assert by_id(rows) == by_id(expected_row(r) for r in truth)
+
+
+async def test_eur_amounts_stay_exact_decimals(make, dataset, southpoint) -> None:
+    rows = await make(southpoint).monthly_usage()
+    eur = [r for r in rows if r.currency == "EUR"]
+    truth = {r.id: r for r in dataset.talkdesk_rows([a.id for a in southpoint.accounts])}
+    assert len(eur) == sum(1 for r in truth.values() if r.currency == "EUR") > 0
+    for row in eur:
+        assert type(row.total_amount) is Decimal
+        assert row.total_amount == truth[row.id].total_amount
+        assert row.price == truth[row.id].price
+    # amounts are taken as sent: a discounted line is not price x units
+    assert any(r.total_amount != r.price * r.number_of_units for r in rows)
+
+
+async def test_accounts_lists_the_org(make, northwind) -> None:
+    accounts = await make(northwind, per_page=2).accounts()
+    assert accounts == tuple(
+        TalkdeskAccountInfo(id=a.id, name=a.name, company_name=a.company_name, status=a.status)
+        for a in northwind.accounts
+    )
+
+
+async def test_small_pages_fetch_exactly_the_page_count(make, dataset, control, northwind) -> None:
+    rows = await make(northwind, per_page=7).monthly_usage()
+    truth = dataset.talkdesk_rows([a.id for a in northwind.accounts])
+    pages = -(-len(truth) // 7)
+    assert pages > 2
+    assert by_id(rows) == by_id(expected_row(r) for r in truth)
+    assert control.count("talkdesk", path=USAGE_PATH) == pages
+    calls = control.calls("talkdesk", path=USAGE_PATH)
+    page_params = sorted(int(dict(c.params).get("page", "1")) for c in calls)
+    assert page_params == list(range(1, pages + 1))
+    assert all(dict(c.params)["per_page"] == "7" for c in calls)
+    # one token for the whole fan-out
+    assert control.count(mount="talkdesk-id") == 1
+
+
+async def test_filters_are_chunked_under_the_limit(
+    make, dataset, control, northwind, months
+) -> None:
+    accounts = [a.id for a in northwind.accounts]
+    wanted = months[:2]
+    one = usage_filters(accounts[:1], wanted, max_chars=10_000)[0]
+    assert one is not None
+    limit = len(one) + 10  # one account fits, two do not
+    client = make(northwind, max_filter_chars=limit)
+    rows = await client.monthly_usage(account_ids=accounts, months=wanted)
+    assert by_id(rows) == by_id(expected_row(r) for r in dataset.talkdesk_rows(accounts, wanted))
+    sent = usage_filters_sent(control)
+    assert len(sent) == 3
+    assert all(f is not None and len(f) <= limit for f in sent)
+    assert sorted(sent) == sorted(
+        f"(account_id eq '{a}') and (month eq '{wanted[0]}' or month eq '{wanted[1]}')"
+        for a in accounts
+    )
+
+
+async def test_month_filter_without_accounts(make, dataset, control, northwind, months) -> None:
+    wanted = [months[0], months[3]]
+    rows = await make(northwind).monthly_usage(months=wanted)
+    accounts = [a.id for a in northwind.accounts]
+    assert by_id(rows) == by_id(expected_row(r) for r in dataset.talkdesk_rows(accounts, wanted))
+    assert {r.month for r in rows} == set(wanted)
+    assert usage_filters_sent(control) == [f"month eq '{wanted[0]}' or month eq '{wanted[1]}'"]
+
+
+async def test_one_account_one_month(make, dataset, northwind, months) -> None:
+    account = northwind.accounts[2].id
+    rows = await make(northwind).monthly_usage(account_ids=[account, account], months=[months[4]])
+    truth = dataset.talkdesk_rows([account], [months[4]])
+    assert truth
+    assert by_id(rows) == by_id(expected_row(r) for r in truth)
+
+
+async def test_empty_results(make, control, northwind) -> None:
+    client = make(northwind)
+    assert await client.monthly_usage(months=["2019-01"]) == ()
+    assert control.count("talkdesk", path=USAGE_PATH) == 1
+    # an empty selection asks nothing (an absent filter would mean every account)
+    assert await client.monthly_usage(account_ids=[]) == ()
+    assert await client.monthly_usage(months=[]) == ()
+    assert control.count("talkdesk", path=USAGE_PATH) == 1
+
+
+async def test_foreign_account_is_forbidden(make, northwind, southpoint) -> None:
+    own, foreign = northwind.accounts[0].id, southpoint.accounts[0].id
+    with pytest.raises(UpstreamForbiddenError) as caught:
+        await make(northwind).monthly_usage(account_ids=[own, foreign])
+    assert caught.value.status == 403
+    assert caught.value.source == "talkdesk-northwind"
+    assert caught.value.endpoint == "GET /express/usage/month"
+
+
+async def test_malformed_body_is_a_contract_error(make, control, northwind) -> None:
+    control.inject(vendor="talkdesk", path=USAGE_PATH, malformed=True)
+    with pytest.raises(UpstreamContractError) as caught:
+        await make(northwind).monthly_usage()
+    assert caught.value.source == "talkdesk-northwind"
+
+
+def test_voice_seconds_from_call_rows(dataset) -> None:
+    rows = [expected_row(r) for r in dataset.talkdesk_rows()]
+    minutes = next(r for r in rows if r.type == "CALL" and r.unit == "MINUTES")
+    seconds = next(r for r in rows if r.type == "CALL" and r.unit == "SECONDS")
+    sms = next(r for r in rows if r.type == "MESSAGE")
+    assert minutes.voice_seconds == int(minutes.number_of_units) * 60
+    assert seconds.voice_seconds == int(seconds.number_of_units)
+    assert sms.voice_seconds is None
+
+
+# -- filter building -----------------------------------------------------------------------------
+
+
+def test_filter_shape() -> None:
+    assert usage_filters(["A", "B"], ["2026-01", "2026-02"]) == [
+        "(account_id eq 'A' or account_id eq 'B') and (month eq '2026-01' or month eq '2026-02')"
+    ]
+    assert usage_filters(["A"], None) == ["account_id eq 'A'"]
+    assert usage_filters(None, None) == [None]
+    assert usage_filters(["O'Brien"], None) == ["account_id eq 'O''Brien'"]
+
+
+def test_many_accounts_split_into_filters_under_1600() -> None:
+    accounts = [f"{i:024x}" for i in range(100)]
+    months = [f"2026-{m:02d}" for m in range(1, 13)]
+    filters = usage_filters(accounts, months)
+    assert len(filters) > 1
+    assert all(f is not None and len(f) <= 1600 for f in filters)
+    named = [a for f in filters for a in accounts if f"'{a}'" in (f or "")]
+    assert sorted(named) == accounts  # each account in exactly one chunk
+    assert all(all(f"'{m}'" in (f or "") for m in months) for f in filters)
+
+
+def test_months_split_when_one_account_cannot_carry_them() -> None:
+    months = [f"{y}-{m:02d}" for y in (2024, 2025) for m in range(1, 13)]
+    limit = 200
+    accounts = ["a" * 24, "b" * 24]
+    filters = [f for f in usage_filters(accounts, months, max_chars=limit) if f is not None]
+    assert len(filters) > 2
+    assert all(len(f) <= limit for f in filters)
+    covered = [(a, m) for f in filters for a in accounts for m in months if a in f and m in f]
+    assert sorted(covered) == sorted((a, m) for a in accounts for m in months)  # each pair once
+    with pytest.raises(ValueError):
+        usage_filters(["a" * 24], ["2026-01"], max_chars=40)
+    with pytest.raises(ValueError):
+        usage_filters(None, ["2026-13"])
+
+
+# -- paging shapes (MockTransport) ---------------------------------------------------------------
+
+
+async def test_next_links_are_followed_verbatim_under_a_path_prefix() -> None:
+    base = "https://proxy.example/td/api"
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        cursor = request.url.params.get("cursor")
+        if cursor is None:
+            return hal([raw_row(1)], {"next": f"{base}/express/usage/month?cursor=c2"})
+        if cursor == "c2":
+            return hal([raw_row(2)], {"next": f"{base}/express/usage/month?cursor=c3"})
+        return hal([raw_row(3)], {"self": str(request.url)})
+
+    rows = await mock_client(handler, base_url=base, per_page=1).monthly_usage()
+    assert [r.id for r in rows] == ["row1", "row2", "row3"]
+    assert seen == [
+        f"{base}/express/usage/month?per_page=1",
+        f"{base}/express/usage/month?cursor=c2",
+        f"{base}/express/usage/month?cursor=c3",
+    ]
+
+
+async def test_known_total_pages_are_fetched_concurrently_from_the_next_link_shape() -> None:
+    base = "https://proxy.example/td"
+    flt = "month eq '2026-01'"
+    seen: list[httpx.URL] = []
+    in_flight = peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        seen.append(request.url)
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        page = int(request.url.params.get("page", "1"))
+        # page 1's link points at another path than the one we started from: it wins. Later
+        # pages link to a cursor the client must not need, since total_pages said it all.
+        nxt = f"{base}/v2/usage?page=2&size=2&q={flt}" if page == 1 else f"{base}/v2/usage?cursor=x"
+        links = {"next": nxt} if page < 4 else {}
+        rows = [raw_row(2 * page - 1), raw_row(2 * page)][: 1 if page == 4 else 2]
+        return hal(rows, links, total=7, total_pages=4, page=page)
+
+    rows = await mock_client(handler, base_url=base, per_page=2).monthly_usage(months=["2026-01"])
+    assert [r.id for r in rows] == [f"row{i}" for i in range(1, 8)]
+    assert seen[0].path == "/td/express/usage/month"
+    later = sorted(seen[1:], key=lambda u: u.params["page"])
+    assert [u.path for u in later] == ["/td/v2/usage"] * 3
+    assert [parse_qs(urlsplit(str(u)).query) for u in later] == [
+        {"page": [str(p)], "size": ["2"], "q": [flt]} for p in (2, 3, 4)
+    ]
+    assert peak == 3  # pages 2..4 in flight together
+
+
+async def test_row_count_must_match_total() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return hal([raw_row(1)], {}, total=2, total_pages=1)
+
+    with pytest.raises(UpstreamContractError) as caught:
+        await mock_client(handler, base_url="https://td.example").monthly_usage()
+    assert caught.value.field == "total"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"total_amount": None}, "_embedded.usage[1].total_amount"),
+        ({"total_amount": "0.12"}, "_embedded.usage[1].total_amount"),
+        ({"currency": "usd"}, "_embedded.usage[1].currency"),
+        ({"month": "2026-1"}, "_embedded.usage[1].month"),
+        ({"id": 7}, "_embedded.usage[1].id"),
+        ({"direction": 1}, "_embedded.usage[1].direction"),
+    ],
+)
+async def test_mistyped_fields_name_their_path(overrides, field) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return hal([raw_row(0), raw_row(1, **overrides)], {})
+
+    with pytest.raises(UpstreamContractError) as caught:
+        await mock_client(handler, base_url="https://td.example").monthly_usage()
+    assert caught.value.field == field
+    assert caught.value.endpoint == "GET /express/usage/month"
+
+
+async def test_missing_field_and_missing_embedded() -> None:
+    def missing_field(request: httpx.Request) -> httpx.Response:
+        row = raw_row(0)
+        del row["account_id"]
+        return hal([row], {})
+
+    with pytest.raises(UpstreamContractError) as caught:
+        await mock_client(missing_field, base_url="https://td.example").monthly_usage()
+    assert caught.value.field == "_embedded.usage[0].account_id"
+
+    def no_embedded(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"count": 0, "_links": {}})
+
+    with pytest.raises(UpstreamContractError) as caught:
+        await mock_client(no_embedded, base_url="https://td.example").monthly_usage()
+    assert caught.value.field == "_embedded"
+
+
+async def test_unknown_fields_are_tolerated_and_decimals_exact() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {
+            "_embedded": {"usage": [raw_row(0, extra={"x": 1})]},
+            "_links": {"self": {"href": "x"}},
+            "show": {"href": "x"},
+        }
+        # written by hand so the amounts keep digits a float would lose
+        text = json.dumps(body).replace(
+            '"total_amount": 0.12', '"total_amount": 0.1200000000000000011'
+        )
+        return httpx.Response(
+            200, content=text.encode(), headers={"content-type": "application/json"}
+        )
+
+    (row,) = await mock_client(handler, base_url="https://td.example").monthly_usage()
+    assert row.total_amount == Decimal("0.1200000000000000011")
+    assert row.number_of_units == Decimal(10)
+    assert row.voice_seconds == 600
