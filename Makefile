@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Extra arguments for `make run` / `make sandbox`, e.g. make run ARGS="--config usagegraph.toml"
+ARGS ?=
 
 .PHONY: run test lint format sandbox schema clean
 
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/usagegraph serve
+	$(BIN)/usagegraph serve $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -28,10 +30,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 sandbox: $(STAMP)
-	$(BIN)/usagegraph sandbox --port 9000
+	$(BIN)/usagegraph sandbox --port 9000 $(ARGS)
 
 schema: $(STAMP)
-	$(BIN)/usagegraph export-schema > schema.graphql
+	$(BIN)/usagegraph export-schema > schema.graphql.tmp && mv schema.graphql.tmp schema.graphql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,258 @@
+"""The `usagegraph` command line: errors, help, export-schema, and the two servers for real."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.server import free_port
+from schema import schema
+from usagegraph import cli
+from usagegraph.settings import load_settings
+
+USAGEGRAPH = Path(sys.executable).parent / "usagegraph"
+SANDBOX_SOURCES = [
+    "telzino",
+    "teli-northwind",
+    "teli-southpoint",
+    "talkdesk-northwind",
+    "talkdesk-southpoint",
+    "talkdesk-eastgate",
+]
+
+CONFIG = """\
+[[sources]]
+name = "teli"
+kind = "teli"
+base_url = "https://api.teli.ai"
+api_key = "${TEST_TELI_KEY}"
+
+[server]
+host = "127.0.0.2"
+port = 8123
+"""
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`serve` configures the usagegraph logger; undo it so other tests' caplog still works."""
+    logger = logging.getLogger("usagegraph")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TEST_TELI_KEY", "k")
+    monkeypatch.delenv("USAGEGRAPH_CONFIG", raising=False)
+    path = tmp_path / "usagegraph.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Replaces uvicorn: records what `serve` would have served."""
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(cli, "_run", lambda app, **kw: calls.append({"app": app, **kw}))
+    return calls
+
+
+# -- in-process ----------------------------------------------------------------------------------
+
+
+def test_config_error_exits_2_with_one_line_and_no_traceback(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file.write_text(CONFIG.replace("base_url", "base_urll"), encoding="utf-8")
+
+    code = cli.main(["serve", "--config", str(config_file)])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err == ("config error: sources[0]: unknown key 'base_urll' (did you mean 'base_url'?)\n")
+    assert "Traceback" not in err
+
+
+def test_unset_variable_exits_2_naming_it(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TEST_TELI_KEY")
+
+    code = cli.main(["serve", "--config", str(config_file)])
+
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "config error: sources[0].api_key: environment variable TEST_TELI_KEY is not set\n"
+    )
+
+
+def test_usagegraph_config_names_the_file_when_config_is_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "from-env.toml"
+    monkeypatch.setenv("USAGEGRAPH_CONFIG", str(missing))
+
+    code = cli.main(["serve"])
+
+    assert code == 2
+    assert capsys.readouterr().err == f"config error: {missing}: file not found\n"
+
+
+def test_serve_uses_the_config_file_and_its_server_section(
+    config_file: Path, served: list[dict[str, Any]]
+) -> None:
+    assert cli.main(["serve", "--config", str(config_file)]) == 0
+
+    (call,) = served
+    assert (call["host"], call["port"]) == ("127.0.0.2", 8123)
+    assert [s.name for s in call["app"].state.settings.sources] == ["teli"]
+
+
+def test_serve_host_and_port_flags_override_the_config(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, served: list[dict[str, Any]]
+) -> None:
+    monkeypatch.setenv("USAGEGRAPH_CONFIG", str(config_file))
+
+    assert cli.main(["serve", "--host", "127.0.0.3", "--port", "9123"]) == 0
+
+    (call,) = served
+    assert (call["host"], call["port"]) == ("127.0.0.3", 9123)
+    assert call["app"].state.settings.source("teli").base_url == "https://api.teli.ai"
+
+
+@pytest.mark.parametrize("command", ["serve", "sandbox", "export-schema"])
+def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([command, "--help"]) == 0
+
+    assert capsys.readouterr().out.startswith(f"usage: usagegraph {command}")
+
+
+def test_missing_or_unknown_subcommand_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main([]) == 2
+    assert cli.main(["serv"]) == 2
+    assert "invalid choice: 'serv'" in capsys.readouterr().err
+
+
+def test_export_schema_prints_the_sdl(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["export-schema"]) == 0
+
+    out = capsys.readouterr().out
+    assert out == schema.as_str() + "\n"
+    assert "sources: [SourceInfo!]!" in out
+
+
+# -- real processes ------------------------------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "USAGEGRAPH_CONFIG"}
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        yield client
+
+
+def wait_until_up(process: subprocess.Popen[str], http: httpx.Client, url: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"exited with {process.returncode}: {process.communicate()[1]}")
+        try:
+            http.get(url)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    pytest.fail(f"not up after 20 s: {process.communicate()[1]}")
+
+
+def stop(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[str, str]:
+    process.send_signal(sig)
+    try:
+        return process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
+def test_serve_without_config_serves_the_embedded_sandbox(http: httpx.Client) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(USAGEGRAPH), "serve", "--port", str(port)],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(process, http, f"{base}/healthz")
+        page = http.get(f"{base}/graphql", headers={"Accept": "text/html"})
+        answer = http.post(f"{base}/graphql", json={"query": "{ sources { name kind } }"})
+    finally:
+        _, err = stop(process, signal.SIGINT)
+
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
+    assert answer.status_code == 200
+    sources = answer.json()["data"]["sources"]
+    assert [s["name"] for s in sources] == SANDBOX_SOURCES
+    assert [s["kind"] for s in sources] == ["TELZINO", "TELI", "TELI"] + ["TALKDESK"] * 3
+    first_line = err.splitlines()[0]
+    assert "no config given: serving on the embedded sandbox at http://127.0.0.1:" in first_line
+    assert "teli-northwind" in first_line
+    assert '"POST /graphql HTTP/1.1" 200' in err  # the access log, on stderr
+    assert "Traceback" not in err
+    assert process.returncode == 0
+
+
+def test_sandbox_command_serves_the_emulators_and_prints_their_config(
+    http: httpx.Client, tmp_path: Path
+) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(USAGEGRAPH), "sandbox", "--port", str(port), "--seed", "7"],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(process, http, f"{base}/_control/requests")
+        root = http.get(f"{base}/").json()
+        directory = http.get(f"{base}/directory.toml")
+    finally:
+        out, err = stop(process, signal.SIGTERM)
+
+    assert [s["name"] for s in root["sources"]] == SANDBOX_SOURCES
+    assert root["sources"][0]["reports_url"] == f"{base}/telzino-api"
+    assert root["dataset"]["seed"] == 7
+    assert directory.status_code == 200
+    assert "[[sources]]" in out
+    assert f"{base}/directory.toml" in out
+    # The printed text is a config file as is.
+    config = tmp_path / "sandbox.toml"
+    config.write_text(out, encoding="utf-8")
+    settings = load_settings(config, environ={})
+    assert [s.name for s in settings.sources] == SANDBOX_SOURCES
+    assert settings.source("teli-northwind").base_url == f"{base}/teli"
+    assert "Traceback" not in err
+    assert process.returncode == 0

@@ -1,0 +1,328 @@
+"""Typed configuration: one frozen `Settings` object loaded from a TOML file.
+
+The file lists the vendor connections (`[[sources]]`, one per OAuth client or API key) plus the
+optional `[server]`, `[graph]` and `[directory]` sections. Every string value may reference
+environment variables as `${VAR}` (`$${` writes a literal `${`), so secrets stay out of the file.
+Any problem becomes a `ConfigError` whose text is one line naming the key path, e.g.
+`config error: sources[2].token_url: not a valid http(s) URL`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "ConfigError",
+    "DirectorySettings",
+    "GraphSettings",
+    "ServerSettings",
+    "Settings",
+    "Source",
+    "TalkdeskSource",
+    "TeliSource",
+    "TelzinoSource",
+    "load_settings",
+    "settings_from_sources",
+]
+
+# Names the config file when `usagegraph serve` gets no --config.
+CONFIG_ENV_VAR = "USAGEGRAPH_CONFIG"
+
+SOURCE_KINDS = ("telzino", "teli", "talkdesk")
+
+
+class ConfigError(Exception):
+    """A configuration problem; `str()` is the one line to show the user."""
+
+    def __init__(self, key: str | None, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        where = f"{key}: " if key else ""
+        super().__init__(f"config error: {where}{problem}")
+
+
+# -- field types ---------------------------------------------------------------------------------
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("http_url", "not a valid http(s) URL")
+    return value
+
+
+def _check_name(value: str) -> str:
+    # Names appear in directory links (`<source>:<id>`) and log lines: keep them plain.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+        raise PydanticCustomError(
+            "source_name", "must be letters, digits, '-', '_' or '.' (no spaces or ':')"
+        )
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_check_url)]
+SourceName = Annotated[str, AfterValidator(_check_name)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Secret = Annotated[SecretStr, Field(min_length=1)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+
+class _SourceBase(_Model):
+    """Keys every source has: its name and the per-source HTTP tuning."""
+
+    name: SourceName
+    timeout_connect: Seconds = 3.0
+    timeout_read: Seconds = 15.0
+    timeout_total: Seconds = 30.0  # one call including retries and back-off
+    max_concurrency: Annotated[int, Field(ge=1)] = 8
+    max_attempts: Annotated[int, Field(ge=1)] = 4
+
+
+class TelzinoSource(_SourceBase):
+    """A Telzino account: reports on api.telzino.com, billing on dashboard.telzino.com."""
+
+    kind: Literal["telzino"]
+    reports_url: HttpURL
+    billing_url: HttpURL
+    token_url: HttpURL
+    client_id: NonEmpty
+    client_secret: Secret
+    audience: NonEmpty = "https://api.telzino.com/"
+
+
+class TeliSource(_SourceBase):
+    """One Teli partner tenant, reached with its API key."""
+
+    kind: Literal["teli"]
+    base_url: HttpURL
+    api_key: Secret
+
+
+class TalkdeskSource(_SourceBase):
+    """One Talkdesk organization: one OAuth client that sees all of its accounts."""
+
+    kind: Literal["talkdesk"]
+    base_url: HttpURL
+    token_url: HttpURL
+    client_id: NonEmpty
+    client_secret: Secret
+    scope: NonEmpty = "express-accounts-usage:read express-accounts:read"
+
+
+Source = Annotated[TelzinoSource | TeliSource | TalkdeskSource, Field(discriminator="kind")]
+
+
+# -- sections ------------------------------------------------------------------------------------
+
+
+class ServerSettings(_Model):
+    """`[server]`: where `usagegraph serve` listens."""
+
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    graphiql: bool = True
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+
+class GraphSettings(_Model):
+    """`[graph]`: limits and caches of the GraphQL layer."""
+
+    max_range_days: Annotated[int, Field(ge=1)] = 366
+    discovery_ttl_seconds: Annotated[float, Field(ge=0)] = 300
+
+
+class DirectorySettings(_Model):
+    """`[directory]`: the file linking resellers and organizations across sources."""
+
+    path: Path
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise PydanticCustomError(
+                "file_missing", "file not found: {path}", {"path": str(value)}
+            )
+        return value
+
+
+class Settings(_Model):
+    """The whole configuration."""
+
+    sources: tuple[Source, ...]
+    server: ServerSettings = ServerSettings()
+    graph: GraphSettings = GraphSettings()
+    directory: DirectorySettings | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _distinct_and_present(cls, sources: tuple[Source, ...]) -> tuple[Source, ...]:
+        if not sources:
+            raise PydanticCustomError("no_sources", "at least one [[sources]] entry is required")
+        seen: dict[str, int] = {}
+        for index, source in enumerate(sources):
+            if source.name in seen:
+                raise PydanticCustomError(
+                    "duplicate_source",
+                    "duplicate source name '{name}' (sources[{first}] and sources[{index}])",
+                    {"name": source.name, "first": seen[source.name], "index": index},
+                )
+            seen[source.name] = index
+        return sources
+
+    def source(self, name: str) -> TelzinoSource | TeliSource | TalkdeskSource:
+        """The source called `name` (KeyError when there is none)."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def load_settings(path: Path, *, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read, interpolate and validate a TOML config file; relative paths in it (the directory)
+    resolve against the file's folder."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(None, f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(None, f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(None, f"{path}: invalid TOML: {exc}") from None
+    data = interpolate(raw, environ)
+    directory = data.get("directory")
+    if isinstance(directory, dict) and isinstance(directory.get("path"), str):
+        directory["path"] = str(path.resolve().parent / Path(directory["path"]).expanduser())
+    return _validate(data)
+
+
+def settings_from_sources(entries: Sequence[Mapping[str, Any]], **overrides: Any) -> Settings:
+    """Settings for ready-made `[[sources]]` entries (e.g. `sandbox.server.source_entries`);
+    `overrides` fill the other sections (`server=`, `graph=`, `directory=`: dicts or models)."""
+    data: dict[str, Any] = {"sources": [dict(entry) for entry in entries]}
+    for key, value in overrides.items():
+        data[key] = value.model_dump() if isinstance(value, BaseModel) else value
+    return _validate(data)
+
+
+def interpolate(value: Any, environ: Mapping[str, str], key: str = "") -> Any:
+    """Replace `${VAR}` in every string inside `value` (dicts and lists walked; `$${` -> `${`)."""
+    if isinstance(value, str):
+        return _interpolate_string(value, environ, key)
+    if isinstance(value, dict):
+        return {k: interpolate(v, environ, _join(key, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, environ, f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{(?P<name>[^}]*)\}|\$\{")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _interpolate_string(text: str, environ: Mapping[str, str], key: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name = match.group("name")
+        if name is None:
+            raise ConfigError(key or None, "unterminated '${' (write '$${' for a literal '${')")
+        if not _VAR_NAME.fullmatch(name):
+            raise ConfigError(key or None, f"'${{{name}}}' is not a valid variable reference")
+        if name not in environ:
+            raise ConfigError(key or None, f"environment variable {name} is not set")
+        return environ[name]
+
+    return _REFERENCE.sub(replace, text)
+
+
+def _validate(data: Mapping[str, Any]) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        described = [_describe(error) for error in exc.errors(include_url=False)]
+    # A misspelt key is both unknown and missing; the unknown one points at the typo.
+    unknown = [d for d in described if d[1].startswith("unknown key")]
+    key, problem = (unknown or described)[0]
+    missing = [p.split("'")[1] for k, p in described if k == key and p.startswith("missing")]
+    if unknown and (close := difflib.get_close_matches(problem.split("'")[1], missing, n=1)):
+        problem += f" (did you mean '{close[0]}'?)"
+        described = [
+            d for d in described if d[0] != key or d[1] != f"missing required key '{close[0]}'"
+        ]
+    more = len(described) - 1
+    raise ConfigError(key, problem + (f" (and {more} more)" if more else ""))
+
+
+def _describe(error: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(key path, problem) for one pydantic error, in the config file's vocabulary."""
+    loc = list(error["loc"])
+    # A discriminated union puts the chosen kind into the location: sources[0].telzino.x.
+    if len(loc) >= 3 and loc[0] == "sources" and isinstance(loc[1], int) and loc[2] in SOURCE_KINDS:
+        del loc[2]
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return _path(loc[:-1]), f"unknown key '{loc[-1]}'"
+    if kind == "missing":
+        return _path(loc[:-1]), f"missing required key '{loc[-1]}'"
+    if kind == "duplicate_source":
+        where = f"sources[{ctx['index']}].name"
+        return where, f"duplicate source name '{ctx['name']}' (also sources[{ctx['first']}])"
+    if kind == "union_tag_not_found":
+        return _path(loc), "missing required key 'kind'"
+    if kind == "union_tag_invalid":
+        expected = ", ".join(SOURCE_KINDS)
+        return _path(
+            [*loc, "kind"]
+        ), f"unknown kind '{ctx.get('tag')}' (expected one of {expected})"
+    if kind in ("model_type", "dict_type"):
+        return _path(loc), "must be a table"
+    if kind in ("tuple_type", "list_type"):
+        return _path(loc), "must be an array"
+    if kind in ("string_too_short", "too_short") and isinstance(
+        error.get("input"), str | SecretStr
+    ):
+        return _path(loc), "must not be empty"
+    message = str(error["msg"])
+    return _path(loc), message[:1].lower() + message[1:]
+
+
+def _path(loc: Sequence[int | str]) -> str | None:
+    text = ""
+    for part in loc:
+        text = f"{text}[{part}]" if isinstance(part, int) else _join(text, str(part))
+    return text or None
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
