@@ -1,42 +1,54 @@
 """The FastAPI application factory: GraphQL at /graphql, a health check at /healthz.
 
-`create_app(settings)` builds everything from one `Settings` object and owns the lifetime of the
-per-source HTTP clients (opened in the lifespan, closed on shutdown) so each vendor gets one
-connection pool shared by every request.
+`create_app(settings)` builds everything from one `Settings` object. The lifespan opens one
+pooled client per source and the app-wide graph service (discovery cache, directory); each
+request gets its own context with fresh dataloaders.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI, Request
 from strawberry.fastapi import GraphQLRouter
 
+from resolvers.context import GraphContext
+from resolvers.directory import Directory, DirectoryError, load_directory
+from resolvers.service import GraphService
 from schema import schema
-from usagegraph.settings import Settings, TalkdeskSource, TeliSource, TelzinoSource
+from usagegraph.connections import open_connections
+from usagegraph.settings import ConfigError, Settings
 
 __all__ = ["create_app"]
 
 
+def _directory(settings: Settings) -> Directory:
+    path = settings.directory.path if settings.directory else None
+    try:
+        return load_directory(path, sources=[s.name for s in settings.sources])
+    except DirectoryError as exc:
+        raise ConfigError("directory.path", str(exc)) from None
+
+
 def create_app(settings: Settings) -> FastAPI:
-    """The usagegraph ASGI app for `settings` (also kept on `app.state.settings`)."""
+    """The usagegraph ASGI app for `settings`; a bad directory file is a ConfigError here,
+    at start-up, not on the first request."""
+    directory = _directory(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            app.state.http_clients = {
-                source.name: await stack.enter_async_context(_http_client(source))
-                for source in settings.sources
-            }
+        async with open_connections(settings) as connections:
+            app.state.graph = GraphService(
+                connections,
+                directory=directory,
+                discovery_ttl=settings.graph.discovery_ttl_seconds,
+                max_range_days=settings.graph.max_range_days,
+            )
             yield
-            # Leaving the stack closes every client, even if one close fails.
 
     app = FastAPI(title="usagegraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.http_clients = {}
 
     graphql = GraphQLRouter(
         schema,
@@ -52,19 +64,6 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-async def get_context(request: Request) -> dict[str, Any]:
-    """Per-request GraphQL context (merged with Strawberry's `request`/`response`)."""
-    return {
-        "settings": request.app.state.settings,
-        "http_clients": request.app.state.http_clients,
-    }
-
-
-def _http_client(source: TelzinoSource | TeliSource | TalkdeskSource) -> httpx.AsyncClient:
-    """One pooled client per source, with the source's connect/read timeouts."""
-    timeout = httpx.Timeout(
-        source.timeout_read, connect=source.timeout_connect, pool=source.timeout_total
-    )
-    # The pool never needs more connections than the source's concurrency cap allows.
-    limits = httpx.Limits(max_connections=source.max_concurrency)
-    return httpx.AsyncClient(timeout=timeout, limits=limits)
+async def get_context(request: Request) -> GraphContext:
+    """A fresh context (and so fresh dataloaders) for every GraphQL request."""
+    return GraphContext(request.app.state.graph)

@@ -105,7 +105,8 @@ async def test_lifespan_opens_one_client_per_source_and_closes_them() -> None:
     app = create_app(make_settings())
 
     async with app.router.lifespan_context(app):
-        clients: dict[str, httpx.AsyncClient] = dict(app.state.http_clients)
+        connections = app.state.graph.connections
+        clients = {name: conn.transport.http for name, conn in connections.items()}
         assert list(clients) == ["telzino", "teli-a", "talkdesk-a"]
         assert not any(c.is_closed for c in clients.values())
         assert clients["talkdesk-a"].timeout.read == 4.0

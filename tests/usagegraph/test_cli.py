@@ -153,7 +153,8 @@ def test_export_schema_prints_the_sdl(capsys: pytest.CaptureFixture[str]) -> Non
 
     out = capsys.readouterr().out
     assert out == schema.as_str() + "\n"
-    assert "sources: [SourceInfo!]!" in out
+    assert "sources: [SourceStatus!]!" in out
+    assert "usage(range: DateRange!, partialMonths: PartialMonths! = EXCLUDE): Usage!" in out
 
 
 # -- real processes ------------------------------------------------------------------------------

@@ -1,0 +1,39 @@
+"""The per-request context: the app's graph service, the catalog, and lazily built loaders."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from strawberry.fastapi import BaseContext
+
+from resolvers.catalog import Catalog
+from resolvers.loaders import Loaders
+from resolvers.service import GraphService
+
+__all__ = ["GraphContext"]
+
+
+class GraphContext(BaseContext):
+    """Loaders exist per request only: built inside the running loop, never shared."""
+
+    def __init__(self, service: GraphService) -> None:
+        super().__init__()
+        self.service = service
+        self._catalog: Catalog | None = None
+
+    async def load_catalog(self) -> Catalog:
+        """Awaited once at the root, before any loader is used (an uneven await would split
+        batches); nested resolvers then read `catalog` synchronously."""
+        if self._catalog is None:
+            self._catalog = await self.service.catalog()
+        return self._catalog
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            raise RuntimeError("catalog used before a root resolver loaded it")
+        return self._catalog
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.service, self.catalog)

@@ -1,0 +1,189 @@
+"""Per-request dataloaders: one per vendor resource, keyed by (connection, native id, range).
+
+Every batch groups its keys by (connection, range) and makes the fewest calls that answer them
+all: Telzino one report per id chunk (or one unfiltered report when that is fewer calls), Teli one
+tenant-wide analytics call per range, Talkdesk one filtered, paged query per month set. Responses
+that carry more than was asked prime the loader, so no later field asks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from resolvers.ranges import DayRange, Month
+from resolvers.sources import talkdesk, teli, telzino
+
+if TYPE_CHECKING:
+    from resolvers.catalog import Catalog
+    from resolvers.connections import Connection
+    from resolvers.service import GraphService
+
+__all__ = ["Loaders"]
+
+K = TypeVar("K", bound=Hashable)
+G = TypeVar("G", bound=Hashable)
+V = TypeVar("V")
+
+
+async def _grouped(
+    keys: Sequence[K],
+    group_of: Callable[[K], G],
+    fetch: Callable[[G, list[K]], Awaitable[Mapping[K, V]]],
+) -> list[V | Exception]:
+    """Run one fetch per group concurrently; a failed group fails only its own keys."""
+    groups: dict[G, list[K]] = defaultdict(list)
+    for key in keys:
+        groups[group_of(key)].append(key)
+    group_list = list(groups.items())
+    outcomes = await asyncio.gather(
+        *(fetch(group, members) for group, members in group_list), return_exceptions=True
+    )
+    answers: dict[K, V | Exception] = {}
+    for (_group, members), outcome in zip(group_list, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, Exception):
+                raise outcome
+            for key in members:
+                answers[key] = outcome
+        else:
+            for key in members:
+                answers[key] = outcome[key]
+    return [answers[key] for key in keys]
+
+
+def _source_and_last(key: tuple[Any, ...]) -> tuple[Any, Any]:
+    """(source, ..., range-or-months) keys batch per source and range."""
+    return key[0], key[-1]
+
+
+class Loaders:
+    """Built lazily per request, inside the running event loop; only what a query uses exists."""
+
+    def __init__(self, service: GraphService, catalog: Catalog) -> None:
+        self.service = service
+        self.catalog = catalog
+
+    def _connection(self, source: str) -> Connection:
+        return self.service.connections[source]
+
+    # -- Telzino -------------------------------------------------------------------------------
+    @cached_property
+    def telzino_minutes(self) -> DataLoader:
+        """(source, organization id, range) -> the org's minutes report row, or None."""
+
+        async def fetch(
+            group: tuple[str, DayRange], members: list[tuple[str, str, DayRange]]
+        ) -> dict[tuple[str, str, DayRange], Any]:
+            source, rng = group
+            rows = await telzino.fetch_minutes(
+                self._connection(source), rng, self._telzino_ids(source, members)
+            )
+            for org_id, row in rows.items():  # the report may answer more than was asked
+                self.telzino_minutes.prime((source, org_id, rng), row)
+            return {key: rows.get(key[1]) for key in members}
+
+        return DataLoader(partial(_grouped, group_of=_source_and_last, fetch=fetch))
+
+    @cached_property
+    def telzino_billing(self) -> DataLoader:
+        """(source, organization id, range) -> the org's billing-report row, or None."""
+
+        async def fetch(
+            group: tuple[str, DayRange], members: list[tuple[str, str, DayRange]]
+        ) -> dict[tuple[str, str, DayRange], Any]:
+            source, rng = group
+            rows = await telzino.fetch_billing(
+                self._connection(source), rng, self._telzino_ids(source, members)
+            )
+            return {key: rows.get(key[1]) for key in members}
+
+        return DataLoader(partial(_grouped, group_of=_source_and_last, fetch=fetch))
+
+    def _telzino_ids(
+        self, source: str, members: list[tuple[str, str, DayRange]]
+    ) -> list[str] | None:
+        """The ids to filter by, or None when one unfiltered report is fewer calls."""
+        wanted = sorted({key[1] for key in members})
+        known = self.catalog.organizations_with_part(source)
+        chunk = telzino.ids_per_call(self._connection(source))
+        if len(wanted) > chunk or (known and set(known) <= set(wanted)):
+            return None
+        return wanted
+
+    # -- Teli ----------------------------------------------------------------------------------
+    @cached_property
+    def teli_organizations(self) -> DataLoader:
+        """(source, range) -> {organization unique_id: analytics row} for the whole tenant."""
+
+        async def load(keys: list[tuple[str, DayRange]]) -> list[Any]:
+            outcomes = await asyncio.gather(
+                *(teli.fetch_org_analytics(self._connection(s), r) for s, r in keys),
+                return_exceptions=True,
+            )
+            return list(outcomes)
+
+        return DataLoader(load)
+
+    @cached_property
+    def teli_users_usage(self) -> DataLoader:
+        """(source, organization unique_id, range) -> {user unique_id: analytics row}."""
+
+        async def load(keys: list[tuple[str, str, DayRange]]) -> list[Any]:
+            outcomes = await asyncio.gather(
+                *(teli.fetch_user_analytics(self._connection(s), o, r) for s, o, r in keys),
+                return_exceptions=True,
+            )
+            return list(outcomes)
+
+        return DataLoader(load)
+
+    @cached_property
+    def teli_usage(self) -> DataLoader:
+        """(source, "organization" | "user", unique_id, range or None) -> usage counters.
+        No range means the vendor's all-time counters."""
+
+        async def load(keys: list[tuple[str, str, str, DayRange | None]]) -> list[Any]:
+            outcomes = await asyncio.gather(
+                *(teli.fetch_usage(self._connection(s), k, i, r) for s, k, i, r in keys),
+                return_exceptions=True,
+            )
+            return list(outcomes)
+
+        return DataLoader(load)
+
+    @cached_property
+    def teli_users(self) -> DataLoader:
+        """(source, organization unique_id) -> the organization's users (cached discovery)."""
+
+        async def load(keys: list[tuple[str, str]]) -> list[Any]:
+            outcomes = await asyncio.gather(
+                *(self.service.teli_users(self.catalog, s, o) for s, o in keys),
+                return_exceptions=True,
+            )
+            return list(outcomes)
+
+        return DataLoader(load)
+
+    # -- Talkdesk ------------------------------------------------------------------------------
+    @cached_property
+    def talkdesk_rows(self) -> DataLoader:
+        """(source, account id, months) -> the account's monthly rows in those months."""
+
+        async def fetch(
+            group: tuple[str, tuple[Month, ...]],
+            members: list[tuple[str, str, tuple[Month, ...]]],
+        ) -> dict[tuple[str, str, tuple[Month, ...]], Any]:
+            source, months = group
+            wanted = sorted({key[1] for key in members})
+            known = set(self.catalog.organizations_with_part(source))
+            ids = None if known and known <= set(wanted) else wanted
+            rows = await talkdesk.fetch_rows(self._connection(source), ids, months)
+            return {key: rows.get(key[1], ()) for key in members}
+
+        return DataLoader(partial(_grouped, group_of=_source_and_last, fetch=fetch))

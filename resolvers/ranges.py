@@ -1,0 +1,70 @@
+"""Inclusive UTC day ranges, the unit every usage question is asked in, and their month cover."""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date
+
+from resolvers.errors import BadUserInput
+
+__all__ = ["DayRange", "Month", "month_range", "parse_month"]
+
+Month = str  # "YYYY-MM"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DayRange:
+    """First and last UTC calendar day, both included."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def checked(cls, first: date, last: date, *, max_days: int) -> DayRange:
+        if last < first:
+            raise BadUserInput(f"lastDay {last} is before firstDay {first}")
+        span = (last - first).days + 1
+        if span > max_days:
+            raise BadUserInput(f"the range spans {span} days; at most {max_days} are allowed")
+        return cls(first, last)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def months(self) -> tuple[Month, ...]:
+        """Every calendar month the range touches."""
+        keys: list[Month] = []
+        year, month = self.first.year, self.first.month
+        while (year, month) <= (self.last.year, self.last.month):
+            keys.append(f"{year:04d}-{month:02d}")
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return tuple(keys)
+
+    @property
+    def whole_months(self) -> bool:
+        """True when the range starts on a 1st and ends on a month's last day."""
+        return self.first.day == 1 and self.last == month_range(self.last).last
+
+    def expanded_to_months(self) -> DayRange:
+        return DayRange(month_range(self.first).first, month_range(self.last).last)
+
+    def __str__(self) -> str:
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+
+def month_range(day: date) -> DayRange:
+    return DayRange(day.replace(day=1), day.replace(day=monthrange(day.year, day.month)[1]))
+
+
+def parse_month(value: str, *, argument: str) -> date:
+    """`YYYY-MM` to the month's first day, or a BAD_USER_INPUT naming the argument."""
+    try:
+        year, month = value.split("-")
+        if len(year) != 4 or len(month) != 2:
+            raise ValueError
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise BadUserInput(f"{argument} must be a month as YYYY-MM, got {value!r}") from None

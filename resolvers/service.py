@@ -1,0 +1,128 @@
+"""The app-wide graph service: connections, the directory, and discovery cached for a TTL.
+
+Discovery runs before any resolver needs it (one awaited step at the root), once per TTL across
+requests, with concurrent requests sharing one refresh. A source whose discovery fails keeps its
+last good discovery (reported as a failure in `sources`) so one vendor outage does not empty the
+catalog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from clients.errors import UpstreamError
+from resolvers.catalog import Catalog, SourceDiscovery, UserNode, build_catalog
+from resolvers.connections import Connection
+from resolvers.directory import Directory
+from resolvers.sources import talkdesk, teli, telzino
+
+__all__ = ["GraphService", "SourceStatus"]
+
+log = logging.getLogger("usagegraph.discovery")
+
+_DISCOVER = {"telzino": telzino.discover, "teli": teli.discover, "talkdesk": talkdesk.discover}
+
+
+@dataclass
+class SourceStatus:
+    """What `sources` reports per connection."""
+
+    name: str
+    kind: str
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_code: str | None = None
+    last_error_at: datetime | None = None
+
+
+@dataclass
+class _Cached:
+    value: object
+    expires: float
+
+
+@dataclass
+class GraphService:
+    connections: Mapping[str, Connection]
+    directory: Directory = field(default_factory=Directory)
+    discovery_ttl: float = 300.0
+    max_range_days: int = 366
+    clock: Callable[[], float] = time.monotonic
+    _catalog: _Cached | None = None
+    _refresh: asyncio.Task[Catalog] | None = None
+    _discoveries: dict[str, SourceDiscovery] = field(default_factory=dict)
+    _users: dict[tuple[str, str], _Cached] = field(default_factory=dict)
+    _user_flights: dict[tuple[str, str], asyncio.Task[tuple[UserNode, ...]]] = field(
+        default_factory=dict
+    )
+    statuses: dict[str, SourceStatus] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for conn in self.connections.values():
+            self.statuses[conn.name] = SourceStatus(conn.name, conn.kind)
+
+    # -- status bookkeeping --------------------------------------------------------------------
+    def record_success(self, source: str) -> None:
+        self.statuses[source].last_success = datetime.now(UTC)
+
+    def record_failure(self, error: UpstreamError) -> None:
+        status = self.statuses.get(error.source)
+        if status is not None:
+            status.last_error = str(error)
+            status.last_error_code = error.code
+            status.last_error_at = datetime.now(UTC)
+
+    # -- catalog -------------------------------------------------------------------------------
+    async def catalog(self) -> Catalog:
+        cached = self._catalog
+        if cached is not None and cached.expires > self.clock():
+            return cached.value  # type: ignore[return-value]
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.ensure_future(self._build_catalog())
+        # shield: one cancelled request must not cancel the refresh others wait on
+        return await asyncio.shield(self._refresh)
+
+    async def _build_catalog(self) -> Catalog:
+        conns = list(self.connections.values())
+        outcomes = await asyncio.gather(
+            *(_DISCOVER[c.kind](c) for c in conns), return_exceptions=True
+        )
+        failures: dict[str, UpstreamError] = {}
+        for conn, outcome in zip(conns, outcomes, strict=True):
+            if isinstance(outcome, UpstreamError):
+                log.warning("discovery of %s failed: %s", conn.name, outcome)
+                self.record_failure(outcome)
+                failures[conn.name] = outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                self._discoveries[conn.name] = outcome
+                self.record_success(conn.name)
+        catalog = build_catalog(self._discoveries.values(), self.directory, failures=failures)
+        # a failed refresh is retried sooner than a good one
+        ttl = self.discovery_ttl if not failures else min(self.discovery_ttl, 10.0)
+        self._catalog = _Cached(catalog, self.clock() + ttl)
+        return catalog
+
+    # -- Teli users, discovered per organization on demand ---------------------------------------
+    async def teli_users(self, catalog: Catalog, source: str, org_id: str) -> tuple[UserNode, ...]:
+        key = (source, org_id)
+        cached = self._users.get(key)
+        if cached is not None and cached.expires > self.clock():
+            return cached.value  # type: ignore[return-value]
+        flight = self._user_flights.get(key)
+        if flight is None or flight.done():
+            flight = asyncio.ensure_future(self._load_users(catalog, source, org_id))
+            self._user_flights[key] = flight
+        return await asyncio.shield(flight)
+
+    async def _load_users(self, catalog: Catalog, source: str, org_id: str) -> tuple[UserNode, ...]:
+        node_id = catalog.aliases.get(f"{source}:{org_id}", f"{source}:{org_id}")
+        users = await teli.list_users(self.connections[source], org_id, node_id)
+        self._users[(source, org_id)] = _Cached(users, self.clock() + self.discovery_ttl)
+        return users

@@ -1,0 +1,4 @@
+"""Per-vendor adapters: turn each client's models into discovery and normalized `Metrics`.
+
+The only place above `clients/` that knows which vendor measures what.
+"""

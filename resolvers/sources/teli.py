@@ -1,0 +1,159 @@
+"""Teli: one tenant per connection (our reseller), its organizations and users."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+from clients.teli import TeliOrganizationAnalyticsRow, TeliUsage, TeliUserAnalyticsRow
+from resolvers.catalog import (
+    DiscoveredOrganization,
+    DiscoveredReseller,
+    Part,
+    SourceDiscovery,
+    UserNode,
+)
+from resolvers.connections import Connection
+from resolvers.metrics import Metrics, Money
+from resolvers.ranges import DayRange
+
+__all__ = [
+    "discover",
+    "fetch_org_analytics",
+    "fetch_usage",
+    "fetch_user_analytics",
+    "list_users",
+    "organization_metrics",
+    "usage_metrics",
+    "user_metrics",
+]
+
+CURRENCY = "USD"  # Teli reports every cost in USD
+
+
+async def discover(conn: Connection) -> SourceDiscovery:
+    organizations = await conn.teli.organizations()
+    # the tenant id rides on each organization; a tenant with none is named after the connection
+    tenant = next((o.tenant_id for o in organizations if o.tenant_id), None) or conn.name
+    return SourceDiscovery(
+        source=conn.name,
+        kind="teli",
+        resellers=(DiscoveredReseller(tenant, None),),
+        organizations=tuple(
+            DiscoveredOrganization(o.unique_id, o.name, tenant) for o in organizations
+        ),
+    )
+
+
+async def list_users(conn: Connection, org_id: str, node_id: str) -> tuple[UserNode, ...]:
+    users = await conn.teli.users(org_id)
+    return tuple(
+        UserNode(
+            id=f"{conn.name}:{u.unique_id}",
+            name=u.name,
+            email=u.email,
+            organization_id=node_id,
+            part=Part(conn.name, "teli", u.unique_id, u.name),
+        )
+        for u in users
+    )
+
+
+async def fetch_org_analytics(
+    conn: Connection, rng: DayRange
+) -> Mapping[str, TeliOrganizationAnalyticsRow]:
+    report = await conn.teli.organization_analytics(rng.first, rng.last)
+    return {row.organization_unique_id: row for row in report.rows}
+
+
+async def fetch_user_analytics(
+    conn: Connection, org_id: str, rng: DayRange
+) -> Mapping[str, TeliUserAnalyticsRow]:
+    report = await conn.teli.user_analytics(org_id, rng.first, rng.last)
+    return {row.user_unique_id: row for row in report.rows}
+
+
+async def fetch_usage(
+    conn: Connection, subject: str, unique_id: str, rng: DayRange | None
+) -> TeliUsage:
+    first, last = (rng.first, rng.last) if rng else (None, None)
+    if subject == "organization":
+        return await conn.teli.usage(organization_id=unique_id, first=first, last=last)
+    return await conn.teli.usage(user_id=unique_id, first=first, last=last)
+
+
+def _usd(amount: Decimal) -> tuple[Money, ...]:
+    return (Money(amount, CURRENCY),)
+
+
+def organization_metrics(row: TeliOrganizationAnalyticsRow | None) -> Metrics:
+    """An organization the tenant report does not list used nothing in the range."""
+    if row is None:
+        return zero_metrics()
+    return Metrics(
+        voice_seconds=row.voice.total_seconds,
+        voice_calls=row.voice.calls,
+        knowledge_base_seconds=row.voice.kb_seconds,
+        sms_inbound_segments=row.sms.inbound,
+        sms_outbound_segments=row.sms.outbound,
+        mms_inbound_segments=row.mms.inbound,
+        mms_outbound_segments=row.mms.outbound,
+        api_requests=row.api_requests,
+        phone_number_rentals=row.phone_rentals,
+        phone_number_purchases=row.phone_purchases,
+        brand_registrations=row.brand_registrations,
+        knowledge_bases=row.kb_count,
+        costs=_usd(row.total_cost),
+    )
+
+
+def user_metrics(row: TeliUserAnalyticsRow | None) -> Metrics:
+    if row is None:
+        return Metrics(
+            voice_seconds=0,
+            voice_calls=0,
+            sms_inbound_segments=0,
+            sms_outbound_segments=0,
+            mms_inbound_segments=0,
+            mms_outbound_segments=0,
+            costs=_usd(Decimal("0")),
+        )
+    return Metrics(
+        voice_seconds=row.voice.total_seconds,
+        voice_calls=row.voice.calls,
+        knowledge_base_seconds=row.voice.kb_seconds,
+        sms_inbound_segments=row.sms.inbound,
+        sms_outbound_segments=row.sms.outbound,
+        mms_inbound_segments=row.mms.inbound,
+        mms_outbound_segments=row.mms.outbound,
+        costs=_usd(row.total_cost),
+    )
+
+
+def usage_metrics(usage: TeliUsage) -> Metrics:
+    """`analytics/usage` counters: messaging and voice only (no costs, no calls)."""
+    return Metrics(
+        voice_seconds=usage.voice.total_seconds,
+        knowledge_base_seconds=usage.voice.kb_seconds,
+        sms_inbound_segments=usage.sms.inbound,
+        sms_outbound_segments=usage.sms.outbound,
+        mms_inbound_segments=usage.mms.inbound,
+        mms_outbound_segments=usage.mms.outbound,
+    )
+
+
+def zero_metrics() -> Metrics:
+    return Metrics(
+        voice_seconds=0,
+        voice_calls=0,
+        sms_inbound_segments=0,
+        sms_outbound_segments=0,
+        mms_inbound_segments=0,
+        mms_outbound_segments=0,
+        api_requests=0,
+        phone_number_rentals=0,
+        phone_number_purchases=0,
+        brand_registrations=0,
+        knowledge_bases=0,
+        costs=_usd(Decimal("0")),
+    )

@@ -1,0 +1,108 @@
+"""Telzino: one account per connection, its resellers, organizations and voice agents.
+
+Discovery reads the minutes report over a short recent window: it lists every organization and
+every agent, zero-usage ones included; `/v1/agents` is only asked for an organization whose
+report says it has more agents than it listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from clients.telzino import TelzinoBillingRow, TelzinoOrgMinutes
+from resolvers.catalog import (
+    DiscoveredAgent,
+    DiscoveredOrganization,
+    DiscoveredReseller,
+    SourceDiscovery,
+)
+from resolvers.connections import Connection
+from resolvers.metrics import Metrics
+from resolvers.ranges import DayRange
+
+__all__ = [
+    "agent_metrics",
+    "discover",
+    "fetch_billing",
+    "fetch_minutes",
+    "ids_per_call",
+    "organization_metrics",
+]
+
+DISCOVERY_DAYS = 7
+
+
+def ids_per_call(conn: Connection) -> int:
+    return conn.telzino.max_ids_per_call
+
+
+async def discover(conn: Connection) -> SourceDiscovery:
+    today = datetime.now(UTC).date()
+    report = await conn.telzino.minutes_by_organization(
+        today - timedelta(days=DISCOVERY_DAYS - 1), today
+    )
+    resellers: dict[str, DiscoveredReseller] = {}
+    organizations: list[DiscoveredOrganization] = []
+    agents: list[DiscoveredAgent] = []
+    short: list[str] = []
+    for org in report.organizations:
+        resellers.setdefault(
+            org.reseller_id, DiscoveredReseller(org.reseller_id, org.reseller_name)
+        )
+        organizations.append(
+            DiscoveredOrganization(org.organization_id, org.organization_name, org.reseller_id)
+        )
+        agents.extend(
+            DiscoveredAgent(a.agent_id, a.agent_name, org.organization_id) for a in org.agents
+        )
+        if org.agent_count > len(org.agents):
+            short.append(org.organization_id)
+    if short:
+        listed = {a.native_id for a in agents}
+        pages = await asyncio.gather(*(conn.telzino.agents(organization_id=o) for o in short))
+        for found in pages:
+            agents.extend(
+                DiscoveredAgent(a.id, a.display_name, a.organization_id)
+                for a in found
+                if a.id not in listed
+            )
+    return SourceDiscovery(
+        source=conn.name,
+        kind="telzino",
+        resellers=tuple(resellers.values()),
+        organizations=tuple(organizations),
+        agents=tuple(agents),
+    )
+
+
+async def fetch_minutes(
+    conn: Connection, rng: DayRange, organization_ids: Sequence[str] | None
+) -> Mapping[str, TelzinoOrgMinutes]:
+    report = await conn.telzino.minutes_by_organization(
+        rng.first, rng.last, organization_ids=organization_ids
+    )
+    return {row.organization_id: row for row in report.organizations}
+
+
+async def fetch_billing(
+    conn: Connection, rng: DayRange, organization_ids: Sequence[str] | None
+) -> Mapping[str, TelzinoBillingRow]:
+    report = await conn.telzino.billing_report(
+        rng.first, rng.last, organization_ids=organization_ids
+    )
+    return {row.organization_id: row for row in report.organizations}
+
+
+def organization_metrics(row: TelzinoOrgMinutes | None) -> Metrics:
+    """Telzino measures voice only; an organization the report omits used none."""
+    return Metrics(voice_seconds=row.seconds if row is not None else 0)
+
+
+def agent_metrics(row: TelzinoOrgMinutes | None, agent_id: str) -> Metrics:
+    if row is not None:
+        for agent in row.agents:
+            if agent.agent_id == agent_id:
+                return Metrics(voice_seconds=agent.seconds)
+    return Metrics(voice_seconds=0)

@@ -1,0 +1,247 @@
+"""Usage of a node over a range, assembled from its source parts through the loaders.
+
+Each part resolves on its own: a failing source leaves a part with an error (its fields become
+null with an error naming it), a Talkdesk part asked for days that are not whole months is left
+out with the reason (unless the caller accepted whole months), and everything else is exact.
+All parts of all nodes in one query load in the same tick, so the loaders batch them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from clients.errors import UpstreamError
+from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
+from resolvers.metrics import Metrics, sum_metrics
+from resolvers.ranges import DayRange
+from resolvers.sources import talkdesk, teli, telzino
+
+if TYPE_CHECKING:
+    from resolvers.context import GraphContext
+
+__all__ = [
+    "MEASURES",
+    "LifetimePart",
+    "PartUsage",
+    "PartialMonths",
+    "UsageResult",
+    "agent_usage",
+    "lifetime_usage",
+    "organization_usage",
+    "reseller_usage",
+    "user_usage",
+]
+
+# Which usage fields each vendor measures: a failed source nulls exactly these.
+MEASURES: dict[str, frozenset[str]] = {
+    "telzino": frozenset({"voice"}),
+    "teli": frozenset(
+        {
+            "voice",
+            "sms",
+            "mms",
+            "apiRequests",
+            "phoneNumbers",
+            "brandRegistrations",
+            "knowledgeBases",
+            "costs",
+        }
+    ),
+    "talkdesk": frozenset({"voice", "sms", "apiRequests", "phoneNumbers", "costs"}),
+}
+
+
+class PartialMonths(Enum):
+    """What to do with a monthly-only source when the range is not whole months."""
+
+    EXCLUDE = "EXCLUDE"
+    WHOLE_MONTHS = "WHOLE_MONTHS"
+
+
+class CoverageReason(Enum):
+    GRANULARITY_TOO_COARSE = "GRANULARITY_TOO_COARSE"
+    EXPANDED_TO_WHOLE_MONTHS = "EXPANDED_TO_WHOLE_MONTHS"
+    UPSTREAM_FAILED = "UPSTREAM_FAILED"
+
+
+@dataclass(frozen=True)
+class PartUsage:
+    """One source part's answer for one range."""
+
+    part: Part
+    asked: DayRange
+    metrics: Metrics | None
+    covered: DayRange | None
+    error: UpstreamError | None = None
+    reason: CoverageReason | None = None
+    details: tuple[Any, ...] = ()  # the vendor's own rows, for `bySource`
+    subject: str = "organization"  # or "agent" / "user": which vendor record the part is
+    as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class UsageResult:
+    asked: DayRange
+    parts: tuple[PartUsage, ...]
+
+    @cached_property
+    def total(self) -> Metrics:
+        return sum_metrics(p.metrics for p in self.parts if p.metrics is not None)
+
+    def failures_for(self, usage_field: str) -> list[UpstreamError]:
+        return [
+            p.error
+            for p in self.parts
+            if p.error is not None and usage_field in MEASURES[p.part.kind]
+        ]
+
+    @cached_property
+    def by_source(self) -> list[tuple[str, list[PartUsage]]]:
+        """Parts grouped per connection, in the order the node lists its sources."""
+        groups: dict[str, list[PartUsage]] = {}
+        for p in self.parts:
+            groups.setdefault(p.part.source, []).append(p)
+        return list(groups.items())
+
+
+async def _guard(part: Part, asked: DayRange, work: Awaitable[PartUsage]) -> PartUsage:
+    try:
+        return await work
+    except UpstreamError as error:
+        return PartUsage(
+            part, asked, None, None, error=error, reason=CoverageReason.UPSTREAM_FAILED
+        )
+
+
+async def _telzino_org(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsage:
+    row = await ctx.loaders.telzino_minutes.load((part.source, part.native_id, rng))
+    return PartUsage(
+        part, rng, telzino.organization_metrics(row), rng, details=(row,) if row is not None else ()
+    )
+
+
+async def _teli_org(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsage:
+    rows = await ctx.loaders.teli_organizations.load((part.source, rng))
+    row = rows.get(part.native_id)
+    return PartUsage(
+        part, rng, teli.organization_metrics(row), rng, details=(row,) if row is not None else ()
+    )
+
+
+async def _talkdesk_org(
+    ctx: GraphContext, part: Part, rng: DayRange, policy: PartialMonths
+) -> PartUsage:
+    if not rng.whole_months and policy is PartialMonths.EXCLUDE:
+        return PartUsage(part, rng, None, None, reason=CoverageReason.GRANULARITY_TOO_COARSE)
+    rows = await ctx.loaders.talkdesk_rows.load((part.source, part.native_id, rng.months))
+    covered = rng.expanded_to_months()
+    reason = None if covered == rng else CoverageReason.EXPANDED_TO_WHOLE_MONTHS
+    return PartUsage(
+        part, rng, talkdesk.rows_metrics(rows), covered, reason=reason, details=tuple(rows)
+    )
+
+
+def _org_parts(
+    ctx: GraphContext,
+    node: OrganizationNode,
+    rng: DayRange,
+    policy: PartialMonths,
+    kinds: frozenset[str] | None,
+) -> list[Awaitable[PartUsage]]:
+    work: list[Awaitable[PartUsage]] = []
+    for part in node.parts:
+        if kinds is not None and part.kind not in kinds:
+            continue
+        if part.kind == "telzino":
+            job = _telzino_org(ctx, part, rng)
+        elif part.kind == "teli":
+            job = _teli_org(ctx, part, rng)
+        else:
+            job = _talkdesk_org(ctx, part, rng, policy)
+        work.append(_guard(part, rng, job))
+    return work
+
+
+async def organization_usage(
+    ctx: GraphContext,
+    node: OrganizationNode,
+    rng: DayRange,
+    policy: PartialMonths = PartialMonths.EXCLUDE,
+    kinds: frozenset[str] | None = None,
+) -> UsageResult:
+    parts = await asyncio.gather(*_org_parts(ctx, node, rng, policy, kinds))
+    return UsageResult(rng, tuple(parts))
+
+
+async def reseller_usage(
+    ctx: GraphContext,
+    node: ResellerNode,
+    rng: DayRange,
+    policy: PartialMonths = PartialMonths.EXCLUDE,
+    kinds: frozenset[str] | None = None,
+) -> UsageResult:
+    """The sum of the reseller's organizations (so the two always reconcile)."""
+    orgs = [ctx.catalog.organizations[i] for i in node.organization_ids]
+    work = [job for org in orgs for job in _org_parts(ctx, org, rng, policy, kinds)]
+    parts = await asyncio.gather(*work)
+    return UsageResult(rng, tuple(parts))
+
+
+async def agent_usage(ctx: GraphContext, node: AgentNode, rng: DayRange) -> UsageResult:
+    org = ctx.catalog.organizations[node.organization_id]
+    org_part = next(p for p in org.parts if p.source == node.part.source and p.kind == "telzino")
+
+    async def work() -> PartUsage:
+        row = await ctx.loaders.telzino_minutes.load((org_part.source, org_part.native_id, rng))
+        return PartUsage(node.part, rng, telzino.agent_metrics(row, node.part.native_id or ""), rng)
+
+    return UsageResult(rng, (await _guard(node.part, rng, work()),))
+
+
+async def user_usage(ctx: GraphContext, node: UserNode, rng: DayRange) -> UsageResult:
+    org_native = _teli_org_native(ctx, node)
+
+    async def work() -> PartUsage:
+        rows = await ctx.loaders.teli_users_usage.load((node.part.source, org_native, rng))
+        row = rows.get(node.part.native_id)
+        return PartUsage(
+            node.part, rng, teli.user_metrics(row), rng, details=(row,) if row is not None else ()
+        )
+
+    return UsageResult(rng, (await _guard(node.part, rng, work()),))
+
+
+def _teli_org_native(ctx: GraphContext, node: UserNode) -> str:
+    org = ctx.catalog.organizations[node.organization_id]
+    return next(p.native_id for p in org.parts if p.source == node.part.source) or ""
+
+
+@dataclass(frozen=True)
+class LifetimePart:
+    """A source's all-time counters (only Teli keeps them), or why they are missing."""
+
+    part: Part
+    metrics: Metrics | None
+    error: UpstreamError | None = None
+
+
+async def lifetime_usage(
+    ctx: GraphContext, subject: str, parts: Iterable[Part]
+) -> tuple[LifetimePart, ...]:
+    """Teli's all-time counters for each Teli part of an organization or user."""
+
+    async def one(part: Part) -> LifetimePart:
+        try:
+            key = (part.source, subject, part.native_id, None)
+            usage = await ctx.loaders.teli_usage.load(key)
+        except UpstreamError as error:
+            return LifetimePart(part, None, error)
+        return LifetimePart(part, teli.usage_metrics(usage))
+
+    return tuple(await asyncio.gather(*(one(p) for p in parts if p.kind == "teli")))

@@ -1,0 +1,352 @@
+"""Reseller → Organization → Agent / User, each with usage over a range.
+
+Nodes are thin wrappers over catalog nodes; list and parent fields are sync lookups in the
+catalog (loaded once at the root), and only fields that reach a vendor are async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import strawberry
+
+from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
+from resolvers.context import GraphContext
+from resolvers.errors import SourceFailure
+from resolvers.metrics import sum_metrics
+from resolvers.ranges import DayRange, month_range, parse_month
+from resolvers.usage import (
+    LifetimePart,
+    agent_usage,
+    lifetime_usage,
+    organization_usage,
+    reseller_usage,
+    user_usage,
+)
+from schema.inputs import DateRange, PartialMonths, SourceKind
+from schema.selection import kinds_for_usage
+from schema.usage import MessagingUsage, Usage
+
+__all__ = [
+    "Agent",
+    "LifetimeUsage",
+    "MonthlyUsage",
+    "Organization",
+    "Reseller",
+    "SourceLink",
+    "User",
+]
+
+Info = strawberry.Info[GraphContext]
+MAX_MONTHS = 24
+
+_RANGE = "The inclusive UTC day range."
+_PARTIAL = (
+    "How a month-granular source (Talkdesk) counts when the range is not whole months: "
+    "EXCLUDE (default, reported in coverage) or WHOLE_MONTHS."
+)
+
+
+@strawberry.type(description="Where a node comes from: one source connection and its native id.")
+class SourceLink:
+    source: str = strawberry.field(description="The source's name from the configuration.")
+    kind: SourceKind = strawberry.field(description="The vendor API of the source.")
+    native_id: strawberry.ID | None = strawberry.field(
+        description="The vendor's own id (null for a whole Talkdesk connection)."
+    )
+    name: str | None = strawberry.field(description="The name the vendor gives it, if any.")
+
+    @classmethod
+    def of(cls, part: Part) -> SourceLink:
+        native = strawberry.ID(part.native_id) if part.native_id is not None else None
+        return cls(source=part.source, kind=SourceKind(part.kind), native_id=native, name=part.name)
+
+
+def _range(info: Info, value: DateRange) -> DayRange:
+    return value.checked(info.context.service.max_range_days)
+
+
+def _months(info: Info, first_month: str, last_month: str) -> list[DayRange]:
+    first = parse_month(first_month, argument="firstMonth")
+    last = parse_month(last_month, argument="lastMonth")
+    DayRange.checked(first, month_range(last).last, max_days=MAX_MONTHS * 31)
+    ranges: list[DayRange] = []
+    day = first
+    while day <= last:
+        ranges.append(month_range(day))
+        day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return ranges
+
+
+@strawberry.type(description="Usage for one calendar month.")
+class MonthlyUsage:
+    month: str = strawberry.field(description="The calendar month, YYYY-MM.")
+    usage: Usage = strawberry.field(description="Usage over the whole month.")
+
+
+@strawberry.type(
+    description=(
+        "All-time counters since the account was created. Only Teli keeps them; never mixed "
+        "into ranged usage."
+    )
+)
+class LifetimeUsage:
+    _parts: strawberry.Private[tuple[LifetimePart, ...]]
+
+    def _checked(self) -> None:
+        failures = [p.error for p in self._parts if p.error is not None]
+        if failures:
+            raise SourceFailure(failures)
+
+    @strawberry.field(description="Voice seconds, knowledge-base calls included.")
+    def voice_seconds(self) -> int:
+        self._checked()
+        return sum_metrics(p.metrics for p in self._parts if p.metrics).voice_seconds or 0
+
+    @strawberry.field(description="The part of voiceSeconds that used a knowledge base.")
+    def knowledge_base_seconds(self) -> int:
+        self._checked()
+        metrics = sum_metrics(p.metrics for p in self._parts if p.metrics)
+        return metrics.knowledge_base_seconds or 0
+
+    @strawberry.field(description="SMS segments.")
+    def sms(self) -> MessagingUsage:
+        self._checked()
+        m = sum_metrics(p.metrics for p in self._parts if p.metrics)
+        return MessagingUsage(
+            inbound_segments=m.sms_inbound_segments, outbound_segments=m.sms_outbound_segments
+        )
+
+    @strawberry.field(description="MMS segments.")
+    def mms(self) -> MessagingUsage:
+        self._checked()
+        m = sum_metrics(p.metrics for p in self._parts if p.metrics)
+        return MessagingUsage(
+            inbound_segments=m.mms_inbound_segments, outbound_segments=m.mms_outbound_segments
+        )
+
+    @strawberry.field(description="The sources counted.")
+    def sources(self) -> list[SourceLink]:
+        return [SourceLink.of(p.part) for p in self._parts]
+
+
+@strawberry.type(description="A Telzino voice agent.")
+class Agent:
+    _node: strawberry.Private[AgentNode]
+
+    @strawberry.field(description="Stable id: `<source>:<Telzino agent uuid>`.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self._node.id)
+
+    @strawberry.field(description="The agent's name (Telzino falls back to external_id, then id).")
+    def name(self) -> str:
+        return self._node.name
+
+    @strawberry.field(description="Where the agent comes from.")
+    def sources(self) -> list[SourceLink]:
+        return [SourceLink.of(self._node.part)]
+
+    @strawberry.field(description="The organization the agent works for.")
+    def organization(self, info: Info) -> Organization:
+        return Organization(_node=info.context.catalog.organizations[self._node.organization_id])
+
+    @strawberry.field(description="The agent's voice usage over the range.")
+    async def usage(self, info: Info, range: DateRange) -> Usage:
+        rng = _range(info, range)
+        result = await agent_usage(info.context, self._node, rng)
+        return Usage.of(rng, result.parts)
+
+
+@strawberry.type(description="A Teli user.")
+class User:
+    _node: strawberry.Private[UserNode]
+
+    @strawberry.field(description="Stable id: `<source>:<Teli user unique_id>`.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self._node.id)
+
+    @strawberry.field(description="The user's name.")
+    def name(self) -> str:
+        return self._node.name
+
+    @strawberry.field(description="The user's email, if Teli has one.")
+    def email(self) -> str | None:
+        return self._node.email
+
+    @strawberry.field(description="Where the user comes from.")
+    def sources(self) -> list[SourceLink]:
+        return [SourceLink.of(self._node.part)]
+
+    @strawberry.field(description="The organization the user belongs to.")
+    def organization(self, info: Info) -> Organization:
+        return Organization(_node=info.context.catalog.organizations[self._node.organization_id])
+
+    @strawberry.field(description="The user's usage over the range (Teli analytics).")
+    async def usage(self, info: Info, range: DateRange) -> Usage:
+        rng = _range(info, range)
+        result = await user_usage(info.context, self._node, rng)
+        return Usage.of(rng, result.parts)
+
+    @strawberry.field(description="Teli's all-time counters for this user.")
+    async def lifetime_usage(self, info: Info) -> LifetimeUsage:
+        return LifetimeUsage(_parts=await lifetime_usage(info.context, "user", [self._node.part]))
+
+
+@strawberry.type(description="A customer organization, merged across vendors.")
+class Organization:
+    _node: strawberry.Private[OrganizationNode]
+
+    @strawberry.field(
+        description=(
+            "Stable id: the directory id when linked, else `<source>:<native id>`. Lookups "
+            "accept either form."
+        )
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self._node.id)
+
+    @strawberry.field(description="The directory name, else the vendor's name.")
+    def name(self) -> str:
+        return self._node.name
+
+    @strawberry.field(description="Each source part of this organization.")
+    def sources(self) -> list[SourceLink]:
+        return [SourceLink.of(p) for p in self._node.parts]
+
+    @strawberry.field(description="The reseller the organization belongs to.")
+    def reseller(self, info: Info) -> Reseller | None:
+        node = info.context.catalog.resellers.get(self._node.reseller_id or "")
+        return Reseller(_node=node) if node else None
+
+    @strawberry.field(
+        description=(
+            "The organization's Telzino voice agents. With `rankedBy`, sorted by voice seconds "
+            "in that range, most first (ties by id); `first` keeps the top N."
+        )
+    )
+    async def agents(
+        self, info: Info, ranked_by: DateRange | None = None, first: int | None = None
+    ) -> list[Agent]:
+        catalog = info.context.catalog
+        nodes = [catalog.agents[i] for i in self._node.agent_ids]
+        if ranked_by is not None:
+            rng = _range(info, ranked_by)
+            results = await asyncio.gather(*(agent_usage(info.context, n, rng) for n in nodes))
+            failures = [p.error for r in results for p in r.parts if p.error is not None]
+            if failures:
+                raise SourceFailure(failures)
+            seconds = {
+                n.id: r.total.voice_seconds or 0 for n, r in zip(nodes, results, strict=True)
+            }
+            nodes.sort(key=lambda n: (-seconds[n.id], n.id))
+        if first is not None:
+            nodes = nodes[: max(first, 0)]
+        return [Agent(_node=n) for n in nodes]
+
+    @strawberry.field(description="The organization's Teli users.")
+    async def users(self, info: Info) -> list[User]:
+        loader = info.context.loaders.teli_users
+        parts = self._node.parts_of("teli")
+        outcomes = await asyncio.gather(
+            *(loader.load((p.source, p.native_id)) for p in parts), return_exceptions=True
+        )
+        users: list[User] = []
+        failures = []
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                failures.append(outcome)
+            else:
+                users.extend(User(_node=u) for u in outcome)
+        if failures:
+            raise SourceFailure(failures)
+        return users
+
+    @strawberry.field(description="Usage over an inclusive UTC day range, summed over sources.")
+    async def usage(
+        self,
+        info: Info,
+        range: DateRange,
+        partial_months: PartialMonths = PartialMonths.EXCLUDE,
+    ) -> Usage:
+        rng = _range(info, range)
+        kinds = kinds_for_usage(info.selected_fields)
+        result = await organization_usage(
+            info.context, self._node, rng, partial_months.policy, kinds
+        )
+        return Usage.of(rng, result.parts)
+
+    @strawberry.field(
+        description=(
+            "Usage per calendar month from firstMonth to lastMonth (YYYY-MM, inclusive, at "
+            "most 24 months). Every source answers whole months exactly."
+        )
+    )
+    async def monthly(self, info: Info, first_month: str, last_month: str) -> list[MonthlyUsage]:
+        ranges = _months(info, first_month, last_month)
+        results = await asyncio.gather(
+            *(organization_usage(info.context, self._node, r) for r in ranges)
+        )
+        return [
+            MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))
+            for r, res in zip(ranges, results, strict=True)
+        ]
+
+    @strawberry.field(
+        description="Teli's all-time counters for this organization; null without a Teli part."
+    )
+    async def lifetime_usage(self, info: Info) -> LifetimeUsage | None:
+        parts = self._node.parts_of("teli")
+        if not parts:
+            return None
+        return LifetimeUsage(_parts=await lifetime_usage(info.context, "organization", parts))
+
+
+@strawberry.type(description="A reseller (channel partner), merged across vendors.")
+class Reseller:
+    _node: strawberry.Private[ResellerNode]
+
+    @strawberry.field(
+        description=(
+            "Stable id: the directory id when linked, else `<source>:<native id>` (a whole "
+            "Talkdesk connection is just `<source>`)."
+        )
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self._node.id)
+
+    @strawberry.field(description="The directory name, else the vendor's name.")
+    def name(self) -> str:
+        return self._node.name
+
+    @strawberry.field(description="Each source part of this reseller.")
+    def sources(self) -> list[SourceLink]:
+        return [SourceLink.of(p) for p in self._node.parts]
+
+    @strawberry.field(description="The reseller's organizations.")
+    def organizations(self, info: Info) -> list[Organization]:
+        catalog = info.context.catalog
+        return [Organization(_node=catalog.organizations[i]) for i in self._node.organization_ids]
+
+    @strawberry.field(description="Usage summed over the reseller's organizations.")
+    async def usage(
+        self,
+        info: Info,
+        range: DateRange,
+        partial_months: PartialMonths = PartialMonths.EXCLUDE,
+    ) -> Usage:
+        rng = _range(info, range)
+        kinds = kinds_for_usage(info.selected_fields)
+        result = await reseller_usage(info.context, self._node, rng, partial_months.policy, kinds)
+        return Usage.of(rng, result.parts)
+
+    @strawberry.field(description="Usage per calendar month (YYYY-MM, inclusive, at most 24).")
+    async def monthly(self, info: Info, first_month: str, last_month: str) -> list[MonthlyUsage]:
+        ranges = _months(info, first_month, last_month)
+        results = await asyncio.gather(
+            *(reseller_usage(info.context, self._node, r) for r in ranges)
+        )
+        return [
+            MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))
+            for r, res in zip(ranges, results, strict=True)
+        ]

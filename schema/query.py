@@ -1,0 +1,107 @@
+"""The query root. Root fields load the catalog once (the only await before any loader)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import strawberry
+
+from resolvers.catalog import UserNode
+from resolvers.context import GraphContext
+from schema.entities import Agent, Organization, Reseller, User
+from schema.inputs import SourceKind
+
+__all__ = ["Query", "SourceStatus"]
+
+Info = strawberry.Info[GraphContext]
+
+
+@strawberry.type(description="One configured vendor connection and how it is doing.")
+class SourceStatus:
+    name: str = strawberry.field(description="The source's name from the configuration.")
+    kind: SourceKind = strawberry.field(description="Which vendor API the source talks to.")
+
+    @strawberry.field(description="When the source last answered successfully (UTC).")
+    async def last_success(self, info: Info) -> datetime | None:
+        await info.context.load_catalog()
+        return info.context.service.statuses[self.name].last_success
+
+    @strawberry.field(description="The last failure, if any (one line, no secrets).")
+    async def last_error(self, info: Info) -> str | None:
+        await info.context.load_catalog()
+        return info.context.service.statuses[self.name].last_error
+
+    @strawberry.field(description="The last failure's code, e.g. UPSTREAM_UNAVAILABLE.")
+    async def last_error_code(self, info: Info) -> str | None:
+        await info.context.load_catalog()
+        return info.context.service.statuses[self.name].last_error_code
+
+    @strawberry.field(description="When the last failure happened (UTC).")
+    async def last_error_at(self, info: Info) -> datetime | None:
+        await info.context.load_catalog()
+        return info.context.service.statuses[self.name].last_error_at
+
+    @strawberry.field(
+        description="Configuration problems found, e.g. directory links no source knows."
+    )
+    async def warnings(self, info: Info) -> list[str]:
+        catalog = await info.context.load_catalog()
+        return catalog.warnings.get(self.name, [])
+
+
+@strawberry.type(description="The root of every read.")
+class Query:
+    @strawberry.field(description="Every reseller, merged across sources.")
+    async def resellers(self, info: Info) -> list[Reseller]:
+        catalog = await info.context.load_catalog()
+        return [Reseller(_node=n) for n in catalog.resellers.values()]
+
+    @strawberry.field(description="One reseller by directory id or `<source>:<native id>`.")
+    async def reseller(self, info: Info, id: strawberry.ID) -> Reseller | None:
+        node = (await info.context.load_catalog()).reseller(str(id))
+        return Reseller(_node=node) if node else None
+
+    @strawberry.field(
+        description="Organizations, all or those with the given ids (either id form, in order)."
+    )
+    async def organizations(
+        self, info: Info, ids: list[strawberry.ID] | None = None
+    ) -> list[Organization]:
+        catalog = await info.context.load_catalog()
+        if ids is None:
+            return [Organization(_node=n) for n in catalog.organizations.values()]
+        found = (catalog.organization(str(i)) for i in ids)
+        return [Organization(_node=n) for n in found if n is not None]
+
+    @strawberry.field(description="One organization by directory id or `<source>:<native id>`.")
+    async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
+        node = (await info.context.load_catalog()).organization(str(id))
+        return Organization(_node=node) if node else None
+
+    @strawberry.field(description="One Telzino agent by `<source>:<agent uuid>`.")
+    async def agent(self, info: Info, id: strawberry.ID) -> Agent | None:
+        node = (await info.context.load_catalog()).agent(str(id))
+        return Agent(_node=node) if node else None
+
+    @strawberry.field(description="One Teli user by `<source>:<user unique_id>`.")
+    async def user(self, info: Info, id: strawberry.ID) -> User | None:
+        catalog = await info.context.load_catalog()
+        source, _, native = str(id).partition(":")
+        conn = info.context.service.connections.get(source)
+        if conn is None or conn.kind != "teli" or not native:
+            return None
+        loader = info.context.loaders.teli_users
+        orgs = catalog.organizations_with_part(source)
+        lists = await asyncio.gather(*(loader.load((source, o)) for o in orgs))
+        match: UserNode | None = next(
+            (u for users in lists for u in users if u.part.native_id == native), None
+        )
+        return User(_node=match) if match else None
+
+    @strawberry.field(description="The configured sources, in configuration order.")
+    def sources(self, info: Info) -> list[SourceStatus]:
+        return [
+            SourceStatus(name=s.name, kind=SourceKind(s.kind))
+            for s in info.context.service.statuses.values()
+        ]

@@ -1,0 +1,38 @@
+"""Which vendors a `usage` selection needs, so a query never calls a source it cannot use.
+
+`usage { costs }` needs no Telzino call (Telzino has no costs); `usage { firstDay }` needs no call
+at all. Fragments are flattened; anything we cannot attribute needs every source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+from resolvers.usage import MEASURES
+
+__all__ = ["kinds_for_usage"]
+
+_FREE = frozenset({"firstDay", "lastDay", "days", "__typename"})
+_ALL = frozenset(MEASURES)
+
+
+def _fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            yield from _fields(selection.selections)
+
+
+def kinds_for_usage(selected: Iterable[SelectedField]) -> frozenset[str]:
+    """The vendor kinds the usage field's sub-selection reads from."""
+    kinds: set[str] = set()
+    for usage_field in selected:
+        for leaf in _fields(usage_field.selections):
+            if leaf.name in _FREE:
+                continue
+            measured_by = {k for k, names in MEASURES.items() if leaf.name in names}
+            kinds |= measured_by or _ALL
+    return frozenset(kinds)

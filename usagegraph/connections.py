@@ -1,0 +1,83 @@
+"""Build one client per configured source: a pooled httpx client, a transport, a vendor client.
+
+Opened in the app's lifespan and closed on shutdown, so each source keeps one connection pool
+for the life of the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from clients.talkdesk import TalkdeskClient, talkdesk_auth
+from clients.teli import TeliClient, teli_auth
+from clients.telzino import TelzinoClient, telzino_auth
+from clients.transport import (
+    CallRecord,
+    RetryPolicy,
+    SourceTransport,
+    Timeouts,
+    build_http_client,
+)
+from resolvers.connections import Connection
+from usagegraph.settings import Settings, Source, TalkdeskSource, TeliSource, TelzinoSource
+
+__all__ = ["open_connections"]
+
+
+def _transport(
+    source: Source, stack: AsyncExitStack, on_call: Callable[[CallRecord], None] | None
+) -> SourceTransport:
+    timeouts = Timeouts(
+        connect=source.timeout_connect, read=source.timeout_read, total=source.timeout_total
+    )
+    http = build_http_client(timeouts, max_connections=source.max_concurrency)
+    stack.push_async_callback(http.aclose)
+    if isinstance(source, TelzinoSource):
+        auth = telzino_auth(
+            token_url=str(source.token_url),
+            client_id=source.client_id,
+            client_secret=source.client_secret.get_secret_value(),
+            audience=source.audience,
+        )
+    elif isinstance(source, TeliSource):
+        auth = teli_auth(source.api_key.get_secret_value())
+    else:
+        auth = talkdesk_auth(
+            token_url=str(source.token_url),
+            client_id=source.client_id,
+            client_secret=source.client_secret.get_secret_value(),
+            scope=source.scope,
+        )
+    return SourceTransport(
+        source=source.name,
+        http=http,
+        auth=auth,
+        timeouts=timeouts,
+        retry=RetryPolicy(max_attempts=source.max_attempts),
+        max_concurrency=source.max_concurrency,
+        on_call=on_call,
+    )
+
+
+def _connection(source: Source, transport: SourceTransport) -> Connection:
+    if isinstance(source, TelzinoSource):
+        client = TelzinoClient(
+            transport, reports_url=str(source.reports_url), billing_url=str(source.billing_url)
+        )
+        return Connection(source.name, "telzino", client, transport)
+    if isinstance(source, TeliSource):
+        client = TeliClient(transport, base_url=str(source.base_url))
+        return Connection(source.name, "teli", client, transport)
+    assert isinstance(source, TalkdeskSource)
+    client = TalkdeskClient(transport, base_url=str(source.base_url))
+    return Connection(source.name, "talkdesk", client, transport)
+
+
+@asynccontextmanager
+async def open_connections(
+    settings: Settings, *, on_call: Callable[[CallRecord], None] | None = None
+) -> AsyncIterator[dict[str, Connection]]:
+    """Every configured source as a `Connection`; their pools close when the context exits."""
+    async with AsyncExitStack() as stack:
+        yield {s.name: _connection(s, _transport(s, stack, on_call)) for s in settings.sources}
