@@ -199,7 +199,8 @@ async def agent_usage(ctx: GraphContext, node: AgentNode, rng: DayRange) -> Usag
 
     async def work() -> PartUsage:
         row = await ctx.loaders.telzino_minutes.load((org_part.source, org_part.native_id, rng))
-        return PartUsage(node.part, rng, telzino.agent_metrics(row, node.part.native_id or ""), rng)
+        metrics = telzino.agent_metrics(row, node.part.native_id or "")
+        return PartUsage(node.part, rng, metrics, rng, subject="agent")
 
     return UsageResult(rng, (await _guard(node.part, rng, work()),))
 
@@ -210,8 +211,9 @@ async def user_usage(ctx: GraphContext, node: UserNode, rng: DayRange) -> UsageR
     async def work() -> PartUsage:
         rows = await ctx.loaders.teli_users_usage.load((node.part.source, org_native, rng))
         row = rows.get(node.part.native_id)
+        details = (row,) if row is not None else ()
         return PartUsage(
-            node.part, rng, teli.user_metrics(row), rng, details=(row,) if row is not None else ()
+            node.part, rng, teli.user_metrics(row), rng, details=details, subject="user"
         )
 
     return UsageResult(rng, (await _guard(node.part, rng, work()),))
