@@ -52,6 +52,7 @@ class GraphService:
     directory: Directory = field(default_factory=Directory)
     discovery_ttl: float = 300.0
     max_range_days: int = 366
+    naive_loaders: bool = False  # benchmark baseline: no batching, no priming
     clock: Callable[[], float] = time.monotonic
     _catalog: _Cached | None = None
     _refresh: asyncio.Task[Catalog] | None = None

@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
                 directory=directory,
                 discovery_ttl=settings.graph.discovery_ttl_seconds,
                 max_range_days=settings.graph.max_range_days,
+                naive_loaders=settings.graph.naive_loaders,
             )
             yield
 

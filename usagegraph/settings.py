@@ -155,6 +155,8 @@ class GraphSettings(_Model):
 
     max_range_days: Annotated[int, Field(ge=1)] = 366
     discovery_ttl_seconds: Annotated[float, Field(ge=0)] = 300
+    # Benchmark only: one upstream call per key, no priming, no batching (the N+1 baseline).
+    naive_loaders: bool = False
 
 
 class DirectorySettings(_Model):

@@ -159,3 +159,31 @@ async def test_reseller_usage_is_the_sum_of_its_organizations(
             for currency, amount in (costs(org) or {}).items():
                 totals[currency] = totals.get(currency, Decimal(0)) + amount
         assert (costs(reseller["usage"]) or {}) == totals
+
+
+async def test_naive_benchmark_baseline_makes_one_call_per_organization(
+    sandbox: SandboxServer, dataset: Dataset, directory_file
+) -> None:
+    import httpx
+
+    from tests.fixtures.graph import sandbox_settings
+    from usagegraph.app import create_app
+
+    first, last = last_full_month(dataset)
+    app = create_app(sandbox_settings(sandbox, directory_file, graph={"naive_loaders": True}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            await client.post("/graphql", json={"query": "{ resellers { id } }"})
+            sandbox.control.reset()
+            response = await client.post(
+                "/graphql",
+                json={"query": DASHBOARD, "variables": {"first": str(first), "last": str(last)}},
+            )
+    assert "errors" not in response.json()
+    control = sandbox.control
+    minutes = control.calls(mount="telzino-api", path="/v1/reports/minutes-by-organization")
+    assert len(minutes) == len(dataset.telzino_orgs)  # the N+1 shape the loaders avoid
+    assert all(("organization_ids" in dict(r.params)) for r in minutes)
+    teli_orgs = sum(len(t.organizations) for t in dataset.teli_tenants)
+    assert control.count("teli", path="/v1/analytics/organizations") == teli_orgs
