@@ -2,13 +2,15 @@
 
     UpstreamError                     base: source, endpoint, status, attempts, code, retryable
     ├── UpstreamUnavailableError      connect errors, 5xx          UPSTREAM_UNAVAILABLE (retryable)
-    │   └── UpstreamTimeoutError      no answer within deadline    UPSTREAM_TIMEOUT (retryable)
+    │   ├── UpstreamTimeoutError      no answer within deadline    UPSTREAM_TIMEOUT (retryable)
+    │   └── UpstreamCircuitOpenError  failing: calls paused        UPSTREAM_UNAVAILABLE (fail fast)
     ├── UpstreamRateLimitedError      429, with retry_after        UPSTREAM_RATE_LIMITED (retryable)
     ├── UpstreamUnauthorizedError     401 after one token refresh  UPSTREAM_UNAUTHORIZED
     ├── UpstreamForbiddenError        403                          UPSTREAM_FORBIDDEN
     ├── UpstreamBadRequestError       400 and other 4xx            UPSTREAM_BAD_REQUEST
     │   └── UpstreamNotFoundError     404                          UPSTREAM_NOT_FOUND
-    └── UpstreamContractError         bad JSON, bad/missing field  UPSTREAM_CONTRACT (+ field)
+    ├── UpstreamContractError         bad JSON, bad/missing field  UPSTREAM_CONTRACT (+ field)
+    └── UpstreamBudgetExceededError   operation's call budget used UPSTREAM_BUDGET_EXCEEDED
 
 `str(error)` is one line: "<source>: <endpoint> <message>", e.g.
 "teli: GET /v1/analytics/organizations answered 503 (Service Unavailable)". The message completes
@@ -29,6 +31,8 @@ import httpx
 
 __all__ = [
     "UpstreamBadRequestError",
+    "UpstreamBudgetExceededError",
+    "UpstreamCircuitOpenError",
     "UpstreamContractError",
     "UpstreamError",
     "UpstreamForbiddenError",
@@ -106,6 +110,18 @@ class UpstreamTimeoutError(UpstreamUnavailableError):
     """The source did not answer within the configured timeouts."""
 
     code = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamCircuitOpenError(UpstreamUnavailableError):
+    """The source failed repeatedly; calls fail fast until its cool-down ends."""
+
+    retryable = False
+
+
+class UpstreamBudgetExceededError(UpstreamError):
+    """This GraphQL operation already made as many calls to the source as it may."""
+
+    code = "UPSTREAM_BUDGET_EXCEEDED"
 
 
 class UpstreamRateLimitedError(UpstreamError):

@@ -29,14 +29,18 @@ import httpx
 
 from clients.errors import (
     UpstreamBadRequestError,
+    UpstreamBudgetExceededError,
+    UpstreamCircuitOpenError,
     UpstreamContractError,
     UpstreamError,
+    UpstreamRateLimitedError,
     UpstreamTimeoutError,
     UpstreamUnauthorizedError,
     UpstreamUnavailableError,
     error_from_response,
     parse_retry_after,
 )
+from clients.protection import CircuitBreaker, TokenBucket, current_budget
 
 __all__ = [
     "MAX_RETRIES",
@@ -348,6 +352,8 @@ class SourceTransport:
         retry: RetryPolicy = RetryPolicy(),
         max_concurrency: int = 8,
         on_call: Callable[[CallRecord], None] | None = None,
+        rate_limiter: TokenBucket | None = None,
+        breaker: CircuitBreaker | None = None,
         sleep: Sleep = asyncio.sleep,
         random: Callable[[], float] = random_module.random,
     ) -> None:
@@ -365,6 +371,8 @@ class SourceTransport:
         self.max_concurrency = max_concurrency
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._on_call = on_call
+        self.rate_limiter = rate_limiter
+        self.breaker = breaker
         self._sleep = sleep
         self._random = random
 
@@ -418,6 +426,56 @@ class SourceTransport:
         `retry.max_attempts` and the `timeouts.total` deadline; refreshes an OAuth token once on
         401; raises the matching `UpstreamError` for anything else.
         """
+        budget = current_budget.get()
+        if budget is not None and not budget.spend(self.source):
+            raise UpstreamBudgetExceededError(
+                f"was not called: this operation already made {budget.limit} calls to it",
+                source=self.source,
+                endpoint=endpoint,
+            )
+        breaker = self.breaker
+        if breaker is not None and not breaker.allow():
+            raise UpstreamCircuitOpenError(
+                f"was not called: it failed {breaker.failures} times in a row, calls resume "
+                f"in {breaker.retry_in():.0f} s",
+                source=self.source,
+                endpoint=endpoint,
+            )
+        try:
+            response = await self._request(
+                method,
+                url,
+                endpoint=endpoint,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                authenticated=authenticated,
+            )
+        except UpstreamUnavailableError:
+            if breaker is not None:
+                breaker.record_failure()
+            raise
+        except BaseException:
+            if breaker is not None:
+                breaker.release_probe()  # any other answer says nothing about its health
+            raise
+        if breaker is not None:
+            breaker.record_success()
+        return response
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        params: Params | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+    ) -> httpx.Response:
         state = _CallState()
         deadline = asyncio.get_running_loop().time() + self.timeouts.total
         timeout = asyncio.timeout_at(deadline)
@@ -575,6 +633,15 @@ class SourceTransport:
         error: str | None = None
         started = time.perf_counter()
         try:
+            limiter = self.rate_limiter
+            if limiter is not None and not await limiter.acquire(max_wait=self.timeouts.total):
+                raise UpstreamRateLimitedError(
+                    f"was not called: our own limit of {limiter.rate:g} requests/s to it is "
+                    "booked beyond this call's deadline",
+                    source=self.source,
+                    endpoint=endpoint,
+                    status=None,
+                )
             async with self._semaphore:
                 started = time.perf_counter()  # time the request, not the queue
                 response = await self.http.request(

@@ -6,6 +6,7 @@ from functools import cached_property
 
 from strawberry.fastapi import BaseContext
 
+from clients.protection import CallBudget
 from resolvers.catalog import Catalog
 from resolvers.loaders import Loaders
 from resolvers.service import GraphService
@@ -19,6 +20,7 @@ class GraphContext(BaseContext):
     def __init__(self, service: GraphService) -> None:
         super().__init__()
         self.service = service
+        self.budget = CallBudget(service.max_calls_per_source)
         self._catalog: Catalog | None = None
 
     async def load_catalog(self) -> Catalog:

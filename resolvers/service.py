@@ -53,6 +53,7 @@ class GraphService:
     discovery_ttl: float = 300.0
     max_range_days: int = 366
     naive_loaders: bool = False  # benchmark baseline: no batching, no priming
+    max_calls_per_source: int = 500  # per GraphQL operation
     clock: Callable[[], float] = time.monotonic
     _catalog: _Cached | None = None
     _refresh: asyncio.Task[Catalog] | None = None

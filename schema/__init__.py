@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from clients.errors import UpstreamError
 from resolvers.errors import GraphError
+from schema.budget import UpstreamBudget
 from schema.errors import ErrorCodes
 from schema.query import Query
 
@@ -37,4 +38,4 @@ class UsageGraphSchema(strawberry.Schema):
                 log.debug("rejected operation: %s", error.message)
 
 
-schema = UsageGraphSchema(query=Query, extensions=[ErrorCodes])
+schema = UsageGraphSchema(query=Query, extensions=[ErrorCodes, UpstreamBudget])

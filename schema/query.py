@@ -43,6 +43,16 @@ class SourceStatus:
         return info.context.service.statuses[self.name].last_error_at
 
     @strawberry.field(
+        description=(
+            "The source's circuit breaker: CLOSED (calls flow), OPEN (failing: calls fail fast "
+            "until the cool-down ends) or HALF_OPEN (one probe call decides)."
+        )
+    )
+    def circuit(self, info: Info) -> str:
+        breaker = info.context.service.connections[self.name].transport.breaker
+        return (breaker.state if breaker is not None else "closed").upper()
+
+    @strawberry.field(
         description="Configuration problems found, e.g. directory links no source knows."
     )
     async def warnings(self, info: Info) -> list[str]:

@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
                 discovery_ttl=settings.graph.discovery_ttl_seconds,
                 max_range_days=settings.graph.max_range_days,
                 naive_loaders=settings.graph.naive_loaders,
+                max_calls_per_source=settings.graph.max_upstream_calls_per_source,
             )
             yield
 

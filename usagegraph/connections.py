@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from clients.protection import CircuitBreaker, TokenBucket
 from clients.talkdesk import TalkdeskClient, talkdesk_auth
 from clients.teli import TeliClient, teli_auth
 from clients.telzino import TelzinoClient, telzino_auth
@@ -57,6 +58,10 @@ def _transport(
         retry=RetryPolicy(max_attempts=source.max_attempts),
         max_concurrency=source.max_concurrency,
         on_call=on_call,
+        rate_limiter=TokenBucket(source.rate_limit_per_second, source.rate_limit_burst),
+        breaker=CircuitBreaker(
+            failure_threshold=source.breaker_failures, cool_down=source.breaker_cooldown_seconds
+        ),
     )
 
 

@@ -102,6 +102,11 @@ class _SourceBase(_Model):
     timeout_total: Seconds = 30.0  # one call including retries and back-off
     max_concurrency: Annotated[int, Field(ge=1)] = 8
     max_attempts: Annotated[int, Field(ge=1)] = 4
+    # our own limits, so bursts of dashboards never trip the vendor's 429 or hammer an outage
+    rate_limit_per_second: Annotated[float, Field(gt=0)] = 20.0
+    rate_limit_burst: Annotated[int, Field(ge=1)] = 40
+    breaker_failures: Annotated[int, Field(ge=1)] = 5
+    breaker_cooldown_seconds: Seconds = 30.0
 
 
 class TelzinoSource(_SourceBase):
@@ -157,6 +162,8 @@ class GraphSettings(_Model):
     discovery_ttl_seconds: Annotated[float, Field(ge=0)] = 300
     # Benchmark only: one upstream call per key, no priming, no batching (the N+1 baseline).
     naive_loaders: bool = False
+    # upstream calls one GraphQL operation may make per source; fields past it are null
+    max_upstream_calls_per_source: Annotated[int, Field(ge=1)] = 500
 
 
 class DirectorySettings(_Model):

@@ -1,0 +1,140 @@
+"""Protecting the vendors from us: a rate limit, a circuit breaker and a per-operation budget.
+
+- `TokenBucket`: at most `rate` requests per second per source (bursts up to `burst`), so many
+  dashboards at once never trip a vendor's 429. Waiting for a token counts against the call's
+  deadline like any other wait.
+- `CircuitBreaker`: after `failure_threshold` consecutive failed calls (unavailable, timed out)
+  the source fails fast for `cool_down` seconds; then one probe call decides whether it closes
+  again. The graph still serves stale cache entries while it is open.
+- `CallBudget`: how many upstream calls one GraphQL operation may make per source. It lives in a
+  context variable set per request, so a hostile or careless query cannot fan out without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "CallBudget",
+    "CircuitBreaker",
+    "CircuitState",
+    "TokenBucket",
+    "current_budget",
+]
+
+CircuitState = Literal["closed", "open", "half_open"]
+
+
+class TokenBucket:
+    """A classic token bucket; `acquire` waits for a token (never past `max_wait`)."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    async def acquire(self, max_wait: float) -> bool:
+        """Take a token, waiting up to `max_wait` seconds; False when that is not enough."""
+        async with self._lock:  # first come, first served
+            self._refill()
+            if self._tokens < 1:
+                wait = (1 - self._tokens) / self.rate
+                if wait > max_wait:
+                    return False
+                await self._sleep(wait)
+                self._refill()
+            self._tokens -= 1
+            return True
+
+
+@dataclass
+class CircuitBreaker:
+    """Consecutive-failure breaker with a single half-open probe."""
+
+    failure_threshold: int = 5
+    cool_down: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    failures: int = 0
+    opened_at: float | None = None
+    _probing: bool = False
+
+    @property
+    def state(self) -> CircuitState:
+        if self.opened_at is None:
+            return "closed"
+        if self.clock() - self.opened_at >= self.cool_down:
+            return "half_open"
+        return "open"
+
+    def retry_in(self) -> float:
+        if self.opened_at is None:
+            return 0.0
+        return max(0.0, self.cool_down - (self.clock() - self.opened_at))
+
+    def allow(self) -> bool:
+        """May a call go out now? In half-open state only one probe at a time does."""
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half_open" and not self._probing:
+            self._probing = True
+            return True
+        return False
+
+    def record_success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self._probing = False
+
+    def record_failure(self) -> None:
+        self._probing = False
+        self.failures += 1
+        if self.opened_at is not None or self.failures >= self.failure_threshold:
+            self.opened_at = self.clock()  # (re)open: a failed probe starts a new cool-down
+
+    def release_probe(self) -> None:
+        """A probe that ended without telling health (e.g. a 4xx) frees the slot."""
+        self._probing = False
+
+
+@dataclass
+class CallBudget:
+    """Upstream calls one operation may still make, per source."""
+
+    limit: int
+    spent: dict[str, int] = field(default_factory=dict)
+
+    def spend(self, source: str) -> bool:
+        """Count one call; False when the source's budget is already used up."""
+        used = self.spent.get(source, 0)
+        if used >= self.limit:
+            return False
+        self.spent[source] = used + 1
+        return True
+
+
+# Set per GraphQL request; None (the default) means no budget, e.g. in the clients' own tests.
+current_budget: ContextVar[CallBudget | None] = ContextVar("usagegraph_call_budget", default=None)

@@ -1,0 +1,154 @@
+"""Rate limit, circuit breaker and per-operation budget, in the transport and through GraphQL."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from clients.errors import (
+    UpstreamBudgetExceededError,
+    UpstreamCircuitOpenError,
+    UpstreamUnavailableError,
+)
+from clients.protection import CallBudget, CircuitBreaker, TokenBucket, current_budget
+from clients.teli import teli_auth
+from clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from sandbox.server import SandboxServer
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_token_bucket_lets_a_burst_through_then_paces_at_the_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=4, burst=2, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        assert await bucket.acquire(max_wait=10)
+    assert clock.slept == pytest.approx([0.25, 0.25, 0.25])
+
+
+async def test_token_bucket_refuses_a_wait_longer_than_allowed() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=1, burst=1, clock=clock, sleep=clock.sleep)
+    assert await bucket.acquire(max_wait=0)
+    assert not await bucket.acquire(max_wait=0.5)
+    assert clock.slept == []
+
+
+def ok_transport(counter: list[int], status: int = 200) -> httpx.AsyncClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        counter.append(1)
+        return httpx.Response(status, json={"ok": True})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+async def test_transport_paces_requests_through_the_rate_limiter() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+    async with ok_transport(calls) as http:
+        transport = SourceTransport(
+            source="teli-x",
+            http=http,
+            rate_limiter=TokenBucket(rate=10, burst=3, clock=clock, sleep=clock.sleep),
+        )
+        for _ in range(6):
+            await transport.get_json("http://vendor.test/v1/x", endpoint="GET /v1/x")
+    assert len(calls) == 6
+    assert sum(clock.slept) == pytest.approx(0.3)
+
+
+async def test_breaker_opens_after_repeated_failures_and_fails_fast(sandbox: SandboxServer) -> None:
+    sandbox.control.inject(vendor="teli", status=503)
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=2, cool_down=30, clock=clock)
+    async with build_http_client(Timeouts(total=5)) as http:
+        transport = SourceTransport(
+            source="teli-northwind",
+            http=http,
+            auth=teli_auth(sandbox.dataset.teli_tenants[0].api_key),
+            retry=RetryPolicy(max_attempts=1),
+            breaker=breaker,
+        )
+        url = f"{sandbox.base_url}/teli/v1/organizations"
+        for _ in range(2):
+            with pytest.raises(UpstreamUnavailableError):
+                await transport.get_json(url, endpoint="GET /v1/organizations")
+        assert breaker.state == "open"
+        with pytest.raises(UpstreamCircuitOpenError) as raised:
+            await transport.get_json(url, endpoint="GET /v1/organizations")
+        assert sandbox.control.count("teli") == 2  # the third call never left
+        assert raised.value.code == "UPSTREAM_UNAVAILABLE"
+        assert "resume in 30 s" in str(raised.value)
+
+        clock.now += 30  # cool-down over: one probe goes out; the vendor is still down
+        assert breaker.state == "half_open"
+        with pytest.raises(UpstreamUnavailableError):
+            await transport.get_json(url, endpoint="GET /v1/organizations")
+        assert sandbox.control.count("teli") == 3
+        assert breaker.state == "open"
+
+        sandbox.control.clear_faults()
+        clock.now += 30
+        await transport.get_json(url, endpoint="GET /v1/organizations", params=None)
+        assert breaker.state == "closed"
+
+
+async def test_budget_stops_calls_past_the_limit_per_source() -> None:
+    calls: list[int] = []
+    token = current_budget.set(CallBudget(limit=2))
+    try:
+        async with ok_transport(calls) as http:
+            teli = SourceTransport(source="teli-x", http=http)
+            telzino = SourceTransport(source="telzino", http=http)
+            await teli.get_json("http://vendor.test/a", endpoint="GET /a")
+            await teli.get_json("http://vendor.test/a", endpoint="GET /a")
+            await telzino.get_json("http://vendor.test/b", endpoint="GET /b")  # its own budget
+            with pytest.raises(UpstreamBudgetExceededError) as raised:
+                await teli.get_json("http://vendor.test/a", endpoint="GET /a")
+    finally:
+        current_budget.reset(token)
+    assert len(calls) == 3
+    assert raised.value.code == "UPSTREAM_BUDGET_EXCEEDED"
+    assert raised.value.source == "teli-x"
+
+
+async def test_graphql_operation_past_its_budget_nulls_only_what_needs_more(
+    sandbox: SandboxServer, directory_file
+) -> None:
+    from tests.fixtures.graph import sandbox_settings
+    from usagegraph.app import create_app
+
+    # 3 ranges x Teli tenant call each; a budget of 1 call per source per operation
+    settings = sandbox_settings(sandbox, directory_file, graph={"max_upstream_calls_per_source": 1})
+    app = create_app(settings)
+    query = """
+    { organization(id: "teli-northwind:%s") {
+        a: usage(range: {firstDay: "2026-01-01", lastDay: "2026-01-31"}) { ...sms }
+        b: usage(range: {firstDay: "2026-02-01", lastDay: "2026-02-28"}) { ...sms }
+    } }
+    fragment sms on Usage { sms { outboundSegments } }
+    """
+    org = sandbox.dataset.teli_tenants[0].organizations[1].unique_id
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            await client.post("/graphql", json={"query": "{ resellers { id } }"})
+            sandbox.control.reset()
+            body = (await client.post("/graphql", json={"query": query % org})).json()
+    assert sandbox.control.count("teli", path="/v1/analytics/organizations") == 1
+    answered = [k for k in ("a", "b") if body["data"]["organization"][k]["sms"] is not None]
+    assert len(answered) == 1
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes == {"UPSTREAM_BUDGET_EXCEEDED"}
+    assert {e["extensions"]["source"] for e in body["errors"]} == {"teli-northwind"}
