@@ -7,7 +7,19 @@ STAMP := $(VENV)/.installed
 # Extra arguments for `make run` / `make sandbox`, e.g. make run ARGS="--config usagegraph.toml"
 ARGS ?=
 
-.PHONY: run test lint format sandbox schema clean
+.PHONY: run test test-browser graphiql-assets browser-deps lint format sandbox schema clean
+.PHONY: bench bench-quick bench-soak
+
+# GraphiQL's browser files, served by usagegraph itself so the IDE works offline: npm installs the
+# versions pinned in web/graphiql/package-lock.json, then the few files the page loads are copied
+# into a git-ignored folder (the names usagegraph/graphiql.py serves).
+GRAPHIQL_NPM := web/graphiql
+GRAPHIQL_ASSETS := usagegraph/static/graphiql
+GRAPHIQL_STAMP := $(GRAPHIQL_ASSETS)/.installed
+NPM_MODULES := $(GRAPHIQL_NPM)/node_modules
+# The headless-browser test drives Debian's chromium with playwright-core (no browser download).
+BROWSER_NPM := tests/browser
+BROWSER_STAMP := $(BROWSER_NPM)/node_modules/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,11 +27,43 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(GRAPHIQL_STAMP): $(GRAPHIQL_NPM)/package.json $(GRAPHIQL_NPM)/package-lock.json
+	@echo "installing GraphiQL's browser files: npm ci in $(GRAPHIQL_NPM), copied to $(GRAPHIQL_ASSETS)"
+	cd $(GRAPHIQL_NPM) && npm ci --loglevel=error
+	rm -rf $(GRAPHIQL_ASSETS)
+	mkdir -p $(GRAPHIQL_ASSETS)
+	cp $(NPM_MODULES)/react/umd/react.production.min.js $(GRAPHIQL_ASSETS)/
+	cp $(NPM_MODULES)/react-dom/umd/react-dom.production.min.js $(GRAPHIQL_ASSETS)/
+	cp $(NPM_MODULES)/graphiql/graphiql.min.js $(NPM_MODULES)/graphiql/graphiql.min.css $(GRAPHIQL_ASSETS)/
+	cp $(NPM_MODULES)/@graphiql/plugin-explorer/dist/index.umd.js $(GRAPHIQL_ASSETS)/plugin-explorer.umd.js
+	cp $(NPM_MODULES)/@graphiql/plugin-explorer/dist/style.css $(GRAPHIQL_ASSETS)/plugin-explorer.css
+	touch $@
+
+graphiql-assets: $(GRAPHIQL_STAMP)
+
+# GraphiQL's assets when npm can get them; without them the server still starts and its GraphiQL
+# page says what to run.
 run: $(STAMP)
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "warning: npm not found: GraphiQL shows a fallback page (install npm, then make graphiql-assets)" >&2; \
+	elif ! $(MAKE) -s --no-print-directory graphiql-assets; then \
+		echo "warning: make graphiql-assets failed: GraphiQL shows a fallback page" >&2; \
+	fi
 	$(BIN)/usagegraph serve $(ARGS)
 
+# Everything but the headless-browser tests; needs neither npm nor chromium.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not browser"
+
+$(BROWSER_STAMP): $(BROWSER_NPM)/package.json $(BROWSER_NPM)/package-lock.json
+	cd $(BROWSER_NPM) && npm ci --loglevel=error
+	touch $@
+
+browser-deps: $(BROWSER_STAMP)
+
+# GraphiQL in headless chromium (apt-get install chromium), offline, on the embedded sandbox.
+test-browser: $(STAMP) $(GRAPHIQL_STAMP) $(BROWSER_STAMP)
+	$(BIN)/python -m pytest -q -m browser tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,5 +79,27 @@ sandbox: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/usagegraph export-schema > schema.graphql.tmp && mv schema.graphql.tmp schema.graphql
 
+# Benchmarks (bench/, results in bench/results/): the `bench` extra (matplotlib, psutil,
+# pyinstrument) only for these targets; the peer gateways from npm (bench/peers/package-lock.json).
+BENCH_STAMP := $(VENV)/.bench-installed
+PEERS_STAMP := bench/peers/node_modules/.installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+$(PEERS_STAMP): bench/peers/package.json bench/peers/package-lock.json
+	cd bench/peers && npm ci --no-audit --no-fund --loglevel=error
+	touch $(PEERS_STAMP)
+
+bench: $(BENCH_STAMP) $(PEERS_STAMP)
+	$(BIN)/python -m bench --write-docs
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick
+
+bench-soak: $(BENCH_STAMP)
+	$(BIN)/python -m bench --soak-only
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(GRAPHIQL_ASSETS) $(NPM_MODULES) $(BROWSER_NPM)/node_modules

@@ -18,6 +18,7 @@ from resolvers.directory import Directory, DirectoryError, load_directory
 from resolvers.service import GraphService
 from schema import schema
 from usagegraph.connections import open_connections
+from usagegraph.graphiql import mount_graphiql
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = ["create_app"]
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         context_getter=get_context,
     )
     app.include_router(graphql, prefix="/graphql")
+    mount_graphiql(app, settings)  # our offline GraphiQL page, ahead of Strawberry's CDN one
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
