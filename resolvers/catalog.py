@@ -205,7 +205,8 @@ def build_catalog(
         if entry.reseller:
             organizations[entry.id].reseller_id = entry.reseller
 
-    known_parts = set(aliases)
+    # a bare `<source>` link means everything that connection sees: known once it answered
+    known_parts = set(aliases) | {found.source for found in discoveries}
     failed = dict(failures or {})
     for entry in (*directory.resellers, *directory.organizations):
         for link in entry.links:

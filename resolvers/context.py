@@ -9,6 +9,7 @@ from strawberry.fastapi import BaseContext
 from clients.protection import CallBudget
 from resolvers.catalog import Catalog
 from resolvers.loaders import Loaders
+from resolvers.scope import EVERYONE, Identity
 from resolvers.service import GraphService
 
 __all__ = ["GraphContext"]
@@ -17,9 +18,10 @@ __all__ = ["GraphContext"]
 class GraphContext(BaseContext):
     """Loaders exist per request only: built inside the running loop, never shared."""
 
-    def __init__(self, service: GraphService) -> None:
+    def __init__(self, service: GraphService, identity: Identity = EVERYONE) -> None:
         super().__init__()
         self.service = service
+        self.identity = identity  # who asks: a scoped key sees only its resellers' part
         self.budget = CallBudget(service.max_calls_per_source)
         self._catalog: Catalog | None = None
 
@@ -27,7 +29,11 @@ class GraphContext(BaseContext):
         """Awaited once at the root, before any loader is used (an uneven await would split
         batches); nested resolvers then read `catalog` synchronously."""
         if self._catalog is None:
-            self._catalog = await self.service.catalog()
+            catalog = await self.service.catalog()
+            if self.identity.resellers is not None:
+                # the one place scoping happens: every resolver reads this catalog
+                catalog = self.service.scoped_catalog(catalog, self.identity.resellers)
+            self._catalog = catalog
         return self._catalog
 
     @property

@@ -62,8 +62,9 @@ class SourceFailure(GraphError):
             "code": self.code,
             "source": self.failures[0].source,
         }
-        if len(self.failures) > 1:
-            extensions["sources"] = sorted({f.source for f in self.failures})
+        sources = sorted({f.source for f in self.failures})
+        if len(sources) > 1:  # several agents failing on one source still name one source
+            extensions["sources"] = sources
         return extensions
 
 

@@ -62,6 +62,16 @@ def _source_and_last(key: tuple[Any, ...]) -> tuple[Any, Any]:
     return key[0], key[-1]
 
 
+class _ShieldedLoader(DataLoader):
+    """Each caller awaits its own shield of the shared per-key future. graphql-core cancels the
+    sibling resolvers of a non-null field that failed; a cancelled waiter on the bare future
+    would cancel it for every other resolver waiting on the same key (elsewhere in the query),
+    and their CancelledError would abort the whole request."""
+
+    def load(self, key: Any) -> asyncio.Future[Any]:
+        return asyncio.shield(super().load(key))
+
+
 class Loaders:
     """Built lazily per request, inside the running event loop; only what a query uses exists."""
 
@@ -73,7 +83,7 @@ class Loaders:
         self._options: dict[str, bool] = {"batch": False, "cache": False} if self.naive else {}
 
     def _loader(self, batch_load: Callable[..., Awaitable[list[Any]]]) -> DataLoader:
-        return DataLoader(batch_load, **self._options)
+        return _ShieldedLoader(batch_load, **self._options)
 
     def _connection(self, source: str) -> Connection:
         return self.service.connections[source]
@@ -87,6 +97,7 @@ class Loaders:
             group: tuple[str, DayRange], members: list[tuple[str, str, DayRange]]
         ) -> dict[tuple[str, str, DayRange], Any]:
             source, rng = group
+            self._minutes_asked.setdefault(group, set()).update(key[1] for key in members)
             rows = await telzino.fetch_minutes(
                 self._connection(source), rng, self._telzino_ids(source, members)
             )
@@ -105,12 +116,45 @@ class Loaders:
             group: tuple[str, DayRange], members: list[tuple[str, str, DayRange]]
         ) -> dict[tuple[str, str, DayRange], Any]:
             source, rng = group
-            rows = await telzino.fetch_billing(
-                self._connection(source), rng, self._telzino_ids(source, members)
-            )
+            if self.naive:
+                rows = await telzino.fetch_billing(
+                    self._connection(source), rng, self._telzino_ids(source, members)
+                )
+            else:
+                rows = await asyncio.shield(self._billing_report(group, members))
             return {key: rows.get(key[1]) for key in members}
 
         return self._loader(partial(_grouped, group_of=_source_and_last, fetch=fetch))
+
+    @cached_property
+    def _minutes_asked(self) -> dict[tuple[str, DayRange], set[str]]:
+        """(source, range) -> the organizations the minutes report was asked for."""
+        return {}
+
+    @cached_property
+    def _billing_reports(
+        self,
+    ) -> dict[tuple[str, DayRange], tuple[frozenset[str] | None, asyncio.Future[Any]]]:
+        """(source, range) -> (the ids a billing report covers, None for all; its fetch)."""
+        return {}
+
+    def _billing_report(
+        self, group: tuple[str, DayRange], members: list[tuple[str, str, DayRange]]
+    ) -> asyncio.Future[Any]:
+        """One billing report per (source, range) for every organization whose minutes this
+        request asked: `billing` fields resolve at uneven times (each after its whole usage,
+        i.e. after its slowest vendor), so a report per batch would split the bound. A later
+        batch the running report does not cover (rare) gets a report of its own."""
+        source, rng = group
+        wanted = {key[1] for key in members}
+        report = self._billing_reports.get(group)
+        if report is None or (report[0] is not None and not wanted <= report[0]):
+            asked = self._minutes_asked.get(group, set()) | wanted
+            ids = self._telzino_ids(source, [(source, o, rng) for o in asked])
+            fetch = telzino.fetch_billing(self._connection(source), rng, ids)
+            report = (None if ids is None else frozenset(ids), asyncio.ensure_future(fetch))
+            self._billing_reports[group] = report
+        return report[1]
 
     def _telzino_ids(
         self, source: str, members: list[tuple[str, str, DayRange]]

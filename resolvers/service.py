@@ -19,6 +19,7 @@ from clients.errors import UpstreamError
 from resolvers.catalog import Catalog, SourceDiscovery, UserNode, build_catalog
 from resolvers.connections import Connection
 from resolvers.directory import Directory
+from resolvers.scope import scope_catalog
 from resolvers.sources import talkdesk, teli, telzino
 
 __all__ = ["GraphService", "SourceStatus"]
@@ -63,6 +64,8 @@ class GraphService:
         default_factory=dict
     )
     statuses: dict[str, SourceStatus] = field(default_factory=dict)
+    # reseller scope -> (the catalog it was built from, the scoped view); see resolvers/scope.py
+    _views: dict[frozenset[str], tuple[Catalog, Catalog]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for conn in self.connections.values():
@@ -88,6 +91,16 @@ class GraphService:
             self._refresh = asyncio.ensure_future(self._build_catalog())
         # shield: one cancelled request must not cancel the refresh others wait on
         return await asyncio.shield(self._refresh)
+
+    def scoped_catalog(self, catalog: Catalog, resellers: frozenset[str]) -> Catalog:
+        """What a caller limited to `resellers` sees of `catalog`: built once per catalog and
+        scope (one entry per configured scope), not once per request."""
+        cached = self._views.get(resellers)
+        if cached is not None and cached[0] is catalog:
+            return cached[1]
+        view = scope_catalog(catalog, resellers)
+        self._views[resellers] = (catalog, view)
+        return view
 
     async def _build_catalog(self) -> Catalog:
         conns = list(self.connections.values())

@@ -1,11 +1,13 @@
 """The GraphQL schema: Reseller → Organization → Agent / User, each with usage over a range.
 
-Builds and exports `schema`; `usagegraph export-schema` prints its SDL into `schema.graphql`.
+Builds and exports `schema` (default limits; `build_schema(limits)` makes one per app);
+`usagegraph export-schema` prints its SDL into `schema.graphql`.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import strawberry
 from graphql import GraphQLError
@@ -14,10 +16,13 @@ from strawberry.types import ExecutionContext
 from clients.errors import UpstreamError
 from resolvers.errors import GraphError
 from schema.budget import UpstreamBudget
+from schema.debug import OperationTelemetry, operation_tracing
 from schema.errors import ErrorCodes
+from schema.inputs import DATE_SCALAR
+from schema.limits import SchemaLimits, limit_extensions
 from schema.query import Query
 
-__all__ = ["Query", "UsageGraphSchema", "schema"]
+__all__ = ["Query", "SchemaLimits", "UsageGraphSchema", "build_schema", "schema"]
 
 log = logging.getLogger("usagegraph.graphql")
 
@@ -38,4 +43,22 @@ class UsageGraphSchema(strawberry.Schema):
                 log.debug("rejected operation: %s", error.message)
 
 
-schema = UsageGraphSchema(query=Query, extensions=[ErrorCodes, UpstreamBudget])
+def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
+    """The schema with `limits` enforced (the defaults when None); each app builds its own from
+    its settings, since limits differ per deployment. The SDL never depends on them."""
+    return UsageGraphSchema(
+        query=Query,
+        scalar_overrides={date: DATE_SCALAR},  # strict YYYY-MM-DD (see schema/inputs.py)
+        # ErrorCodes first: its after-operation code runs last, so it shapes the limits' errors;
+        # only OperationTelemetry (metrics, log line, debug) wraps it, to see the final codes
+        extensions=[
+            OperationTelemetry,
+            operation_tracing,
+            ErrorCodes,
+            UpstreamBudget,
+            *limit_extensions(limits or SchemaLimits()),
+        ],
+    )
+
+
+schema = build_schema()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from typing import Annotated
 
 import strawberry
 
 from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
 from resolvers.context import GraphContext
-from resolvers.errors import SourceFailure
+from resolvers.errors import BadUserInput, SourceFailure
 from resolvers.metrics import sum_metrics
 from resolvers.ranges import DayRange, month_range, parse_month
 from resolvers.usage import (
@@ -25,7 +26,7 @@ from resolvers.usage import (
     user_usage,
 )
 from schema.inputs import DateRange, PartialMonths, SourceKind
-from schema.selection import kinds_for_usage
+from schema.selection import kinds_for_monthly, kinds_for_usage
 from schema.usage import MessagingUsage, Usage
 
 __all__ = [
@@ -41,11 +42,45 @@ __all__ = [
 Info = strawberry.Info[GraphContext]
 MAX_MONTHS = 24
 
-_RANGE = "The inclusive UTC day range."
+_RANGE = (
+    "The inclusive UTC calendar days to measure, firstDay to lastDay (at most the configured "
+    "maximum, 366 days by default)."
+)
 _PARTIAL = (
     "How a month-granular source (Talkdesk) counts when the range is not whole months: "
     "EXCLUDE (default, reported in coverage) or WHOLE_MONTHS."
 )
+
+# argument types carrying their descriptions (GraphiQL's docs panel shows them)
+RangeArg = Annotated[DateRange, strawberry.argument(description=_RANGE)]
+PartialArg = Annotated[PartialMonths, strawberry.argument(description=_PARTIAL)]
+FirstMonthArg = Annotated[
+    str, strawberry.argument(description="The first calendar month, YYYY-MM (included).")
+]
+LastMonthArg = Annotated[
+    str,
+    strawberry.argument(
+        description=(
+            "The last calendar month, YYYY-MM (included; not before firstMonth, at most "
+            f"{MAX_MONTHS} months in all)."
+        )
+    ),
+]
+RankedByArg = Annotated[
+    DateRange | None,
+    strawberry.argument(
+        description=(
+            "Rank by voice seconds over these inclusive UTC days, most first (ties by id); "
+            "null keeps the catalog order."
+        )
+    ),
+]
+FirstArg = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Keep only the first N agents (N >= 0, after ranking); null keeps all."
+    ),
+]
 
 
 @strawberry.type(description="Where a node comes from: one source connection and its native id.")
@@ -70,7 +105,12 @@ def _range(info: Info, value: DateRange) -> DayRange:
 def _months(info: Info, first_month: str, last_month: str) -> list[DayRange]:
     first = parse_month(first_month, argument="firstMonth")
     last = parse_month(last_month, argument="lastMonth")
-    DayRange.checked(first, month_range(last).last, max_days=MAX_MONTHS * 31)
+    # counted in months, and named by the arguments the caller wrote (not firstDay/lastDay)
+    count = (last.year - first.year) * 12 + last.month - first.month + 1
+    if count < 1:
+        raise BadUserInput(f"lastMonth {last_month} is before firstMonth {first_month}")
+    if count > MAX_MONTHS:
+        raise BadUserInput(f"the series spans {count} months; at most {MAX_MONTHS} are allowed")
     ranges: list[DayRange] = []
     day = first
     while day <= last:
@@ -152,7 +192,7 @@ class Agent:
         return Organization(_node=info.context.catalog.organizations[self._node.organization_id])
 
     @strawberry.field(description="The agent's voice usage over the range.")
-    async def usage(self, info: Info, range: DateRange) -> Usage:
+    async def usage(self, info: Info, range: RangeArg) -> Usage:
         rng = _range(info, range)
         result = await agent_usage(info.context, self._node, rng)
         return Usage.of(rng, result.parts)
@@ -183,7 +223,7 @@ class User:
         return Organization(_node=info.context.catalog.organizations[self._node.organization_id])
 
     @strawberry.field(description="The user's usage over the range (Teli analytics).")
-    async def usage(self, info: Info, range: DateRange) -> Usage:
+    async def usage(self, info: Info, range: RangeArg) -> Usage:
         rng = _range(info, range)
         result = await user_usage(info.context, self._node, rng)
         return Usage.of(rng, result.parts)
@@ -222,12 +262,15 @@ class Organization:
     @strawberry.field(
         description=(
             "The organization's Telzino voice agents. With `rankedBy`, sorted by voice seconds "
-            "in that range, most first (ties by id); `first` keeps the top N."
+            "in that range, most first (ties by id); `first` keeps the top N. null (with an "
+            "error naming the source) when the ranking's source failed."
         )
     )
     async def agents(
-        self, info: Info, ranked_by: DateRange | None = None, first: int | None = None
-    ) -> list[Agent]:
+        self, info: Info, ranked_by: RankedByArg = None, first: FirstArg = None
+    ) -> list[Agent] | None:
+        if first is not None and first < 0:
+            raise BadUserInput(f"first must not be negative, got {first}")
         catalog = info.context.catalog
         nodes = [catalog.agents[i] for i in self._node.agent_ids]
         if ranked_by is not None:
@@ -241,11 +284,16 @@ class Organization:
             }
             nodes.sort(key=lambda n: (-seconds[n.id], n.id))
         if first is not None:
-            nodes = nodes[: max(first, 0)]
+            nodes = nodes[:first]
         return [Agent(_node=n) for n in nodes]
 
-    @strawberry.field(description="The organization's Teli users.")
-    async def users(self, info: Info) -> list[User]:
+    @strawberry.field(
+        description=(
+            "The organization's Teli users; null (with an error naming the source) when Teli "
+            "could not list them."
+        )
+    )
+    async def users(self, info: Info) -> list[User] | None:
         loader = info.context.loaders.teli_users
         parts = self._node.parts_of("teli")
         outcomes = await asyncio.gather(
@@ -266,8 +314,8 @@ class Organization:
     async def usage(
         self,
         info: Info,
-        range: DateRange,
-        partial_months: PartialMonths = PartialMonths.EXCLUDE,
+        range: RangeArg,
+        partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
         rng = _range(info, range)
         kinds = kinds_for_usage(info.selected_fields)
@@ -282,10 +330,13 @@ class Organization:
             "most 24 months). Every source answers whole months exactly."
         )
     )
-    async def monthly(self, info: Info, first_month: str, last_month: str) -> list[MonthlyUsage]:
+    async def monthly(
+        self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
+    ) -> list[MonthlyUsage]:
         ranges = _months(info, first_month, last_month)
+        kinds = kinds_for_monthly(info.selected_fields)
         results = await asyncio.gather(
-            *(organization_usage(info.context, self._node, r) for r in ranges)
+            *(organization_usage(info.context, self._node, r, kinds=kinds) for r in ranges)
         )
         return [
             MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))
@@ -332,8 +383,8 @@ class Reseller:
     async def usage(
         self,
         info: Info,
-        range: DateRange,
-        partial_months: PartialMonths = PartialMonths.EXCLUDE,
+        range: RangeArg,
+        partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
         rng = _range(info, range)
         kinds = kinds_for_usage(info.selected_fields)
@@ -341,10 +392,13 @@ class Reseller:
         return Usage.of(rng, result.parts)
 
     @strawberry.field(description="Usage per calendar month (YYYY-MM, inclusive, at most 24).")
-    async def monthly(self, info: Info, first_month: str, last_month: str) -> list[MonthlyUsage]:
+    async def monthly(
+        self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
+    ) -> list[MonthlyUsage]:
         ranges = _months(info, first_month, last_month)
+        kinds = kinds_for_monthly(info.selected_fields)
         results = await asyncio.gather(
-            *(reseller_usage(info.context, self._node, r) for r in ranges)
+            *(reseller_usage(info.context, self._node, r, kinds=kinds) for r in ranges)
         )
         return [
             MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))

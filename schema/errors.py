@@ -2,7 +2,8 @@
 
 Our own errors (`GraphError`, and `UpstreamError` raised straight through) keep their message and
 code. Parse and validation errors get GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED, except
-bad argument values, which are BAD_USER_INPUT. Anything else is masked as INTERNAL_SERVER_ERROR
+bad argument values, which are BAD_USER_INPUT, and the query limits' refusals (QUERY_TOO_COMPLEX,
+INTROSPECTION_DISABLED, see schema/limits.py). Anything else is masked as INTERNAL_SERVER_ERROR
 with a request id that is also in the log, so the stack trace stays on our side.
 """
 
@@ -16,7 +17,9 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from clients.errors import UpstreamError
-from resolvers.errors import GraphError
+from clients.telemetry import current_request_id
+from resolvers.errors import GraphError, SourceFailure
+from schema.limits import limit_code
 
 __all__ = ["ErrorCodes"]
 
@@ -37,15 +40,32 @@ _INPUT_MARKERS = (
 
 def _code_for(error: GraphQLError) -> str | None:
     original = error.original_error
-    if isinstance(original, GraphError | UpstreamError):
+    if isinstance(original, GraphError):
         return None  # already carries its own extensions
     if error.path is not None:
         return "INTERNAL_SERVER_ERROR"  # raised while resolving: a bug, never shown as is
+    if (limit := limit_code(error.message)) is not None:
+        return limit  # depth, aliases, tokens, introspection (schema/limits.py)
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     if original is not None or any(m in error.message for m in _INPUT_MARKERS):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
+
+
+def _source_failure(error: GraphQLError, upstream: UpstreamError) -> GraphQLError:
+    """A vendor error a resolver let through unwrapped, shaped as `SourceFailure` is: its
+    one-line text and {code, source} (graphql-core alone would keep neither)."""
+    failure = SourceFailure([upstream])
+    return GraphQLError(
+        str(failure),
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=failure,
+        extensions=failure.extensions,
+    )
 
 
 class ErrorCodes(SchemaExtension):
@@ -56,13 +76,17 @@ class ErrorCodes(SchemaExtension):
             return
         shaped: list[GraphQLError] = []
         for error in result.errors:
+            if isinstance(error.original_error, UpstreamError):
+                shaped.append(_source_failure(error, error.original_error))
+                continue
             code = _code_for(error)
             if code is None:
                 shaped.append(error)
                 continue
             extensions = dict(error.extensions or {})
             if code == "INTERNAL_SERVER_ERROR" and error.path is not None:
-                request_id = uuid.uuid4().hex[:16]
+                # the HTTP request's id (also on its log lines and X-Request-Id header)
+                request_id = current_request_id() or uuid.uuid4().hex[:16]
                 log.error(
                     "unexpected error at %s (request id %s)",
                     ".".join(map(str, error.path)),

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import Enum
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from resolvers.ranges import DayRange
 from resolvers.usage import PartialMonths as PartialMonthsPolicy
 
-__all__ = ["DateRange", "PartialMonths", "SourceKind"]
+__all__ = ["DATE_SCALAR", "DateRange", "PartialMonths", "SourceKind", "parse_day"]
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(value: object) -> date:
+    """`YYYY-MM-DD` only. Python's `date.fromisoformat` (Strawberry's default) also takes
+    `20260101` and ISO week dates: `2026-W01-1` would silently mean 2025-12-29."""
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        raise ValueError(f"expected a calendar day as YYYY-MM-DD, got {value!r}")
+    return date.fromisoformat(value)  # still rejects 2026-02-30
+
+
+# replaces Strawberry's lenient `Date` (schema/__init__.py passes it as a scalar override)
+DATE_SCALAR = ScalarDefinition(
+    name="Date",
+    description="A calendar day as YYYY-MM-DD (ISO 8601); usage ranges count whole UTC days.",
+    specified_by_url=None,
+    serialize=date.isoformat,
+    parse_value=parse_day,
+    parse_literal=None,
+    origin=date,
+)
 
 
 @strawberry.input(

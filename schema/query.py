@@ -4,17 +4,40 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
 from resolvers.catalog import UserNode
 from resolvers.context import GraphContext
+from resolvers.scope import Forbidden
 from schema.entities import Agent, Organization, Reseller, User
 from schema.inputs import SourceKind
 
 __all__ = ["Query", "SourceStatus"]
 
 Info = strawberry.Info[GraphContext]
+
+# argument types carrying their descriptions (GraphiQL's docs panel shows them)
+NodeIdArg = Annotated[
+    strawberry.ID,
+    strawberry.argument(description="A directory id or `<source>:<native id>`; either works."),
+]
+NodeIdsArg = Annotated[
+    list[strawberry.ID] | None,
+    strawberry.argument(
+        description=(
+            "Directory ids or `<source>:<native id>`s; unknown ones are skipped, the rest keep "
+            "this order. null lists every organization."
+        )
+    ),
+]
+AgentIdArg = Annotated[
+    strawberry.ID, strawberry.argument(description="`<source>:<Telzino agent uuid>`.")
+]
+UserIdArg = Annotated[
+    strawberry.ID, strawberry.argument(description="`<source>:<Teli user unique_id>`.")
+]
 
 
 @strawberry.type(description="One configured vendor connection and how it is doing.")
@@ -68,16 +91,14 @@ class Query:
         return [Reseller(_node=n) for n in catalog.resellers.values()]
 
     @strawberry.field(description="One reseller by directory id or `<source>:<native id>`.")
-    async def reseller(self, info: Info, id: strawberry.ID) -> Reseller | None:
+    async def reseller(self, info: Info, id: NodeIdArg) -> Reseller | None:
         node = (await info.context.load_catalog()).reseller(str(id))
         return Reseller(_node=node) if node else None
 
     @strawberry.field(
         description="Organizations, all or those with the given ids (either id form, in order)."
     )
-    async def organizations(
-        self, info: Info, ids: list[strawberry.ID] | None = None
-    ) -> list[Organization]:
+    async def organizations(self, info: Info, ids: NodeIdsArg = None) -> list[Organization]:
         catalog = await info.context.load_catalog()
         if ids is None:
             return [Organization(_node=n) for n in catalog.organizations.values()]
@@ -85,17 +106,17 @@ class Query:
         return [Organization(_node=n) for n in found if n is not None]
 
     @strawberry.field(description="One organization by directory id or `<source>:<native id>`.")
-    async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
+    async def organization(self, info: Info, id: NodeIdArg) -> Organization | None:
         node = (await info.context.load_catalog()).organization(str(id))
         return Organization(_node=node) if node else None
 
     @strawberry.field(description="One Telzino agent by `<source>:<agent uuid>`.")
-    async def agent(self, info: Info, id: strawberry.ID) -> Agent | None:
+    async def agent(self, info: Info, id: AgentIdArg) -> Agent | None:
         node = (await info.context.load_catalog()).agent(str(id))
         return Agent(_node=node) if node else None
 
     @strawberry.field(description="One Teli user by `<source>:<user unique_id>`.")
-    async def user(self, info: Info, id: strawberry.ID) -> User | None:
+    async def user(self, info: Info, id: UserIdArg) -> User | None:
         catalog = await info.context.load_catalog()
         source, _, native = str(id).partition(":")
         conn = info.context.service.connections.get(source)
@@ -109,8 +130,16 @@ class Query:
         )
         return User(_node=match) if match else None
 
-    @strawberry.field(description="The configured sources, in configuration order.")
+    @strawberry.field(
+        description=(
+            "The configured sources, in configuration order. Operators only: a key scoped to "
+            "some resellers gets a FORBIDDEN error."
+        )
+    )
     def sources(self, info: Info) -> list[SourceStatus]:
+        if info.context.identity.scoped:
+            # connection names, errors and directory warnings concern every tenant
+            raise Forbidden("sources is not available to keys scoped to some resellers")
         return [
             SourceStatus(name=s.name, kind=SourceKind(s.kind))
             for s in info.context.service.statuses.values()

@@ -12,7 +12,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from resolvers.usage import MEASURES
 
-__all__ = ["kinds_for_usage"]
+__all__ = ["kinds_for_monthly", "kinds_for_usage"]
 
 _FREE = frozenset({"firstDay", "lastDay", "days", "__typename"})
 _ALL = frozenset(MEASURES)
@@ -36,3 +36,14 @@ def kinds_for_usage(selected: Iterable[SelectedField]) -> frozenset[str]:
             measured_by = {k for k, names in MEASURES.items() if leaf.name in names}
             kinds |= measured_by or _ALL
     return frozenset(kinds)
+
+
+def kinds_for_monthly(selected: Iterable[SelectedField]) -> frozenset[str]:
+    """The vendor kinds the `usage { ... }` inside a `monthly` selection reads from: none when
+    only `month` is asked, so `monthly { month }` calls no vendor at all."""
+    return kinds_for_usage(
+        field
+        for monthly in selected
+        for field in _fields(monthly.selections)
+        if field.name == "usage"
+    )

@@ -1,4 +1,4 @@
-"""The FastAPI application factory: GraphQL at /graphql, a health check at /healthz.
+"""The FastAPI application factory: GraphQL at /graphql, /healthz, /readyz and /metrics.
 
 `create_app(settings)` builds everything from one `Settings` object. The lifespan opens one
 pooled client per source and the app-wide graph service (discovery cache, directory); each
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from strawberry.fastapi import GraphQLRouter
@@ -16,9 +17,11 @@ from strawberry.fastapi import GraphQLRouter
 from resolvers.context import GraphContext
 from resolvers.directory import Directory, DirectoryError, load_directory
 from resolvers.service import GraphService
-from schema import schema
+from schema import build_schema
 from usagegraph.connections import open_connections
 from usagegraph.graphiql import mount_graphiql
+from usagegraph.limits import identity_of, install_gate, schema_limits
+from usagegraph.observability import Observability
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = ["create_app"]
@@ -32,14 +35,17 @@ def _directory(settings: Settings) -> Directory:
         raise ConfigError("directory.path", str(exc)) from None
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> FastAPI:
     """The usagegraph ASGI app for `settings`; a bad directory file is a ConfigError here,
-    at start-up, not on the first request."""
+    at start-up, not on the first request. `tracer_provider` (an OpenTelemetry one) replaces the
+    process-wide provider when `[observability] tracing` is on (tests)."""
     directory = _directory(settings)
+    observability = Observability(settings, tracer_provider=tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_connections(settings) as connections:
+        # every upstream attempt feeds metrics, source statuses, debug events and spans
+        async with open_connections(settings, on_call=observability.on_call) as connections:
             app.state.graph = GraphService(
                 connections,
                 directory=directory,
@@ -48,26 +54,36 @@ def create_app(settings: Settings) -> FastAPI:
                 naive_loaders=settings.graph.naive_loaders,
                 max_calls_per_source=settings.graph.max_upstream_calls_per_source,
             )
-            yield
+            observability.bind(app.state.graph)
+            try:
+                yield
+            finally:
+                observability.bind(None)
 
     app = FastAPI(title="usagegraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.observability = observability
 
     graphql = GraphQLRouter(
-        schema,
+        build_schema(schema_limits(settings)),
         graphql_ide="graphiql" if settings.server.graphiql else None,
         context_getter=get_context,
+        subscription_protocols=(),  # no subscriptions: no WebSocket way around the gate
     )
     app.include_router(graphql, prefix="/graphql")
     mount_graphiql(app, settings)  # our offline GraphiQL page, ahead of Strawberry's CDN one
+    install_gate(app, settings, directory)  # API keys, rate limit, body size (usagegraph/limits.py)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # /readyz, /metrics, and the request-id middleware: last, so it wraps every other one
+    observability.install(app)
     return app
 
 
 async def get_context(request: Request) -> GraphContext:
     """A fresh context (and so fresh dataloaders) for every GraphQL request."""
-    return GraphContext(request.app.state.graph)
+    identity = identity_of(request.state, default=request.app.state.default_identity)
+    return GraphContext(request.app.state.graph, identity)

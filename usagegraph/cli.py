@@ -1,4 +1,4 @@
-"""The `usagegraph` command: `serve`, `sandbox` and `export-schema`.
+"""The `usagegraph` command: `serve`, `sandbox`, `export-schema` and `hash-key`.
 
 `serve` without a config (no --config, no $USAGEGRAPH_CONFIG) starts the vendor sandbox in the
 background and serves the graph over it, so `make run` works on a fresh clone with no accounts.
@@ -7,7 +7,6 @@ background and serves the graph over it, so `make run` works on a fresh clone wi
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import os
 import signal
@@ -21,9 +20,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
-from uvicorn.logging import DefaultFormatter
 
+from usagegraph.observability.logs import LogFormat, configure_logging, uvicorn_log_config
 from usagegraph.settings import CONFIG_ENV_VAR, ConfigError, Settings, load_settings
 
 __all__ = ["build_parser", "main"]
@@ -70,7 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="interface to listen on (default: [server] host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: [server] port, 8000)")
+    serve.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="listen on a non-loopback host without [auth] (refused otherwise)",
+    )
     serve.set_defaults(command=_serve)
+
+    hash_key = commands.add_parser(
+        "hash-key",
+        help="make an API key and the [[auth.keys]] entry that stores its SHA-256 hash",
+        description="Without input, generate a random key; with a key on stdin "
+        "(`printf %s KEY | usagegraph hash-key`), hash that one. Prints the [[auth.keys]] "
+        "entry for the config on stdout; a generated key is shown once, on stderr.",
+    )
+    hash_key.add_argument("--name", default="my-key", help="the key's name (default: my-key)")
+    hash_key.add_argument(
+        "--generate", action="store_true", help="generate a key even when stdin is not a terminal"
+    )
+    hash_key.set_defaults(command=_hash_key)
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -116,20 +132,28 @@ def _serve(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         if config is not None:
             settings = load_settings(config, environ=environ)
-            _configure_logging(settings.server.log_level)
+            _configure_logging(settings.server.log_level, settings.server.log_format)
             logger.info("config %s: sources %s", config, _names(settings))
         else:
             settings, sandbox_url = stack.enter_context(_embedded_sandbox())
-            _configure_logging(settings.server.log_level)
+            _configure_logging(settings.server.log_level, settings.server.log_format)
             logger.info(
                 "no config given: serving on the embedded sandbox at %s (sources: %s)",
                 sandbox_url,
                 _names(settings),
             )
         host = args.host or settings.server.host
+        _check_bind(host, settings, args)
         port = args.port if args.port is not None else settings.server.port
         app = create_app(settings)
-        _run(app, host=host, port=port, log_level=settings.server.log_level)
+        _run(
+            app,
+            host=host,
+            port=port,
+            log_level=settings.server.log_level,
+            log_format=settings.server.log_format,
+            shutdown_timeout=settings.server.shutdown_timeout_seconds,
+        )
     return 0
 
 
@@ -154,6 +178,28 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hash_key(args: argparse.Namespace) -> int:
+    from usagegraph.auth import generate_key, hash_key, is_valid_key, key_entry_toml
+
+    generated: str | None = None
+    if args.generate or sys.stdin.isatty():
+        key = generated = generate_key()
+    else:
+        key = sys.stdin.read().strip()
+        if not key or not is_valid_key(key):
+            print(
+                "usagegraph hash-key: the key on stdin must be one bearer token "
+                "(letters, digits, -._~+/ and trailing =)",
+                file=sys.stderr,
+            )
+            return 2
+    if generated is not None:
+        # stderr: the key is shown this once, and `hash-key >> config.toml` stores only the hash
+        print(f"API key (shown only once, give it to the caller): {generated}", file=sys.stderr)
+    sys.stdout.write(key_entry_toml(hash_key(key), name=args.name))
+    return 0
+
+
 def _export_schema(args: argparse.Namespace) -> int:
     from schema import schema
 
@@ -162,6 +208,24 @@ def _export_schema(args: argparse.Namespace) -> int:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _check_bind(host: str, settings: Settings, args: argparse.Namespace) -> None:
+    """Without [auth], listen on loopback only (and say so) unless explicitly allowed."""
+    from usagegraph.auth import bind_refusal, is_loopback
+
+    allow = args.allow_unauthenticated or settings.server.allow_unauthenticated
+    refusal = bind_refusal(
+        host, authenticated=settings.auth is not None, allow_unauthenticated=allow
+    )
+    if refusal is not None:
+        raise ConfigError("--host" if args.host else "server.host", refusal)
+    if settings.auth is not None:
+        logger.info("API keys required on /graphql: %d key(s) configured", len(settings.auth.keys))
+    elif is_loopback(host):
+        logger.info("no [auth] configured: listening on loopback (%s) only, without API keys", host)
+    else:
+        logger.warning("no [auth] configured: serving %s WITHOUT authentication", host)
 
 
 @contextmanager
@@ -177,7 +241,10 @@ def _embedded_sandbox() -> Iterator[tuple[Settings, str]]:
         directory = Path(folder) / "directory.toml"
         directory.write_text(dataset.directory_toml(), encoding="utf-8")
         with SandboxServer(dataset) as server:
-            settings = settings_from_sources(server.sources(), directory={"path": directory})
+            # a developer's terminal: uvicorn-style text lines rather than JSON
+            settings = settings_from_sources(
+                server.sources(), directory={"path": directory}, server={"log_format": "text"}
+            )
             try:
                 yield settings, server.base_url
             finally:
@@ -185,12 +252,27 @@ def _embedded_sandbox() -> Iterator[tuple[Settings, str]]:
                 logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
 
 
-def _run(app: Any, *, host: str, port: int, log_level: str) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM, then return normally."""
+def _run(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    log_format: LogFormat = "text",
+    shutdown_timeout: float | None = None,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM, then return normally: uvicorn stops
+    accepting, lets in-flight requests finish (cancelling them after `shutdown_timeout` seconds),
+    then runs the lifespan's shutdown, which closes the upstream pools."""
     # uvicorn's access log goes to stdout by default; keep stdout for the sandbox's TOML.
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=log_config)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=uvicorn_log_config(log_format),
+        timeout_graceful_shutdown=shutdown_timeout,
+    )
     server = uvicorn.Server(config)
     with _signals_end_quietly():
         server.run()
@@ -217,12 +299,8 @@ def _signals_end_quietly() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(level.upper())
-    logger.propagate = False
+def _configure_logging(level: str, fmt: LogFormat) -> None:
+    configure_logging(level, fmt, sys.stderr)
 
 
 def _names(settings: Settings) -> str:

@@ -1,7 +1,8 @@
 """Typed configuration: one frozen `Settings` object loaded from a TOML file.
 
 The file lists the vendor connections (`[[sources]]`, one per OAuth client or API key) plus the
-optional `[server]`, `[graph]` and `[directory]` sections. Every string value may reference
+optional sections of `Settings` (`[server]`, `[graph]`, `[directory]`, `[auth]` with API keys
+stored as SHA-256 hashes, `[limits]`, ...). Every string value may reference
 environment variables as `${VAR}` (`$${` writes a literal `${`), so secrets stay out of the file.
 Any problem becomes a `ConfigError` whose text is one line naming the key path, e.g.
 `config error: sources[2].token_url: not a valid http(s) URL`.
@@ -31,9 +32,13 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "ApiKeySettings",
+    "AuthSettings",
     "ConfigError",
     "DirectorySettings",
     "GraphSettings",
+    "LimitsSettings",
+    "ObservabilitySettings",
     "ServerSettings",
     "Settings",
     "Source",
@@ -77,6 +82,14 @@ def _check_name(value: str) -> str:
             "source_name", "must be letters, digits, '-', '_' or '.' (no spaces or ':')"
         )
     return value
+
+
+def _check_sha256(value: str) -> str:
+    if not re.fullmatch(r"[0-9A-Fa-f]{64}", value):
+        raise PydanticCustomError(
+            "sha256_hex", "must be a SHA-256 hash: 64 hex digits (see `usagegraph hash-key`)"
+        )
+    return value.lower()
 
 
 HttpURL = Annotated[str, AfterValidator(_check_url)]
@@ -153,6 +166,15 @@ class ServerSettings(_Model):
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     graphiql: bool = True
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # production switches: introspection off, and serving without [auth] beyond loopback
+    introspection: bool = True
+    allow_unauthenticated: bool = False
+    # JSON lines for production; the embedded sandbox (no config) logs uvicorn-style text
+    log_format: Literal["json", "text"] = "json"
+    # adds extensions.upstream (every upstream call) to responses; never for scoped keys
+    debug: bool = False
+    # on SIGTERM/SIGINT: how long in-flight requests may still run before they are cancelled
+    shutdown_timeout_seconds: Annotated[float, Field(ge=0)] = 10.0
 
 
 class GraphSettings(_Model):
@@ -164,6 +186,17 @@ class GraphSettings(_Model):
     naive_loaders: bool = False
     # upstream calls one GraphQL operation may make per source; fields past it are null
     max_upstream_calls_per_source: Annotated[int, Field(ge=1)] = 500
+
+
+class ObservabilitySettings(_Model):
+    """`[observability]`: readiness, metrics and tracing."""
+
+    # /readyz wants a successful call to each source at most this long ago
+    ready_window_seconds: Seconds = 300.0
+    # how long /readyz waits for the discovery it starts for idle or never-called sources
+    ready_probe_timeout_seconds: Seconds = 5.0
+    metrics: bool = True  # serve GET /metrics
+    tracing: bool = False  # OpenTelemetry spans; needs the `otel` extra
 
 
 class DirectorySettings(_Model):
@@ -181,6 +214,60 @@ class DirectorySettings(_Model):
         return value
 
 
+class ApiKeySettings(_Model):
+    """One `[[auth.keys]]` entry: a caller's key, stored only as its SHA-256 hash."""
+
+    name: NonEmpty
+    sha256: Annotated[str, AfterValidator(_check_sha256)]
+    # reseller ids (directory ids or `<source>:<id>` / `<source>`); absent: every reseller
+    resellers: tuple[NonEmpty, ...] | None = None
+
+    @field_validator("resellers")
+    @classmethod
+    def _not_empty(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and not value:
+            raise PydanticCustomError(
+                "empty_scope", "must list at least one reseller id (leave it out for all)"
+            )
+        return value
+
+
+class AuthSettings(_Model):
+    """`[auth]`: the API keys callers send as `Authorization: Bearer <key>`."""
+
+    keys: tuple[ApiKeySettings, ...]
+
+    @field_validator("keys")
+    @classmethod
+    def _distinct(cls, keys: tuple[ApiKeySettings, ...]) -> tuple[ApiKeySettings, ...]:
+        if not keys:
+            raise PydanticCustomError("no_keys", "at least one [[auth.keys]] entry is required")
+        for attribute in ("name", "sha256"):
+            seen: set[str] = set()
+            for key in keys:
+                value = getattr(key, attribute)
+                if value in seen:
+                    raise PydanticCustomError(
+                        "duplicate_key",
+                        "two keys have the same {attribute} ({value})",
+                        {"attribute": attribute, "value": value if attribute == "name" else "…"},
+                    )
+                seen.add(value)
+        return keys
+
+
+class LimitsSettings(_Model):
+    """`[limits]`: what one request may ask, and how often a caller may ask."""
+
+    max_depth: Annotated[int, Field(ge=1)] = 12
+    max_aliases: Annotated[int, Field(ge=0)] = 30
+    max_tokens: Annotated[int, Field(ge=1)] = 2000
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    # per API key (per client IP without [auth]); 0 turns the rate limit off
+    requests_per_second: Annotated[float, Field(ge=0)] = 20.0
+    burst: Annotated[int, Field(ge=1)] = 100
+
+
 class Settings(_Model):
     """The whole configuration."""
 
@@ -188,6 +275,9 @@ class Settings(_Model):
     server: ServerSettings = ServerSettings()
     graph: GraphSettings = GraphSettings()
     directory: DirectorySettings | None = None
+    auth: AuthSettings | None = None
+    limits: LimitsSettings = LimitsSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @field_validator("sources")
     @classmethod

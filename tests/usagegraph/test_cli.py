@@ -154,7 +154,9 @@ def test_export_schema_prints_the_sdl(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert out == schema.as_str() + "\n"
     assert "sources: [SourceStatus!]!" in out
-    assert "usage(range: DateRange!, partialMonths: PartialMonths! = EXCLUDE): Usage!" in out
+    # arguments carry descriptions, so the SDL prints them one per line
+    assert "    range: DateRange!\n" in out
+    assert "    partialMonths: PartialMonths! = EXCLUDE\n  ): Usage!" in out
 
 
 # -- real processes ------------------------------------------------------------------------------

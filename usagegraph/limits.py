@@ -1,0 +1,277 @@
+"""The gate in front of /graphql: who is calling, how often, and how much they send.
+
+`RequestGate` is ASGI middleware that answers, before any GraphQL parsing or execution:
+401 for a missing or wrong API key (when `[auth]` is configured), 429 with `Retry-After` when the
+caller's token bucket is empty, 413 for a body over `[limits] max_body_bytes` (414 for a GET query
+string over it). Every refusal is a small JSON body `{"error": ..., "message": ...}`. Requests
+that execute nothing (the GraphiQL page, its static files, CORS preflights: a GET, HEAD or
+OPTIONS without a `query` parameter) pass without a key. WebSockets on /graphql are refused:
+there are no subscriptions, and GraphQL over a WebSocket would bypass these checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.datastructures import Headers, QueryParams
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from resolvers.directory import Directory
+from resolvers.scope import EVERYONE, NOBODY, Identity
+from schema.limits import SchemaLimits
+from usagegraph.auth import KeyRing, check_scopes
+from usagegraph.settings import Settings
+
+__all__ = [
+    "IDENTITY_STATE_KEY",
+    "RateLimiter",
+    "RequestGate",
+    "identity_of",
+    "install_gate",
+    "schema_limits",
+]
+
+log = logging.getLogger("usagegraph.auth")
+
+# where the gate leaves the caller's identity for the GraphQL context (request.state.<this>)
+IDENTITY_STATE_KEY = "identity"
+_PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RateLimiter:
+    """A token bucket per caller: `burst` requests at once, refilled at `rate` per second.
+
+    Buckets live in an LRU of at most `max_buckets` callers (per-IP keys must not grow without
+    bound); a bucket dropped from it was the least recently used, so it is (nearly) full anyway.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_buckets: int = 10_000,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.max_buckets = max_buckets
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def acquire(self, caller: str) -> float:
+        """Take one token for `caller`: 0.0 when allowed, else the seconds until one is free."""
+        now = self.clock()
+        tokens, updated = self._buckets.pop(caller, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - updated) * self.rate)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate
+        self._buckets[caller] = (tokens, now)
+        while len(self._buckets) > self.max_buckets:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+class RequestGate:
+    """ASGI middleware: authentication, rate limit and body size for the GraphQL paths."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        keys: KeyRing | None,
+        limiter: RateLimiter | None,
+        max_body_bytes: int,
+        paths: Sequence[str] = ("/graphql",),
+    ) -> None:
+        self.app = app
+        self.keys = keys
+        self.limiter = limiter
+        self.max_body_bytes = max_body_bytes
+        self.paths = tuple(paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not self._guarded(scope):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            # the schema has no subscriptions, and GraphQL over a WebSocket could otherwise run
+            # queries past the checks below: refuse the handshake (policy violation)
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = Headers(scope=scope)
+
+        query = QueryParams(scope.get("query_string", b""))
+        if scope["method"] in _PASSIVE_METHODS and "query" not in query:
+            await self.app(scope, receive, send)  # nothing is executed without a query
+            return
+        identity = self._identify(headers)
+        if identity is None:
+            await self._unauthorized(scope, receive, send, headers)
+            return
+        _set_identity(scope, identity)
+
+        if self.limiter is not None:
+            caller = f"key:{identity.name}" if self.keys is not None else f"ip:{_client(scope)}"
+            wait = self.limiter.acquire(caller)
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                await _refuse(
+                    scope,
+                    receive,
+                    send,
+                    429,
+                    "rate_limited",
+                    f"too many requests: retry after {seconds} s",
+                    {"Retry-After": str(seconds)},
+                )
+                return
+
+        if len(scope.get("query_string", b"")) > self.max_body_bytes:
+            message = f"query string exceeds {self.max_body_bytes} bytes: POST the query instead"
+            await _refuse(scope, receive, send, 414, "uri_too_long", message)
+            return
+        body = await self._read_body(headers, receive)
+        if body is None:
+            message = f"request body exceeds {self.max_body_bytes} bytes"
+            await _refuse(scope, receive, send, 413, "payload_too_large", message)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _guarded(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        return any(path == p or path.startswith(p + "/") for p in self.paths)
+
+    def _identify(self, headers: Headers) -> Identity | None:
+        if self.keys is None:
+            return EVERYONE  # no [auth]: the server listens on loopback only
+        return self.keys.identify(headers.get("authorization"))
+
+    async def _unauthorized(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers
+    ) -> None:
+        sent = headers.get("authorization")
+        if sent:
+            message = "invalid API key"
+            challenge = 'Bearer error="invalid_token"'
+        else:
+            message = "missing API key: send the header 'Authorization: Bearer <key>'"
+            challenge = "Bearer"
+        # the key itself is never logged, only that one was refused and from where
+        log.info(
+            "refused %s %s from %s: %s", scope["method"], scope["path"], _client(scope), message
+        )
+        await _refuse(
+            scope, receive, send, 401, "unauthorized", message, {"WWW-Authenticate": challenge}
+        )
+
+    async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it is over the limit (before reading all of it
+        when Content-Length says so)."""
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the app will see an empty body and a disconnect
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def identity_of(state: Any, *, default: Identity = EVERYONE) -> Identity:
+    """The identity the gate left on a request's state; `default` when no gate ran (the app
+    passes NOBODY there when [auth] is configured, so a path the gate missed fails closed)."""
+    identity = getattr(state, IDENTITY_STATE_KEY, None)
+    return identity if isinstance(identity, Identity) else default
+
+
+def _set_identity(scope: Scope, identity: Identity) -> None:
+    scope.setdefault("state", {})[IDENTITY_STATE_KEY] = identity
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the buffered body over once, then defers to the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    error: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    response = JSONResponse({"error": error, "message": message}, status, headers=headers)
+    await response(scope, receive, send)
+
+
+def schema_limits(settings: Settings) -> SchemaLimits:
+    """The GraphQL document limits of `settings` (`[limits]` and `[server] introspection`)."""
+    limits = settings.limits
+    return SchemaLimits(
+        max_depth=limits.max_depth,
+        max_aliases=limits.max_aliases,
+        max_tokens=limits.max_tokens,
+        introspection=settings.server.introspection,
+    )
+
+
+def install_gate(app: FastAPI, settings: Settings, directory: Directory) -> None:
+    """Put the `RequestGate` in front of /graphql; scoped keys naming resellers that cannot
+    exist are a ConfigError here, at start-up."""
+    keys = None
+    if settings.auth is not None:
+        kinds = {source.name: source.kind for source in settings.sources}
+        check_scopes(settings.auth, directory, kinds)
+        keys = KeyRing(settings.auth)
+    limits = settings.limits
+    limiter = (
+        RateLimiter(limits.requests_per_second, limits.burst)
+        if limits.requests_per_second > 0
+        else None
+    )
+    app.add_middleware(
+        RequestGate, keys=keys, limiter=limiter, max_body_bytes=limits.max_body_bytes
+    )
+    # a GraphQL request that somehow skipped the gate sees nothing (fail closed)
+    app.state.default_identity = NOBODY if keys is not None else EVERYONE

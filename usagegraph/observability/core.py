@@ -1,0 +1,133 @@
+"""`Observability`: the operability side of one app, wired in by `create_app`.
+
+It owns the app's metrics registry, feeds source statuses, metrics, debug events and spans from
+the transports' `on_call` hook, answers `/readyz` and `/metrics`, logs one line per GraphQL
+operation, and puts the request middleware in front of everything.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import JSONResponse, Response
+from strawberry.extensions import SchemaExtension
+
+from clients.telemetry import record_call
+from schema.debug import OperationReport
+from usagegraph.observability.health import observe_call, readiness
+from usagegraph.observability.metrics import Metrics
+from usagegraph.observability.middleware import RequestObservability
+from usagegraph.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from clients.transport import CallRecord
+    from resolvers.service import GraphService
+    from usagegraph.observability.tracing import Tracing
+
+__all__ = ["Observability", "sdk_available"]
+
+log = logging.getLogger("usagegraph.operations")
+
+
+def sdk_available() -> bool:
+    """Is the OpenTelemetry SDK (the `otel` extra) installed?"""
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ModuleNotFoundError:  # not even the API
+        return False
+
+
+class Observability:
+    """Metrics, health, operation logs, debug mode and tracing for one app."""
+
+    def __init__(self, settings: Settings, *, tracer_provider: Any | None = None) -> None:
+        self.metrics = Metrics()
+        self.debug = settings.server.debug
+        self.ready_window = settings.observability.ready_window_seconds
+        self.probe_timeout = settings.observability.ready_probe_timeout_seconds
+        self.expose_metrics = settings.observability.metrics
+        self.tracing: Tracing | None = None
+        if settings.observability.tracing:
+            if tracer_provider is None and not sdk_available():
+                raise ConfigError(
+                    "observability.tracing",
+                    "tracing needs the OpenTelemetry SDK: pip install 'usagegraph[otel]'",
+                )
+            from usagegraph.observability.tracing import Tracing, default_tracer_provider
+
+            self.tracing = Tracing(tracer_provider or default_tracer_provider())
+        self._service: GraphService | None = None
+        self.metrics.watch_sources(lambda: self._service)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def bind(self, service: GraphService | None) -> None:
+        """Follow `service`'s sources (in the lifespan; None when it shuts down)."""
+        self._service = service
+        if service is None and self.tracing is not None:
+            self.tracing.flush()
+
+    def install(self, app: FastAPI) -> None:
+        """Add `/readyz`, `/metrics` and the request middleware (call it last in create_app)."""
+        app.add_api_route("/readyz", self._readyz, methods=["GET"], include_in_schema=False)
+        if self.expose_metrics:
+            app.add_api_route("/metrics", self._metrics, methods=["GET"], include_in_schema=False)
+        app.add_middleware(RequestObservability, metrics=self.metrics, observer=self)
+
+    # -- the transports' hook ------------------------------------------------------------------
+    def on_call(self, record: CallRecord) -> None:
+        """Every upstream HTTP attempt: metrics, source status, debug events, a span."""
+        self.metrics.observe_upstream(record)
+        if self._service is not None:
+            observe_call(self._service.statuses, record)
+        record_call(record)
+        if self.tracing is not None:
+            self.tracing.record(record)
+
+    # -- what the schema's extensions and the cache call (clients.telemetry / schema.debug) ------
+    def record_cache(self, backend: str, hit: bool) -> None:
+        self.metrics.record_cache(backend, hit)
+
+    def operation_finished(self, report: OperationReport) -> None:
+        self.metrics.observe_operation(report.name, report.duration_s, report.error_codes)
+        calls = report.trace.calls()
+        duration_ms = round(report.duration_s * 1000, 1)
+        log.info(
+            "%s in %.1f ms; upstream calls: %s%s",
+            report.name or "anonymous operation",
+            duration_ms,
+            ", ".join(f"{source} {count}" for source, count in calls.items()) or "none",
+            f"; errors: {', '.join(report.error_codes)}" if report.error_codes else "",
+            extra={
+                "operation": report.name,
+                "duration_ms": duration_ms,
+                "upstream_calls": calls,
+                "cache_hits": report.trace.cache_hits(),
+                "error_codes": list(report.error_codes),
+            },
+        )
+
+    def tracing_extension(self) -> SchemaExtension | None:
+        return self.tracing.extension() if self.tracing is not None else None
+
+    # -- endpoints -----------------------------------------------------------------------------
+    async def _readyz(self) -> JSONResponse:
+        service = self._service
+        if service is None:
+            return JSONResponse({"status": "starting", "sources": []}, status_code=503)
+        ready, verdicts = await readiness(
+            service, window=self.ready_window, probe_timeout=self.probe_timeout
+        )
+        return JSONResponse(
+            {
+                "status": "ready" if ready else "not ready",
+                "sources": [v.as_dict() for v in verdicts],
+            },
+            status_code=200 if ready else 503,
+        )
+
+    async def _metrics(self) -> Response:
+        return Response(self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
