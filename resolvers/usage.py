@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from functools import cached_property
@@ -35,6 +35,7 @@ __all__ = [
     "lifetime_usage",
     "organization_usage",
     "reseller_usage",
+    "unattributed_usage",
     "user_usage",
 ]
 
@@ -177,6 +178,39 @@ async def organization_usage(
 ) -> UsageResult:
     parts = await asyncio.gather(*_org_parts(ctx, node, rng, policy, kinds))
     return UsageResult(rng, tuple(parts))
+
+
+async def unattributed_usage(
+    ctx: GraphContext,
+    node: OrganizationNode,
+    rng: DayRange,
+    policy: PartialMonths = PartialMonths.EXCLUDE,
+    kinds: frozenset[str] | None = None,
+) -> UsageResult:
+    """What none of the organization's agents or users accounts for: each source part minus
+    its agents' (Telzino) or users' (Teli) shares; Talkdesk, which has neither, counts in full.
+    So agents + users + this = the organization's usage, metric by metric."""
+    org = await organization_usage(ctx, node, rng, policy, kinds)
+    parts = await asyncio.gather(*(_remainder(ctx, p) for p in org.parts))
+    return UsageResult(rng, tuple(parts))
+
+
+async def _remainder(ctx: GraphContext, p: PartUsage) -> PartUsage:
+    if p.metrics is None or p.part.kind == "talkdesk":
+        return p
+    if p.part.kind == "telzino":
+        # the report row carries every agent's exact seconds
+        attributed = Metrics(voice_seconds=sum(a.seconds for d in p.details for a in d.agents))
+    else:
+        key = (p.part.source, p.part.native_id, p.asked)
+        try:
+            rows = await ctx.loaders.teli_users_usage.load(key)
+        except UpstreamError as error:
+            return replace(
+                p, metrics=None, covered=None, error=error, reason=CoverageReason.UPSTREAM_FAILED
+            )
+        attributed = sum_metrics(teli.user_metrics(r) for r in rows.values())
+    return replace(p, metrics=p.metrics - attributed, details=())
 
 
 async def reseller_usage(

@@ -23,6 +23,7 @@ from resolvers.usage import (
     lifetime_usage,
     organization_usage,
     reseller_usage,
+    unattributed_usage,
     user_usage,
 )
 from schema.inputs import DateRange, PartialMonths, SourceKind
@@ -320,6 +321,27 @@ class Organization:
         rng = _range(info, range)
         kinds = kinds_for_usage(info.selected_fields)
         result = await organization_usage(
+            info.context, self._node, rng, partial_months.policy, kinds
+        )
+        return Usage.of(rng, result.parts)
+
+    @strawberry.field(
+        description=(
+            "What none of the organization's agents or users accounts for over the range: its "
+            "usage minus its Telzino agents' and Teli users' shares (Talkdesk, which has "
+            "neither, counts in full). The agents' usage, the users' usage and this add up to "
+            "`usage`, metric by metric."
+        )
+    )
+    async def unattributed_usage(
+        self,
+        info: Info,
+        range: RangeArg,
+        partial_months: PartialArg = PartialMonths.EXCLUDE,
+    ) -> Usage:
+        rng = _range(info, range)
+        kinds = kinds_for_usage(info.selected_fields)
+        result = await unattributed_usage(
             info.context, self._node, rng, partial_months.policy, kinds
         )
         return Usage.of(rng, result.parts)
