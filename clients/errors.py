@@ -94,9 +94,12 @@ class UpstreamError(Exception):
             "endpoint": self.endpoint,
             "retryable": self.retryable,
         }
-        if self.status is not None:
-            extensions["status"] = self.status
+        extensions.update((k, v) for k, v in self._details().items() if v is not None)
         return extensions
+
+    def _details(self) -> dict[str, Any]:
+        """What `extensions()` adds under these keys when it is known (not None)."""
+        return {"status": self.status}
 
 
 class UpstreamUnavailableError(UpstreamError):
@@ -145,11 +148,8 @@ class UpstreamRateLimitedError(UpstreamError):
             message, source=source, endpoint=endpoint, status=status, attempts=attempts
         )
 
-    def extensions(self) -> dict[str, Any]:
-        extensions = super().extensions()
-        if self.retry_after is not None:
-            extensions["retryAfter"] = self.retry_after
-        return extensions
+    def _details(self) -> dict[str, Any]:
+        return {**super()._details(), "retryAfter": self.retry_after}
 
 
 class UpstreamUnauthorizedError(UpstreamError):
@@ -196,11 +196,8 @@ class UpstreamContractError(UpstreamError):
             message, source=source, endpoint=endpoint, status=status, attempts=attempts
         )
 
-    def extensions(self) -> dict[str, Any]:
-        extensions = super().extensions()
-        if self.field is not None:
-            extensions["field"] = self.field
-        return extensions
+    def _details(self) -> dict[str, Any]:
+        return {**super()._details(), "field": self.field}
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

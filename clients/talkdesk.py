@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Generic, TypeVar
 
 import httpx
 
+from clients.decoding import JsonReader, join_path
 from clients.errors import UpstreamContractError
 from clients.transport import OAuthClientCredentials, SourceTransport, join_url
 
@@ -265,11 +266,11 @@ class TalkdeskClient:
                 pages.append(page)
                 next_href = page.next_href
                 if next_href in seen:
-                    raise self._contract(endpoint)("_links.next.href", "repeats a page")
+                    raise self._reader(endpoint).fail("_links.next.href", "repeats a page")
                 seen.add(next_href)
         items = [decoded for page in pages for decoded in page.items]
         if first.total is not None and len(items) != first.total:
-            raise self._contract(endpoint)(
+            raise self._reader(endpoint).fail(
                 "total", f"says {first.total} items but the pages held {len(items)}"
             )
         return items
@@ -285,31 +286,26 @@ class TalkdeskClient:
         body = await self.transport.get_json(
             url, endpoint=endpoint, params=params, parse_float=Decimal
         )
-        return _parse_page(body, item, self._contract(endpoint, number))
+        return _parse_page(self._reader(endpoint, number), body, item)
 
-    def _contract(self, endpoint: str, page: int | None = None) -> _Contract:
-        return _Contract(self.source, endpoint, page)
+    def _reader(self, endpoint: str, page: int | None = None) -> JsonReader:
+        return _PageReader(self.source, endpoint, page)
 
 
 # ---------------------------------------------------------------------------------------------
 # decoding
 
 
-@dataclass(frozen=True)
-class _Contract:
-    """Builds UpstreamContractErrors for one endpoint."""
+class _PageReader(JsonReader):
+    """A JsonReader whose errors say which page of a listing broke the contract."""
 
-    source: str
-    endpoint: str
-    page: int | None = None
+    def __init__(self, source: str, endpoint: str, page: int | None = None) -> None:
+        super().__init__(source, endpoint)
+        self.page = page
 
-    def __call__(self, path: str, problem: str) -> UpstreamContractError:
-        where = f" on page {self.page}" if self.page is not None else ""
-        return UpstreamContractError(
-            f"answered a body whose {path} {problem}{where}",
-            source=self.source,
-            endpoint=self.endpoint,
-            field=path,
+    def fail(self, path: str, problem: str) -> UpstreamContractError:
+        return super().fail(
+            path, problem if self.page is None else f"{problem} on page {self.page}"
         )
 
 
@@ -318,7 +314,7 @@ class _Item(Generic[T]):
     """How to decode one kind of listed item: its `_embedded` key and its parser."""
 
     key: str
-    parse: Callable[[Any, str, _Contract], T]
+    parse: Callable[[JsonReader, Mapping[str, Any], str], T]
 
 
 @dataclass(frozen=True)
@@ -329,39 +325,28 @@ class _Page(Generic[T]):
     total_pages: int | None
 
 
-def _parse_page(body: Any, item: _Item[T], contract: _Contract) -> _Page[T]:
-    key = item.key
-    if not isinstance(body, dict):
-        raise contract("$", "is not an object")
-    embedded = body.get("_embedded")
-    if not isinstance(embedded, dict):
-        raise contract("_embedded", "is missing or not an object")
-    items = embedded.get(key)
-    if not isinstance(items, list):
-        raise contract(f"_embedded.{key}", "is missing or not a list")
-    links = body.get("_links")
-    next_href: str | None = None
-    if isinstance(links, dict) and links.get("next") is not None:
-        nxt = links["next"]
-        href = nxt.get("href") if isinstance(nxt, dict) else None
-        if not isinstance(href, str) or not href:
-            raise contract("_links.next.href", "is missing or not a string")
-        next_href = href
+def _parse_page(r: JsonReader, body: Any, item: _Item[T]) -> _Page[T]:
+    top = r.obj(body, "$")  # the body's field path has always been "$" for this client
+    rows = r.objects(r.child(top, "_embedded", ""), item.key, "_embedded")
+    next_href = _next_href(r, top)
     return _Page(
-        items=[item.parse(raw, f"_embedded.{key}[{i}]", contract) for i, raw in enumerate(items)],
+        items=[item.parse(r, row, path) for path, row in rows],
         next_href=next_href,
-        total=_optional_count(body, "total", contract),
-        total_pages=_optional_count(body, "total_pages", contract),
+        total=r.count_or_none(top, "total", ""),
+        total_pages=r.count_or_none(top, "total_pages", ""),
     )
 
 
-def _optional_count(body: dict[str, Any], name: str, contract: _Contract) -> int | None:
-    value = body.get(name)
-    if value is None:
+def _next_href(r: JsonReader, top: Mapping[str, Any]) -> str | None:
+    """`_links.next.href`, or None on the last page (HAL leaves the `next` link out)."""
+    links = top.get("_links")
+    link = links.get("next") if isinstance(links, Mapping) else None
+    if link is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise contract(name, "is not a non-negative integer")
-    return value
+    href = link.get("href") if isinstance(link, Mapping) else None
+    if not isinstance(href, str) or not href:
+        raise r.fail("_links.next.href", "is missing or not a string")
+    return href
 
 
 def _page_urls(next_href: str, total_pages: int | None) -> list[str] | None:
@@ -377,73 +362,44 @@ def _page_urls(next_href: str, total_pages: int | None) -> list[str] | None:
     return [str(url.copy_set_param("page", str(n))) for n in range(2, total_pages + 1)]
 
 
-def _field(item: dict[str, Any], name: str, path: str, contract: _Contract) -> Any:
-    if name not in item:
-        raise contract(f"{path}.{name}", "is missing")
-    return item[name]
-
-
-def _str(item: dict[str, Any], name: str, path: str, contract: _Contract) -> str:
-    value = _field(item, name, path, contract)
-    if not isinstance(value, str):
-        raise contract(f"{path}.{name}", "is not a string")
+def _matching(
+    r: JsonReader, item: Mapping[str, Any], key: str, path: str, form: re.Pattern[str], name: str
+) -> str:
+    """A required string field in the given form (`name` says which, for the error)."""
+    value = r.text(item, key, path)
+    if not form.fullmatch(value):
+        raise r.fail(join_path(path, key), f"is not {name}")
     return value
 
 
-def _optional_str(item: dict[str, Any], name: str, path: str, contract: _Contract) -> str | None:
-    value = item.get(name)
-    if value is not None and not isinstance(value, str):
-        raise contract(f"{path}.{name}", "is not a string or null")
-    return value
-
-
-def _decimal(item: dict[str, Any], name: str, path: str, contract: _Contract) -> Decimal:
-    value = _field(item, name, path, contract)
-    # bool is an int subclass; floats only appear for NaN/Infinity once parse_float=Decimal
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise contract(f"{path}.{name}", "is not a number")
-    number = Decimal(value)
-    if not number.is_finite():
-        raise contract(f"{path}.{name}", "is not a finite number")
-    return number
-
-
-def _parse_usage_row(item: Any, path: str, contract: _Contract) -> TalkdeskUsageRow:
-    if not isinstance(item, dict):
-        raise contract(path, "is not an object")
-    month = _str(item, "month", path, contract)
-    if not _MONTH.fullmatch(month):
-        raise contract(f"{path}.month", "is not YYYY-MM")
-    currency = _str(item, "currency", path, contract)
-    if not _CURRENCY.fullmatch(currency):
-        raise contract(f"{path}.currency", "is not an ISO-4217 code")
+def _parse_usage_row(r: JsonReader, item: Mapping[str, Any], path: str) -> TalkdeskUsageRow:
+    month = _matching(r, item, "month", path, _MONTH, "YYYY-MM")
+    currency = _matching(r, item, "currency", path, _CURRENCY, "an ISO-4217 code")
     return TalkdeskUsageRow(
-        id=_str(item, "id", path, contract),
-        account_id=_str(item, "account_id", path, contract),
-        product_id=_str(item, "product_id", path, contract),
-        aggr_product_id=_str(item, "aggr_product_id", path, contract),
+        id=r.text(item, "id", path),
+        account_id=r.text(item, "account_id", path),
+        product_id=r.text(item, "product_id", path),
+        aggr_product_id=r.text(item, "aggr_product_id", path),
         month=month,
-        type=_str(item, "type", path, contract),
-        description=_str(item, "description", path, contract),
+        type=r.text(item, "type", path),
+        description=r.text(item, "description", path),
         currency=currency,
-        direction=_optional_str(item, "direction", path, contract),
-        resolution=_optional_str(item, "resolution", path, contract),
-        unit=_str(item, "unit", path, contract),
-        price=_decimal(item, "price", path, contract),
-        wallet_name=_str(item, "wallet_name", path, contract),
-        number_of_units=_decimal(item, "number_of_units", path, contract),
-        total_amount=_decimal(item, "total_amount", path, contract),
+        direction=r.text_or_none(item, "direction", path),
+        resolution=r.text_or_none(item, "resolution", path),
+        unit=r.text(item, "unit", path),
+        price=r.number(item, "price", path),
+        wallet_name=r.text(item, "wallet_name", path),
+        number_of_units=r.number(item, "number_of_units", path),
+        total_amount=r.number(item, "total_amount", path),
     )
 
 
-def _parse_account(item: Any, path: str, contract: _Contract) -> TalkdeskAccountInfo:
-    if not isinstance(item, dict):
-        raise contract(path, "is not an object")
+def _parse_account(r: JsonReader, item: Mapping[str, Any], path: str) -> TalkdeskAccountInfo:
     return TalkdeskAccountInfo(
-        id=_str(item, "id", path, contract),
-        name=_str(item, "name", path, contract),
-        company_name=_optional_str(item, "company_name", path, contract),
-        status=_optional_str(item, "status", path, contract),
+        id=r.text(item, "id", path),
+        name=r.text(item, "name", path),
+        company_name=r.text_or_none(item, "company_name", path),
+        status=r.text_or_none(item, "status", path),
     )
 
 

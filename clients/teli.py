@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from clients.errors import UpstreamContractError
+from clients.decoding import JsonReader, join_path
 from clients.transport import ApiKeyAuth, SourceTransport, join_url
 
 __all__ = [
@@ -231,138 +231,29 @@ def attach_organizations(
 
 # -- decoding -------------------------------------------------------------------------------------
 
-_MISSING = object()
+
+def _segments(
+    r: JsonReader, obj: Mapping[str, Any], out_key: str, in_key: str, path: str
+) -> TeliSegments:
+    return TeliSegments(
+        outbound=r.integer(obj, out_key, path), inbound=r.integer(obj, in_key, path)
+    )
 
 
-class _Reader:
-    """Reads typed fields from decoded JSON, raising UpstreamContractError with a JSON path."""
-
-    def __init__(self, source: str, endpoint: str) -> None:
-        self.source = source
-        self.endpoint = endpoint
-
-    def fail(self, path: str, problem: str) -> UpstreamContractError:
-        return UpstreamContractError(
-            f"answered a body that breaks the contract: {path or 'body'} {problem}",
-            source=self.source,
-            endpoint=self.endpoint,
-            status=200,
-            field=path or None,
-        )
-
-    def obj(self, value: Any, path: str) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(path, f"is {_kind(value)}, expected an object")
-        return value
-
-    def get(self, obj: Mapping[str, Any], key: str, path: str, *, optional: bool) -> Any:
-        value = obj.get(key, _MISSING)
-        if value is _MISSING or value is None:
-            if optional:
-                return None
-            raise self.fail(_join(path, key), "is missing" if value is _MISSING else "is null")
-        return value
-
-    def array(self, obj: Mapping[str, Any], key: str, path: str) -> list[Any]:
-        value = self.get(obj, key, path, optional=False)
-        if not isinstance(value, list):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected an array")
-        return value
-
-    def text(self, obj: Mapping[str, Any], key: str, path: str) -> str:
-        value = self.get(obj, key, path, optional=False)
-        if not isinstance(value, str):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a string")
-        return value
-
-    def text_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> str | None:
-        value = self.get(obj, key, path, optional=True)
-        if value is not None and not isinstance(value, str):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a string")
-        return value
-
-    def integer(self, obj: Mapping[str, Any], key: str, path: str) -> int:
-        return self._integer(self.get(obj, key, path, optional=False), _join(path, key))
-
-    def integer_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
-        value = self.get(obj, key, path, optional=True)
-        return None if value is None else self._integer(value, _join(path, key))
-
-    def _integer(self, value: Any, path: str) -> int:
-        # an integral decimal (e.g. 120.0) is accepted: some JSON encoders write counts that way
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"is {_kind(value)}, expected an integer")
-        return value
-
-    def money(self, obj: Mapping[str, Any], key: str, path: str) -> Decimal:
-        value = self.get(obj, key, path, optional=False)
-        if isinstance(value, bool) or not isinstance(value, int | Decimal):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a number")
-        if isinstance(value, Decimal) and not value.is_finite():
-            raise self.fail(_join(path, key), "is not a finite number")
-        return Decimal(value)
-
-    def money_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> Decimal | None:
-        if obj.get(key) is None:
-            return None
-        return self.money(obj, key, path)
-
-    def timestamp_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
-        """An ISO-8601 timestamp; Teli sends some without an offset, which means UTC."""
-        raw = self.text_or_none(obj, key, path)
-        if raw is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            raise self.fail(_join(path, key), "is not an ISO-8601 timestamp") from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-    def segments_or_none(
-        self, obj: Mapping[str, Any], out_key: str, in_key: str, path: str
-    ) -> TeliSegments | None:
-        outbound = self.integer_or_none(obj, out_key, path)
-        inbound = self.integer_or_none(obj, in_key, path)
-        if outbound is None or inbound is None:
-            return None
-        return TeliSegments(outbound=outbound, inbound=inbound)
-
-    def segments(
-        self, obj: Mapping[str, Any], out_key: str, in_key: str, path: str
-    ) -> TeliSegments:
-        return TeliSegments(
-            outbound=self.integer(obj, out_key, path), inbound=self.integer(obj, in_key, path)
-        )
+def _segments_or_none(
+    r: JsonReader, obj: Mapping[str, Any], out_key: str, in_key: str, path: str
+) -> TeliSegments | None:
+    """Lifetime counters: None unless Teli sent both directions."""
+    outbound = r.integer_or_none(obj, out_key, path)
+    inbound = r.integer_or_none(obj, in_key, path)
+    if outbound is None or inbound is None:
+        return None
+    return TeliSegments(outbound=outbound, inbound=inbound)
 
 
-def _join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | Decimal | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
-
-
-def _rows(r: _Reader, body: Any, key: str) -> list[tuple[str, Mapping[str, Any]]]:
+def _rows(r: JsonReader, body: Any, key: str) -> list[tuple[str, Mapping[str, Any]]]:
     """The objects of a top-level array, each with its JSON path."""
-    items = r.array(r.obj(body, ""), key, "")
-    return [(f"{key}[{i}]", r.obj(item, f"{key}[{i}]")) for i, item in enumerate(items)]
+    return r.objects(r.obj(body, ""), key, "")
 
 
 # -- client ---------------------------------------------------------------------------------------
@@ -381,14 +272,14 @@ class TeliClient:
 
     async def _get(
         self, path: str, endpoint: str, params: Sequence[tuple[str, str]] = ()
-    ) -> tuple[_Reader, Any]:
+    ) -> tuple[JsonReader, Any]:
         body = await self._transport.get_json(
             join_url(self._base_url, path),
             endpoint=endpoint,
             params=list(params) or None,
             parse_float=Decimal,
         )
-        return _Reader(self.source, endpoint), body
+        return JsonReader(self.source, endpoint), body
 
     async def organizations(self) -> tuple[TeliOrganization, ...]:
         """Every organization of the tenant (not paginated)."""
@@ -470,7 +361,7 @@ class TeliClient:
                 ("end_date", f"{last.isoformat()}T23:59:59Z"),
             ]
         r, body = await self._get("/v1/analytics/usage", EP_USAGE, params)
-        usage = r.obj(r.get(r.obj(body, ""), "usage", "", optional=False), "usage")
+        usage = r.child(r.obj(body, ""), "usage", "")
         if organization_id is not None:
             subject_org: str | None = r.text(usage, "organization_id", "usage")
             subject_user: str | None = None
@@ -481,16 +372,16 @@ class TeliClient:
             subject_user = r.text(usage, "user_id", "usage")
             name = r.text_or_none(usage, "user_name", "usage") or subject_user
             email = r.text_or_none(usage, "user_email", "usage")
-        sms = r.obj(r.get(usage, "sms", "usage", optional=False), "usage.sms")
-        mms = r.obj(r.get(usage, "mms", "usage", optional=False), "usage.mms")
-        voice = r.obj(r.get(usage, "voice", "usage", optional=False), "usage.voice")
+        sms = r.child(usage, "sms", "usage")
+        mms = r.child(usage, "mms", "usage")
+        voice = r.child(usage, "voice", "usage")
         return TeliUsage(
             organization_unique_id=subject_org,
             user_unique_id=subject_user,
             name=name,
             email=email,
-            sms=r.segments(sms, "outbound", "inbound", "usage.sms"),
-            mms=r.segments(mms, "outbound", "inbound", "usage.mms"),
+            sms=_segments(r, sms, "outbound", "inbound", "usage.sms"),
+            mms=_segments(r, mms, "outbound", "inbound", "usage.mms"),
             voice=TeliVoice(
                 total_seconds=r.integer(voice, "total_seconds", "usage.voice"),
                 kb_seconds=r.integer(voice, "kb_seconds", "usage.voice"),
@@ -505,7 +396,7 @@ def _check_window(first: date, last: date) -> None:
         raise ValueError(f"empty window: last ({last}) is before first ({first})")
 
 
-def _organization(r: _Reader, row: Mapping[str, Any], path: str) -> TeliOrganization:
+def _organization(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliOrganization:
     unique_id = r.text(row, "unique_id", path)
     name = r.text_or_none(row, "name", path) or r.text_or_none(row, "organization_name", path)
     return TeliOrganization(
@@ -514,14 +405,14 @@ def _organization(r: _Reader, row: Mapping[str, Any], path: str) -> TeliOrganiza
         name=name or unique_id,
         status=r.text(row, "status", path),
         tenant_id=r.text_or_none(row, "tenant_id", path),
-        sms=r.segments_or_none(row, "total_sms_outbound", "total_sms_inbound", path),
-        mms=r.segments_or_none(row, "total_mms_outbound", "total_mms_inbound", path),
+        sms=_segments_or_none(r, row, "total_sms_outbound", "total_sms_inbound", path),
+        mms=_segments_or_none(r, row, "total_mms_outbound", "total_mms_inbound", path),
         voice_seconds=r.integer_or_none(row, "total_voice_seconds", path),
         created_at=r.timestamp_or_none(row, "created_at", path),
     )
 
 
-def _user(r: _Reader, row: Mapping[str, Any], path: str, org_unique_id: str) -> TeliUser:
+def _user(r: JsonReader, row: Mapping[str, Any], path: str, org_unique_id: str) -> TeliUser:
     unique_id = r.text(row, "unique_id", path)
     return TeliUser(
         unique_id=unique_id,
@@ -532,14 +423,14 @@ def _user(r: _Reader, row: Mapping[str, Any], path: str, org_unique_id: str) -> 
         status=r.text_or_none(row, "status", path),
         organization_uuid=r.text_or_none(row, "organization_id", path),
         organization_unique_id=org_unique_id,
-        sms=r.segments_or_none(row, "total_sms_outbound", "total_sms_inbound", path),
-        mms=r.segments_or_none(row, "total_mms_outbound", "total_mms_inbound", path),
+        sms=_segments_or_none(r, row, "total_sms_outbound", "total_sms_inbound", path),
+        mms=_segments_or_none(r, row, "total_mms_outbound", "total_mms_inbound", path),
         voice_seconds=r.integer_or_none(row, "total_voice_seconds", path),
         created_at=r.timestamp_or_none(row, "created_at", path),
     )
 
 
-def _agent(r: _Reader, row: Mapping[str, Any], path: str, org_unique_id: str) -> TeliAgent:
+def _agent(r: JsonReader, row: Mapping[str, Any], path: str, org_unique_id: str) -> TeliAgent:
     unique_id = r.text(row, "agent_id", path)
     return TeliAgent(
         unique_id=unique_id,
@@ -551,47 +442,47 @@ def _agent(r: _Reader, row: Mapping[str, Any], path: str, org_unique_id: str) ->
     )
 
 
-def _org_row(r: _Reader, row: Mapping[str, Any], path: str) -> TeliOrganizationAnalyticsRow:
+def _org_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliOrganizationAnalyticsRow:
     unique_id = r.text(row, "organization_id", path)
     return TeliOrganizationAnalyticsRow(
         organization_unique_id=unique_id,
         name=r.text_or_none(row, "organization_name", path) or unique_id,
         users_count=r.integer(row, "users_count", path),
-        sms=r.segments(row, "total_sms_sent", "total_sms_received", path),
-        mms=r.segments(row, "total_mms_sent", "total_mms_received", path),
+        sms=_segments(r, row, "total_sms_sent", "total_sms_received", path),
+        mms=_segments(r, row, "total_mms_sent", "total_mms_received", path),
         voice=TeliVoice(
             total_seconds=r.integer(row, "total_voice_seconds", path),
             calls=r.integer(row, "total_voice_calls", path),
         ),
         api_requests=r.integer(row, "api_requests_count", path),
-        api_storage_cost=r.money(row, "api_storage_cost", path),
+        api_storage_cost=r.number(row, "api_storage_cost", path),
         phone_rentals=r.integer(row, "phone_rental_count", path),
         phone_purchases=r.integer(row, "phone_purchase_count", path),
         brand_registrations=r.integer(row, "brand_registration_count", path),
         kb_count=r.integer(row, "kb_count", path),
-        total_cost=r.money(row, "total_cost", path),
+        total_cost=r.number(row, "total_cost", path),
     )
 
 
-def _user_row(r: _Reader, row: Mapping[str, Any], path: str) -> TeliUserAnalyticsRow:
+def _user_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliUserAnalyticsRow:
     unique_id = r.text(row, "user_id", path)
-    where = _join(path, "cost_breakdown")
-    costs = r.obj(r.get(row, "cost_breakdown", path, optional=False), where)
+    where = join_path(path, "cost_breakdown")
+    costs = r.child(row, "cost_breakdown", path)
     cost_sms: Decimal | None = None
     cost_mms: Decimal | None = None
     if "sms" in costs or "mms" in costs:
-        sms, mms = r.money(costs, "sms", where), r.money(costs, "mms", where)
+        sms, mms = r.number(costs, "sms", where), r.number(costs, "mms", where)
         cost_sms, cost_mms, cost_messaging = sms, mms, sms + mms
-        cost_voice = r.money(costs, "voice", where)
+        cost_voice = r.number(costs, "voice", where)
     else:  # the shape on Teli's docs page: one messaging figure
-        cost_messaging = r.money(costs, "messaging_cost", where)
-        cost_voice = r.money(costs, "voice_cost", where)
+        cost_messaging = r.number(costs, "messaging_cost", where)
+        cost_voice = r.number(costs, "voice_cost", where)
     return TeliUserAnalyticsRow(
         user_unique_id=unique_id,
         name=r.text_or_none(row, "user_name", path) or unique_id,
         email=r.text_or_none(row, "user_email", path),
-        sms=r.segments(row, "total_sms_sent", "total_sms_received", path),
-        mms=r.segments(row, "total_mms_sent", "total_mms_received", path),
+        sms=_segments(r, row, "total_sms_sent", "total_sms_received", path),
+        mms=_segments(r, row, "total_mms_sent", "total_mms_received", path),
         voice=TeliVoice(
             total_seconds=r.integer(row, "total_voice_seconds", path),
             calls=r.integer(row, "total_voice_calls", path),
@@ -600,5 +491,5 @@ def _user_row(r: _Reader, row: Mapping[str, Any], path: str) -> TeliUserAnalytic
         cost_sms=cost_sms,
         cost_mms=cost_mms,
         cost_voice=cost_voice,
-        total_cost=r.money(row, "total_cost", path),
+        total_cost=r.number(row, "total_cost", path),
     )

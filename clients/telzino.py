@@ -24,13 +24,13 @@ import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import product
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from clients.errors import UpstreamContractError
+from clients.decoding import JsonReader, join_path
 from clients.transport import OAuthClientCredentials, SourceTransport, join_url
 
 __all__ = [
@@ -95,56 +95,58 @@ class TelzinoAgentMinutes:
 
 
 @dataclass(frozen=True)
-class TelzinoOrgMinutes:
+class _TelzinoOrgRow:
+    """What both organization reports say of an organization: who it is and its voice time."""
+
+    organization_id: str
+    organization_name: str
+    reseller_id: str
+    reseller_name: str
+    minutes: Decimal
+    seconds: int
+
+
+OrgRow = TypeVar("OrgRow", bound=_TelzinoOrgRow)
+
+
+@dataclass(frozen=True)
+class _TelzinoOrgReport(Generic[OrgRow]):
+    """One organization report over one period."""
+
+    organizations: tuple[OrgRow, ...]
+    period: TelzinoPeriod
+
+    def by_id(self) -> dict[str, OrgRow]:
+        return {o.organization_id: o for o in self.organizations}
+
+
+@dataclass(frozen=True)
+class TelzinoOrgMinutes(_TelzinoOrgRow):
     """One organization in the minutes-by-organization report.
 
     `agent_count` is every agent under the org (not only active ones); `seconds` is the sum of
     the agents' exact seconds.
     """
 
-    organization_id: str
-    organization_name: str
-    reseller_id: str
-    reseller_name: str
-    minutes: Decimal
-    seconds: int
     agent_count: int
     agents: tuple[TelzinoAgentMinutes, ...]
 
 
 @dataclass(frozen=True)
-class TelzinoMinutesReport:
+class TelzinoMinutesReport(_TelzinoOrgReport[TelzinoOrgMinutes]):
     """`minutes-by-organization` over one period."""
-
-    organizations: tuple[TelzinoOrgMinutes, ...]
-    period: TelzinoPeriod
-
-    def by_id(self) -> dict[str, TelzinoOrgMinutes]:
-        return {o.organization_id: o for o in self.organizations}
 
 
 @dataclass(frozen=True)
-class TelzinoBillingRow:
+class TelzinoBillingRow(_TelzinoOrgRow):
     """One organization in the billing report; `active_agent_count` counts agents with usage."""
 
-    organization_id: str
-    organization_name: str
-    reseller_id: str
-    reseller_name: str
-    minutes: Decimal
-    seconds: int
     active_agent_count: int
 
 
 @dataclass(frozen=True)
-class TelzinoBillingReport:
+class TelzinoBillingReport(_TelzinoOrgReport[TelzinoBillingRow]):
     """`billing-report` over one period."""
-
-    organizations: tuple[TelzinoBillingRow, ...]
-    period: TelzinoPeriod
-
-    def by_id(self) -> dict[str, TelzinoBillingRow]:
-        return {o.organization_id: o for o in self.organizations}
 
 
 @dataclass(frozen=True)
@@ -204,138 +206,24 @@ def parse_vendor_date(text: str) -> date:
 
 # -- decoding -------------------------------------------------------------------------------------
 
-_MISSING = object()
+
+def _day(r: JsonReader, obj: Mapping[str, Any], key: str, path: str) -> date:
+    """A required day in either of the vendor's formats (see `parse_vendor_date`)."""
+    raw = r.text(obj, key, path)
+    try:
+        return parse_vendor_date(raw)
+    except ValueError:
+        raise r.fail(join_path(path, key), "is not a YYYY-MM-DD or MM/DD/YYYY date") from None
 
 
-class _Reader:
-    """Reads typed fields from decoded JSON, raising UpstreamContractError with a JSON path."""
-
-    def __init__(self, source: str, endpoint: str) -> None:
-        self.source = source
-        self.endpoint = endpoint
-
-    def fail(self, path: str, problem: str) -> UpstreamContractError:
-        return UpstreamContractError(
-            f"answered a body that breaks the contract: {path or 'body'} {problem}",
-            source=self.source,
-            endpoint=self.endpoint,
-            status=200,
-            field=path or None,
-        )
-
-    def obj(self, value: Any, path: str) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(path, f"is {_kind(value)}, expected an object")
-        return value
-
-    def child(self, obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-        """A required object field."""
-        return self.obj(self._get(obj, key, path, optional=False), _join(path, key))
-
-    def flag(self, obj: Mapping[str, Any], key: str, path: str) -> bool:
-        value = self._get(obj, key, path, optional=False)
-        if not isinstance(value, bool):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a boolean")
-        return value
-
-    def _get(self, obj: Mapping[str, Any], key: str, path: str, *, optional: bool) -> Any:
-        value = obj.get(key, _MISSING)
-        if value is _MISSING or value is None:
-            if optional:
-                return None
-            raise self.fail(_join(path, key), "is missing" if value is _MISSING else "is null")
-        return value
-
-    def objects(self, obj: Mapping[str, Any], key: str, path: str) -> list[tuple[str, Mapping]]:
-        """The objects of an array field, each with its own path."""
-        where = _join(path, key)
-        value = self._get(obj, key, path, optional=False)
-        if not isinstance(value, list):
-            raise self.fail(where, f"is {_kind(value)}, expected an array")
-        return [(f"{where}[{i}]", self.obj(item, f"{where}[{i}]")) for i, item in enumerate(value)]
-
-    def text(self, obj: Mapping[str, Any], key: str, path: str) -> str:
-        value = self._get(obj, key, path, optional=False)
-        if not isinstance(value, str):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a string")
-        return value
-
-    def text_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> str | None:
-        value = self._get(obj, key, path, optional=True)
-        if value is not None and not isinstance(value, str):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a string")
-        return value
-
-    def flag_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> bool | None:
-        value = self._get(obj, key, path, optional=True)
-        if value is not None and not isinstance(value, bool):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a boolean")
-        return value
-
-    def count(self, obj: Mapping[str, Any], key: str, path: str) -> int:
-        value = self._get(obj, key, path, optional=False)
-        # an integral decimal (3.0) is still a count; some encoders write numbers that way
-        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a count")
-        return value
-
-    def minutes(self, obj: Mapping[str, Any], key: str, path: str) -> Decimal:
-        value = self._get(obj, key, path, optional=False)
-        # floats only reach here as NaN/Infinity: parse_float turns every other one into Decimal
-        if isinstance(value, bool) or not isinstance(value, int | Decimal):
-            raise self.fail(_join(path, key), f"is {_kind(value)}, expected a number")
-        if isinstance(value, Decimal) and not value.is_finite():
-            raise self.fail(_join(path, key), "is not a finite number")
-        return Decimal(value)
-
-    def day(self, obj: Mapping[str, Any], key: str, path: str) -> date:
-        raw = self.text(obj, key, path)
-        try:
-            return parse_vendor_date(raw)
-        except ValueError:
-            raise self.fail(_join(path, key), "is not a YYYY-MM-DD or MM/DD/YYYY date") from None
-
-    def timestamp_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
-        raw = self.text_or_none(obj, key, path)
-        if raw is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            raise self.fail(_join(path, key), "is not an ISO-8601 timestamp") from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | Decimal | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
-
-
-def _period(r: _Reader, body: Mapping[str, Any]) -> TelzinoPeriod:
+def _period(r: JsonReader, body: Mapping[str, Any]) -> TelzinoPeriod:
     period = r.child(body, "period", "")
     return TelzinoPeriod(
-        first=r.day(period, "start_date", "period"), last=r.day(period, "end_date", "period")
+        first=_day(r, period, "start_date", "period"), last=_day(r, period, "end_date", "period")
     )
 
 
-def _org_identity(r: _Reader, row: Mapping[str, Any], path: str) -> dict[str, str]:
+def _org_identity(r: JsonReader, row: Mapping[str, Any], path: str) -> dict[str, str]:
     return {
         "organization_id": r.text(row, "organization_id", path),
         "organization_name": r.text(row, "organization_name", path),
@@ -344,8 +232,8 @@ def _org_identity(r: _Reader, row: Mapping[str, Any], path: str) -> dict[str, st
     }
 
 
-def _agent_minutes(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutes:
-    minutes = r.minutes(row, "voice_minutes", path)
+def _agent_minutes(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutes:
+    minutes = r.number(row, "voice_minutes", path)
     return TelzinoAgentMinutes(
         agent_id=r.text(row, "agent_id", path),
         agent_name=r.text(row, "agent_name", path),
@@ -354,9 +242,9 @@ def _agent_minutes(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoAgen
     )
 
 
-def _org_minutes(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoOrgMinutes:
+def _org_minutes(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoOrgMinutes:
     identity = _org_identity(r, row, path)
-    minutes = r.minutes(row, "total_voice_minutes", path)
+    minutes = r.number(row, "total_voice_minutes", path)
     agents = tuple(_agent_minutes(r, a, where) for where, a in r.objects(row, "agents", path))
     # the agents' exact seconds add up exactly; with no agent breakdown, the total is all we have
     seconds = sum(a.seconds for a in agents) if agents else minutes_to_seconds(minutes)
@@ -369,9 +257,9 @@ def _org_minutes(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoOrgMin
     )
 
 
-def _billing_row(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoBillingRow:
+def _billing_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoBillingRow:
     identity = _org_identity(r, row, path)
-    minutes = r.minutes(row, "voice_minutes", path)
+    minutes = r.number(row, "voice_minutes", path)
     return TelzinoBillingRow(
         **identity,
         minutes=minutes,
@@ -380,8 +268,8 @@ def _billing_row(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoBillin
     )
 
 
-def _agent_minutes_row(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutesRow:
-    minutes = r.minutes(row, "total_minutes", path)
+def _agent_minutes_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutesRow:
+    minutes = r.number(row, "total_minutes", path)
     return TelzinoAgentMinutesRow(
         agent_id=r.text(row, "agent_id", path),
         agent_name=r.text(row, "agent_name", path),
@@ -392,7 +280,7 @@ def _agent_minutes_row(r: _Reader, row: Mapping[str, Any], path: str) -> Telzino
     )
 
 
-def _agent_info(r: _Reader, row: Mapping[str, Any], path: str) -> TelzinoAgentInfo:
+def _agent_info(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoAgentInfo:
     return TelzinoAgentInfo(
         id=r.text(row, "id", path),
         organization_id=r.text(row, "organization_id", path),
@@ -413,7 +301,7 @@ class _AgentsPage:
     has_next: bool
 
 
-def _agents_page(r: _Reader, body: Any) -> _AgentsPage:
+def _agents_page(r: JsonReader, body: Any) -> _AgentsPage:
     top = r.obj(body, "")
     agents = tuple(_agent_info(r, row, where) for where, row in r.objects(top, "data", ""))
     pagination = r.child(top, "pagination", "")
@@ -493,14 +381,14 @@ class TelzinoClient:
 
     async def _get(
         self, base_url: str, path: str, endpoint: str, params: Sequence[tuple[str, str]] = ()
-    ) -> tuple[_Reader, Any]:
+    ) -> tuple[JsonReader, Any]:
         body = await self._transport.get_json(
             join_url(base_url, path),
             endpoint=endpoint,
             params=list(params) or None,
             parse_float=Decimal,
         )
-        return _Reader(self.source, endpoint), body
+        return JsonReader(self.source, endpoint), body
 
     async def _org_report(
         self,
@@ -511,8 +399,8 @@ class TelzinoClient:
         last: date,
         organization_ids: Sequence[str] | None,
         reseller_ids: Sequence[str] | None,
-        parse_row: Callable[[_Reader, Mapping[str, Any], str], Row],
-    ) -> tuple[tuple[Row, ...], TelzinoPeriod]:
+        parse_row: Callable[[JsonReader, Mapping[str, Any], str], OrgRow],
+    ) -> tuple[tuple[OrgRow, ...], TelzinoPeriod]:
         """Both org reports: chunk the filters, fetch concurrently, merge by organization id."""
         _check_range(first, last)
         org_ids = None if organization_ids is None else _unique(organization_ids, "organization")
@@ -524,7 +412,7 @@ class TelzinoClient:
 
         async def fetch(
             org_chunk: str | None, res_chunk: str | None
-        ) -> tuple[tuple[Row, ...], TelzinoPeriod]:
+        ) -> tuple[tuple[OrgRow, ...], TelzinoPeriod]:
             params = list(dates)
             if org_chunk is not None:
                 params.append(("organization_ids", org_chunk))
@@ -625,7 +513,7 @@ class TelzinoClient:
         while pages[-1].has_next:
             if not pages[-1].agents:
                 # a next page after an empty one would loop forever
-                raise _Reader(self.source, EP_AGENTS).fail(
+                raise JsonReader(self.source, EP_AGENTS).fail(
                     "pagination.hasNext", "is true on an empty page"
                 )
             number += 1
