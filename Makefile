@@ -9,6 +9,7 @@ ARGS ?=
 
 .PHONY: run test test-browser graphiql-assets browser-deps lint format sandbox schema clean
 .PHONY: bench bench-quick bench-soak
+.PHONY: test-federation test-clients persisted-operations
 
 # GraphiQL's browser files, served by usagegraph itself so the IDE works offline: npm installs the
 # versions pinned in web/graphiql/package-lock.json, then the few files the page loads are copied
@@ -51,9 +52,9 @@ run: $(STAMP)
 	fi
 	$(BIN)/usagegraph serve $(ARGS)
 
-# Everything but the headless-browser tests; needs neither npm nor chromium.
+# Everything but the headless-browser and npm-based tests; needs neither npm nor chromium.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not browser"
+	$(BIN)/python -m pytest -q -m "not browser and not federation and not codegen"
 
 $(BROWSER_STAMP): $(BROWSER_NPM)/package.json $(BROWSER_NPM)/package-lock.json
 	cd $(BROWSER_NPM) && npm ci --loglevel=error
@@ -79,6 +80,43 @@ sandbox: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/usagegraph export-schema > schema.graphql.tmp && mv schema.graphql.tmp schema.graphql
 
+# The persisted operations manifest of examples/operations (a test checks it is current).
+persisted-operations: $(STAMP)
+	$(BIN)/usagegraph export-operations examples/operations > examples/persisted-operations.json.tmp
+	mv examples/persisted-operations.json.tmp examples/persisted-operations.json
+
+# Federation: our subgraph composed with a second one and served by Hive Gateway, both from npm
+# (federation/package-lock.json), in tests/federation.
+FEDERATION_NPM := federation
+FEDERATION_STAMP := $(FEDERATION_NPM)/node_modules/.installed
+
+$(FEDERATION_STAMP): $(FEDERATION_NPM)/package.json $(FEDERATION_NPM)/package-lock.json
+	cd $(FEDERATION_NPM) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-federation: $(STAMP) $(FEDERATION_STAMP)
+	$(BIN)/python -m pytest -q -m federation tests/federation
+
+# Typed clients, generated in tests/codegen: TypeScript with GraphQL Code Generator, tsc and Apollo
+# Client from npm (examples/clients/typescript/package-lock.json); Python with ariadne-codegen in
+# its own venv (examples/clients/python/requirements-codegen.txt: it needs an older graphql-core).
+TS_CLIENT := examples/clients/typescript
+TS_CLIENT_STAMP := $(TS_CLIENT)/node_modules/.installed
+PY_CLIENT := examples/clients/python
+ARIADNE_STAMP := $(PY_CLIENT)/.venv/.installed
+
+$(TS_CLIENT_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(ARIADNE_STAMP): $(PY_CLIENT)/requirements-codegen.txt
+	test -x $(PY_CLIENT)/.venv/bin/python || $(PYTHON) -m venv $(PY_CLIENT)/.venv
+	$(PY_CLIENT)/.venv/bin/python -m pip install --quiet -r $(PY_CLIENT)/requirements-codegen.txt
+	touch $@
+
+test-clients: $(STAMP) $(TS_CLIENT_STAMP) $(ARIADNE_STAMP)
+	$(BIN)/python -m pytest -q -m codegen tests/codegen
+
 # Benchmarks (bench/, results in bench/results/): the `bench` extra (matplotlib, psutil,
 # pyinstrument) only for these targets; the peer gateways from npm (bench/peers/package-lock.json).
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -103,3 +141,5 @@ bench-soak: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache $(GRAPHIQL_ASSETS) $(NPM_MODULES) $(BROWSER_NPM)/node_modules
+	rm -rf $(FEDERATION_NPM)/node_modules $(TS_CLIENT)/node_modules $(TS_CLIENT)/src/generated
+	rm -rf $(PY_CLIENT)/.venv $(PY_CLIENT)/usagegraph_client

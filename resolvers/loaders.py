@@ -4,6 +4,12 @@ Every batch groups its keys by (connection, range) and makes the fewest calls th
 all: Telzino one report per id chunk (or one unfiltered report when that is fewer calls), Teli one
 tenant-wide analytics call per range, Talkdesk one filtered, paged query per month set. Responses
 that carry more than was asked prime the loader, so no later field asks again.
+
+Every fetch goes through `GraphService.fetch`, the cross-request result cache, keyed by exactly
+the params the batch would send. The loaders whose values make a usage figure (Telzino minutes,
+Teli organization and user analytics, Talkdesk rows) answer `Fetched` values, so the usage knows
+when its figures were fetched and whether they are a stale stand-in for a failed source; the
+others (billing, all-time counters) never take a stale value, since nothing would show it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from resolvers.cache import Fetched
 from resolvers.ranges import DayRange, Month
 from resolvers.sources import talkdesk, teli, telzino
 
@@ -91,20 +98,27 @@ class Loaders:
     # -- Telzino -------------------------------------------------------------------------------
     @cached_property
     def telzino_minutes(self) -> DataLoader:
-        """(source, organization id, range) -> the org's minutes report row, or None."""
+        """(source, organization id, range) -> Fetched(the org's minutes report row, or None)."""
 
         async def fetch(
             group: tuple[str, DayRange], members: list[tuple[str, str, DayRange]]
         ) -> dict[tuple[str, str, DayRange], Any]:
             source, rng = group
             self._minutes_asked.setdefault(group, set()).update(key[1] for key in members)
-            rows = await telzino.fetch_minutes(
-                self._connection(source), rng, self._telzino_ids(source, members)
+            conn = self._connection(source)
+            ids = self._telzino_ids(source, members)
+            report = await self.service.fetch(
+                source,
+                "fetch_minutes",
+                (rng, ids),
+                lambda: telzino.fetch_minutes(conn, rng, ids),
+                span=rng,
             )
+            rows = report.value
             if not self.naive:  # the report may answer more than was asked
                 for org_id, row in rows.items():
-                    self.telzino_minutes.prime((source, org_id, rng), row)
-            return {key: rows.get(key[1]) for key in members}
+                    self.telzino_minutes.prime((source, org_id, rng), report.with_value(row))
+            return {key: report.with_value(rows.get(key[1])) for key in members}
 
         return self._loader(partial(_grouped, group_of=_source_and_last, fetch=fetch))
 
@@ -121,7 +135,8 @@ class Loaders:
                     self._connection(source), rng, self._telzino_ids(source, members)
                 )
             else:
-                rows = await asyncio.shield(self._billing_report(group, members))
+                report: Fetched[Any] = await asyncio.shield(self._billing_report(group, members))
+                rows = report.value
             return {key: rows.get(key[1]) for key in members}
 
         return self._loader(partial(_grouped, group_of=_source_and_last, fetch=fetch))
@@ -151,7 +166,15 @@ class Loaders:
         if report is None or (report[0] is not None and not wanted <= report[0]):
             asked = self._minutes_asked.get(group, set()) | wanted
             ids = self._telzino_ids(source, [(source, o, rng) for o in asked])
-            fetch = telzino.fetch_billing(self._connection(source), rng, ids)
+            conn = self._connection(source)
+            fetch = self.service.fetch(
+                source,
+                "fetch_billing",
+                (rng, ids),
+                lambda: telzino.fetch_billing(conn, rng, ids),
+                span=rng,
+                serve_stale=False,  # billing rows carry no coverage that could show it
+            )
             report = (None if ids is None else frozenset(ids), asyncio.ensure_future(fetch))
             self._billing_reports[group] = report
         return report[1]
@@ -170,25 +193,41 @@ class Loaders:
     # -- Teli ----------------------------------------------------------------------------------
     @cached_property
     def teli_organizations(self) -> DataLoader:
-        """(source, range) -> {organization unique_id: analytics row} for the whole tenant."""
+        """(source, range) -> Fetched({organization unique_id: analytics row}), tenant-wide."""
+
+        def one(source: str, rng: DayRange) -> Awaitable[Fetched[Any]]:
+            conn = self._connection(source)
+            return self.service.fetch(
+                source,
+                "fetch_org_analytics",
+                (rng,),
+                lambda: teli.fetch_org_analytics(conn, rng),
+                span=rng,
+            )
 
         async def load(keys: list[tuple[str, DayRange]]) -> list[Any]:
-            outcomes = await asyncio.gather(
-                *(teli.fetch_org_analytics(self._connection(s), r) for s, r in keys),
-                return_exceptions=True,
-            )
+            outcomes = await asyncio.gather(*(one(s, r) for s, r in keys), return_exceptions=True)
             return list(outcomes)
 
         return self._loader(load)
 
     @cached_property
     def teli_users_usage(self) -> DataLoader:
-        """(source, organization unique_id, range) -> {user unique_id: analytics row}."""
+        """(source, organization unique_id, range) -> Fetched({user unique_id: analytics row})."""
+
+        def one(source: str, org_id: str, rng: DayRange) -> Awaitable[Fetched[Any]]:
+            conn = self._connection(source)
+            return self.service.fetch(
+                source,
+                "fetch_user_analytics",
+                (org_id, rng),
+                lambda: teli.fetch_user_analytics(conn, org_id, rng),
+                span=rng,
+            )
 
         async def load(keys: list[tuple[str, str, DayRange]]) -> list[Any]:
             outcomes = await asyncio.gather(
-                *(teli.fetch_user_analytics(self._connection(s), o, r) for s, o, r in keys),
-                return_exceptions=True,
+                *(one(s, o, r) for s, o, r in keys), return_exceptions=True
             )
             return list(outcomes)
 
@@ -199,10 +238,21 @@ class Loaders:
         """(source, "organization" | "user", unique_id, range or None) -> usage counters.
         No range means the vendor's all-time counters."""
 
+        async def one(source: str, subject: str, unique_id: str, rng: DayRange | None) -> Any:
+            conn = self._connection(source)
+            fetched = await self.service.fetch(
+                source,
+                "fetch_usage",
+                (subject, unique_id, rng),
+                lambda: teli.fetch_usage(conn, subject, unique_id, rng),
+                span=rng,
+                serve_stale=False,  # these counters carry no coverage that could show it
+            )
+            return fetched.value
+
         async def load(keys: list[tuple[str, str, str, DayRange | None]]) -> list[Any]:
             outcomes = await asyncio.gather(
-                *(teli.fetch_usage(self._connection(s), k, i, r) for s, k, i, r in keys),
-                return_exceptions=True,
+                *(one(s, k, i, r) for s, k, i, r in keys), return_exceptions=True
             )
             return list(outcomes)
 
@@ -224,7 +274,7 @@ class Loaders:
     # -- Talkdesk ------------------------------------------------------------------------------
     @cached_property
     def talkdesk_rows(self) -> DataLoader:
-        """(source, account id, months) -> the account's monthly rows in those months."""
+        """(source, account id, months) -> Fetched(the account's monthly rows in those months)."""
 
         async def fetch(
             group: tuple[str, tuple[Month, ...]],
@@ -234,7 +284,15 @@ class Loaders:
             wanted = sorted({key[1] for key in members})
             known = set(self.catalog.organizations_with_part(source))
             ids = None if not self.naive and known and known <= set(wanted) else wanted
-            rows = await talkdesk.fetch_rows(self._connection(source), ids, months)
-            return {key: rows.get(key[1], ()) for key in members}
+            conn = self._connection(source)
+            fetched = await self.service.fetch(
+                source,
+                "fetch_rows",
+                (ids, months),
+                lambda: talkdesk.fetch_rows(conn, ids, months),
+                span=months,
+            )
+            rows = fetched.value
+            return {key: fetched.with_value(rows.get(key[1], ())) for key in members}
 
         return self._loader(partial(_grouped, group_of=_source_and_last, fetch=fetch))

@@ -4,6 +4,8 @@ Each part resolves on its own: a failing source leaves a part with an error (its
 null with an error naming it), a Talkdesk part asked for days that are not whole months is left
 out with the reason (unless the caller accepted whole months), and everything else is exact.
 All parts of all nodes in one query load in the same tick, so the loaders batch them.
+Each part carries when its figures were fetched (`as_of`, the cache entry's fetch time) and
+whether they are a stale stand-in for a source that just failed (`stale`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from clients.errors import UpstreamError
+from resolvers.cache import Fetched
 from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
 from resolvers.metrics import Metrics, sum_metrics
 from resolvers.ranges import DayRange
@@ -84,6 +87,8 @@ class PartUsage:
     details: tuple[Any, ...] = ()  # the vendor's own rows, for `bySource`
     subject: str = "organization"  # or "agent" / "user": which vendor record the part is
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # served from the cache because the source failed; as_of is when it was really fetched
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,17 +126,32 @@ async def _guard(part: Part, asked: DayRange, work: Awaitable[PartUsage]) -> Par
 
 
 async def _telzino_org(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsage:
-    row = await ctx.loaders.telzino_minutes.load((part.source, part.native_id, rng))
+    fetched: Fetched[Any] = await ctx.loaders.telzino_minutes.load(
+        (part.source, part.native_id, rng)
+    )
+    row = fetched.value
     return PartUsage(
-        part, rng, telzino.organization_metrics(row), rng, details=(row,) if row is not None else ()
+        part,
+        rng,
+        telzino.organization_metrics(row),
+        rng,
+        details=(row,) if row is not None else (),
+        as_of=fetched.fetched_at,
+        stale=fetched.stale,
     )
 
 
 async def _teli_org(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsage:
-    rows = await ctx.loaders.teli_organizations.load((part.source, rng))
-    row = rows.get(part.native_id)
+    fetched: Fetched[Any] = await ctx.loaders.teli_organizations.load((part.source, rng))
+    row = fetched.value.get(part.native_id)
     return PartUsage(
-        part, rng, teli.organization_metrics(row), rng, details=(row,) if row is not None else ()
+        part,
+        rng,
+        teli.organization_metrics(row),
+        rng,
+        details=(row,) if row is not None else (),
+        as_of=fetched.fetched_at,
+        stale=fetched.stale,
     )
 
 
@@ -140,11 +160,21 @@ async def _talkdesk_org(
 ) -> PartUsage:
     if not rng.whole_months and policy is PartialMonths.EXCLUDE:
         return PartUsage(part, rng, None, None, reason=CoverageReason.GRANULARITY_TOO_COARSE)
-    rows = await ctx.loaders.talkdesk_rows.load((part.source, part.native_id, rng.months))
+    fetched: Fetched[Any] = await ctx.loaders.talkdesk_rows.load(
+        (part.source, part.native_id, rng.months)
+    )
+    rows = fetched.value
     covered = rng.expanded_to_months()
     reason = None if covered == rng else CoverageReason.EXPANDED_TO_WHOLE_MONTHS
     return PartUsage(
-        part, rng, talkdesk.rows_metrics(rows), covered, reason=reason, details=tuple(rows)
+        part,
+        rng,
+        talkdesk.rows_metrics(rows),
+        covered,
+        reason=reason,
+        details=tuple(rows),
+        as_of=fetched.fetched_at,
+        stale=fetched.stale,
     )
 
 
@@ -204,12 +234,14 @@ async def _remainder(ctx: GraphContext, p: PartUsage) -> PartUsage:
     else:
         key = (p.part.source, p.part.native_id, p.asked)
         try:
-            rows = await ctx.loaders.teli_users_usage.load(key)
+            users: Fetched[Any] = await ctx.loaders.teli_users_usage.load(key)
         except UpstreamError as error:
             return replace(
                 p, metrics=None, covered=None, error=error, reason=CoverageReason.UPSTREAM_FAILED
             )
-        attributed = sum_metrics(teli.user_metrics(r) for r in rows.values())
+        attributed = sum_metrics(teli.user_metrics(r) for r in users.value.values())
+        # the remainder is only as fresh as the older of its two figures
+        p = replace(p, as_of=min(p.as_of, users.fetched_at), stale=p.stale or users.stale)
     return replace(p, metrics=p.metrics - attributed, details=())
 
 
@@ -232,9 +264,19 @@ async def agent_usage(ctx: GraphContext, node: AgentNode, rng: DayRange) -> Usag
     org_part = next(p for p in org.parts if p.source == node.part.source and p.kind == "telzino")
 
     async def work() -> PartUsage:
-        row = await ctx.loaders.telzino_minutes.load((org_part.source, org_part.native_id, rng))
-        metrics = telzino.agent_metrics(row, node.part.native_id or "")
-        return PartUsage(node.part, rng, metrics, rng, subject="agent")
+        fetched: Fetched[Any] = await ctx.loaders.telzino_minutes.load(
+            (org_part.source, org_part.native_id, rng)
+        )
+        metrics = telzino.agent_metrics(fetched.value, node.part.native_id or "")
+        return PartUsage(
+            node.part,
+            rng,
+            metrics,
+            rng,
+            subject="agent",
+            as_of=fetched.fetched_at,
+            stale=fetched.stale,
+        )
 
     return UsageResult(rng, (await _guard(node.part, rng, work()),))
 
@@ -243,11 +285,20 @@ async def user_usage(ctx: GraphContext, node: UserNode, rng: DayRange) -> UsageR
     org_native = _teli_org_native(ctx, node)
 
     async def work() -> PartUsage:
-        rows = await ctx.loaders.teli_users_usage.load((node.part.source, org_native, rng))
-        row = rows.get(node.part.native_id)
+        fetched: Fetched[Any] = await ctx.loaders.teli_users_usage.load(
+            (node.part.source, org_native, rng)
+        )
+        row = fetched.value.get(node.part.native_id)
         details = (row,) if row is not None else ()
         return PartUsage(
-            node.part, rng, teli.user_metrics(row), rng, details=details, subject="user"
+            node.part,
+            rng,
+            teli.user_metrics(row),
+            rng,
+            details=details,
+            subject="user",
+            as_of=fetched.fetched_at,
+            stale=fetched.stale,
         )
 
     return UsageResult(rng, (await _guard(node.part, rng, work()),))

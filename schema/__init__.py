@@ -1,16 +1,21 @@
 """The GraphQL schema: Reseller → Organization → Agent / User, each with usage over a range.
 
-Builds and exports `schema` (default limits; `build_schema(limits)` makes one per app);
-`usagegraph export-schema` prints its SDL into `schema.graphql`.
+Builds and exports `schema` (default limits; `build_schema(limits)` makes one per app). It is an
+Apollo Federation v2 subgraph (see schema/federation.py): `schema.as_str()` is the client-facing
+SDL `usagegraph export-schema` prints into `schema.graphql`, `schema.subgraph_sdl()` the SDL
+with Federation's parts (`usagegraph export-schema --federation`).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.federation.schema import FederationAny
+from strawberry.printer import print_schema
 from strawberry.types import ExecutionContext
 
 from clients.errors import UpstreamError
@@ -18,6 +23,7 @@ from resolvers.errors import GraphError
 from schema.budget import UpstreamBudget
 from schema.debug import OperationTelemetry, operation_tracing
 from schema.errors import ErrorCodes
+from schema.federation import client_sdl, describe
 from schema.inputs import DATE_SCALAR
 from schema.limits import SchemaLimits, limit_extensions
 from schema.query import Query
@@ -26,10 +32,35 @@ __all__ = ["Query", "SchemaLimits", "UsageGraphSchema", "build_schema", "schema"
 
 log = logging.getLogger("usagegraph.graphql")
 
+FEDERATION_VERSION = "2.5"
 
-class UsageGraphSchema(strawberry.Schema):
-    """Logs expected errors as one line each; unexpected ones are logged (with their traceback
-    and request id) by `ErrorCodes`, and the caller's own mistakes only at debug level."""
+
+class UsageGraphSchema(strawberry.federation.Schema):
+    """A Federation v2 subgraph schema. Logs expected errors as one line each; unexpected ones
+    are logged (with their traceback and request id) by `ErrorCodes`, and the caller's own
+    mistakes only at debug level."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        describe(self._schema)  # Federation's own types explain themselves too
+        self._client_sdl = client_sdl(self._schema)
+
+    def as_str(self) -> str:
+        """The client-facing SDL (`schema.graphql`): no Federation fields, types or directives."""
+        return self._client_sdl
+
+    def subgraph_sdl(self) -> str:
+        """The subgraph SDL (`@link`, `@key`, `_entities`, ...): what `_service { sdl }` answers."""
+        return print_schema(self)
+
+    async def entities_resolver(
+        self, info: strawberry.Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """`_entities`: a root resolver like any other, so it loads the (caller's scoped) catalog
+        once before the entities' `resolve_reference`, which then never waits: their loaders
+        batch exactly as a list query's do."""
+        await info.context.load_catalog()
+        return super().entities_resolver(info, representations)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -49,6 +80,9 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
     return UsageGraphSchema(
         query=Query,
         scalar_overrides={date: DATE_SCALAR},  # strict YYYY-MM-DD (see schema/inputs.py)
+        # only @key is used (Federation 2.0); 2.5 links a version every current router and
+        # composition library knows (Strawberry's default, 2.11, is too new for some)
+        federation_version=FEDERATION_VERSION,
         # ErrorCodes first: its after-operation code runs last, so it shapes the limits' errors;
         # only OperationTelemetry (metrics, log line, debug) wraps it, to see the final codes
         extensions=[

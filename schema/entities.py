@@ -1,7 +1,10 @@
 """Reseller → Organization → Agent / User, each with usage over a range.
 
 Nodes are thin wrappers over catalog nodes; list and parent fields are sync lookups in the
-catalog (loaded once at the root), and only fields that reach a vendor are async.
+catalog (loaded once at the root), and only fields that reach a vendor are async. The four are
+Federation entities keyed by `id`: `resolve_reference` looks them up exactly as the root fields
+do (the caller's scoped catalog, the same loaders), so `_entities` answers what
+`organization(id:)` would.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "Reseller",
     "SourceLink",
     "User",
+    "find_user",
 ]
 
 Info = strawberry.Info[GraphContext]
@@ -172,9 +176,15 @@ class LifetimeUsage:
         return [SourceLink.of(p.part) for p in self._parts]
 
 
-@strawberry.type(description="A Telzino voice agent.")
+@strawberry.federation.type(keys=["id"], description="A Telzino voice agent.")
 class Agent:
     _node: strawberry.Private[AgentNode]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Agent | None:
+        """A gateway's `{__typename: "Agent", id}`: the same lookup as `agent(id:)`."""
+        node = (await info.context.load_catalog()).agent(str(id))
+        return cls(_node=node) if node else None
 
     @strawberry.field(description="Stable id: `<source>:<Telzino agent uuid>`.")
     def id(self) -> strawberry.ID:
@@ -199,9 +209,14 @@ class Agent:
         return Usage.of(rng, result.parts)
 
 
-@strawberry.type(description="A Teli user.")
+@strawberry.federation.type(keys=["id"], description="A Teli user.")
 class User:
     _node: strawberry.Private[UserNode]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
+        """A gateway's `{__typename: "User", id}`: the same lookup as `user(id:)`."""
+        return await find_user(info, str(id))
 
     @strawberry.field(description="Stable id: `<source>:<Teli user unique_id>`.")
     def id(self) -> strawberry.ID:
@@ -234,9 +249,18 @@ class User:
         return LifetimeUsage(_parts=await lifetime_usage(info.context, "user", [self._node.part]))
 
 
-@strawberry.type(description="A customer organization, merged across vendors.")
+@strawberry.federation.type(
+    keys=["id"], description="A customer organization, merged across vendors."
+)
 class Organization:
     _node: strawberry.Private[OrganizationNode]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Organization | None:
+        """A gateway's `{__typename: "Organization", id}` (either id form): the same lookup as
+        `organization(id:)`."""
+        node = (await info.context.load_catalog()).organization(str(id))
+        return cls(_node=node) if node else None
 
     @strawberry.field(
         description=(
@@ -375,9 +399,18 @@ class Organization:
         return LifetimeUsage(_parts=await lifetime_usage(info.context, "organization", parts))
 
 
-@strawberry.type(description="A reseller (channel partner), merged across vendors.")
+@strawberry.federation.type(
+    keys=["id"], description="A reseller (channel partner), merged across vendors."
+)
 class Reseller:
     _node: strawberry.Private[ResellerNode]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Reseller | None:
+        """A gateway's `{__typename: "Reseller", id}` (either id form): the same lookup as
+        `reseller(id:)`."""
+        node = (await info.context.load_catalog()).reseller(str(id))
+        return cls(_node=node) if node else None
 
     @strawberry.field(
         description=(
@@ -426,3 +459,18 @@ class Reseller:
             MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))
             for r, res in zip(ranges, results, strict=True)
         ]
+
+
+async def find_user(info: Info, user_id: str) -> User | None:
+    """The Teli user `<source>:<user unique_id>` among the (visible) organizations of that
+    source: their user lists come from the per-request loader, so many lookups share calls."""
+    catalog = await info.context.load_catalog()
+    source, _, native = user_id.partition(":")
+    conn = info.context.service.connections.get(source)
+    if conn is None or conn.kind != "teli" or not native:
+        return None
+    loader = info.context.loaders.teli_users
+    orgs = catalog.organizations_with_part(source)
+    lists = await asyncio.gather(*(loader.load((source, o)) for o in orgs))
+    match = next((u for users in lists for u in users if u.part.native_id == native), None)
+    return User(_node=match) if match else None

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
-from resolvers.catalog import UserNode
 from resolvers.context import GraphContext
 from resolvers.scope import Forbidden
-from schema.entities import Agent, Organization, Reseller, User
+from schema.entities import Agent, Organization, Reseller, User, find_user
 from schema.inputs import SourceKind
 
 __all__ = ["Query", "SourceStatus"]
@@ -117,18 +115,7 @@ class Query:
 
     @strawberry.field(description="One Teli user by `<source>:<user unique_id>`.")
     async def user(self, info: Info, id: UserIdArg) -> User | None:
-        catalog = await info.context.load_catalog()
-        source, _, native = str(id).partition(":")
-        conn = info.context.service.connections.get(source)
-        if conn is None or conn.kind != "teli" or not native:
-            return None
-        loader = info.context.loaders.teli_users
-        orgs = catalog.organizations_with_part(source)
-        lists = await asyncio.gather(*(loader.load((source, o)) for o in orgs))
-        match: UserNode | None = next(
-            (u for users in lists for u in users if u.part.native_id == native), None
-        )
-        return User(_node=match) if match else None
+        return await find_user(info, str(id))
 
     @strawberry.field(
         description=(

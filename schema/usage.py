@@ -143,13 +143,27 @@ class SourceCoverage:
     last_day: date | None = strawberry.field(
         description="Last UTC day the source's figures cover (null when MISSING)."
     )
-    as_of: datetime = strawberry.field(description="When these figures were fetched (UTC).")
+    as_of: datetime = strawberry.field(
+        description=(
+            "When these figures were fetched from the source (UTC); earlier than the request "
+            "when they come from the cache."
+        )
+    )
+    stale: bool = strawberry.field(
+        description=(
+            "Served from cache after the source failed; asOf says when it was fetched. The "
+            "response carries no error for it: this flag is the mark."
+        )
+    )
 
 
 @strawberry.type(description="Which sources the totals include.")
 class Coverage:
     complete: bool = strawberry.field(
-        description="True when every source covers exactly the asked days."
+        description=(
+            "True when every source covers exactly the asked days with current figures (none "
+            "stale)."
+        )
     )
     sources: list[SourceCoverage] = strawberry.field(description="One entry per source.")
 
@@ -171,6 +185,7 @@ def source_coverage(source: str, parts: list[PartUsage]) -> SourceCoverage:
         first_day=covered.first if covered else None,
         last_day=covered.last if covered else None,
         as_of=min(p.as_of for p in parts),
+        stale=any(p.stale for p in parts),
     )
 
 
@@ -317,7 +332,8 @@ class Usage(UsageFigures):
             groups.setdefault(p.part.source, []).append(p)
         sources = [source_coverage(s, parts) for s, parts in groups.items()]
         return Coverage(
-            complete=all(s.status is CoverageStatus.EXACT for s in sources), sources=sources
+            complete=all(s.status is CoverageStatus.EXACT and not s.stale for s in sources),
+            sources=sources,
         )
 
     @classmethod

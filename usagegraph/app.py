@@ -1,8 +1,9 @@
 """The FastAPI application factory: GraphQL at /graphql, /healthz, /readyz and /metrics.
 
 `create_app(settings)` builds everything from one `Settings` object. The lifespan opens one
-pooled client per source and the app-wide graph service (discovery cache, directory); each
-request gets its own context with fresh dataloaders.
+pooled client per source, the cache backend (`app.state.cache_backend`, closed at shutdown) and
+the app-wide graph service (discovery, directory, result cache); each request gets its own
+context with fresh dataloaders.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from resolvers.context import GraphContext
 from resolvers.directory import Directory, DirectoryError, load_directory
 from resolvers.service import GraphService
 from schema import build_schema
+from usagegraph.cache import build_backend, catalog_ttl, result_cache
 from usagegraph.connections import open_connections
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
+from usagegraph.persisted import install_persisted_queries
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = ["create_app"]
@@ -44,34 +47,43 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # every upstream attempt feeds metrics, source statuses, debug events and spans
-        async with open_connections(settings, on_call=observability.on_call) as connections:
-            app.state.graph = GraphService(
-                connections,
-                directory=directory,
-                discovery_ttl=settings.graph.discovery_ttl_seconds,
-                max_range_days=settings.graph.max_range_days,
-                naive_loaders=settings.graph.naive_loaders,
-                max_calls_per_source=settings.graph.max_upstream_calls_per_source,
-            )
-            observability.bind(app.state.graph)
-            try:
-                yield
-            finally:
-                observability.bind(None)
+        backend = build_backend(settings)
+        app.state.cache_backend = backend  # also for other features' values (see its API)
+        try:
+            # every upstream attempt feeds metrics, source statuses, debug events and spans
+            async with open_connections(settings, on_call=observability.on_call) as connections:
+                app.state.graph = GraphService(
+                    connections,
+                    directory=directory,
+                    discovery_ttl=catalog_ttl(settings),
+                    max_range_days=settings.graph.max_range_days,
+                    naive_loaders=settings.graph.naive_loaders,
+                    max_calls_per_source=settings.graph.max_upstream_calls_per_source,
+                    cache=result_cache(settings, backend),
+                )
+                observability.bind(app.state.graph)
+                try:
+                    yield
+                finally:
+                    observability.bind(None)
+        finally:
+            await backend.close()
 
     app = FastAPI(title="usagegraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.observability = observability
 
+    schema = build_schema(schema_limits(settings))
     graphql = GraphQLRouter(
-        build_schema(schema_limits(settings)),
+        schema,
         graphql_ide="graphiql" if settings.server.graphiql else None,
         context_getter=get_context,
         subscription_protocols=(),  # no subscriptions: no WebSocket way around the gate
     )
     app.include_router(graphql, prefix="/graphql")
     mount_graphiql(app, settings)  # our offline GraphiQL page, ahead of Strawberry's CDN one
+    # APQ / safelist (usagegraph/persisted.py): inside the gate, so it runs after the key check
+    install_persisted_queries(app, settings, schema._schema)
     install_gate(app, settings, directory)  # API keys, rate limit, body size (usagegraph/limits.py)
 
     @app.get("/healthz")

@@ -1,4 +1,5 @@
-"""The `usagegraph` command: `serve`, `sandbox`, `export-schema` and `hash-key`.
+"""The `usagegraph` command: `serve`, `sandbox`, `export-schema`, `export-operations` and
+`hash-key`.
 
 `serve` without a config (no --config, no $USAGEGRAPH_CONFIG) starts the vendor sandbox in the
 background and serves the graph over it, so `make run` works on a fresh clone with no accounts.
@@ -115,9 +116,32 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export-schema",
         help="print the GraphQL schema (SDL)",
-        description="Print the schema's SDL; `make schema` writes it to schema.graphql.",
+        description="Print the client-facing SDL; `make schema` writes it to schema.graphql. "
+        "With --federation, print the Apollo Federation v2 subgraph SDL instead.",
+    )
+    export.add_argument(
+        "--federation",
+        action="store_true",
+        help="the subgraph SDL (@link, @key, _entities, _service), for composition",
     )
     export.set_defaults(command=_export_schema)
+
+    operations = commands.add_parser(
+        "export-operations",
+        help="print the persisted operations manifest of .graphql files",
+        description="Print an Apollo persisted query manifest (JSON) of the given .graphql "
+        "files (one named operation each), each validated against the schema: the list "
+        '[persisted_queries] mode = "safelist" accepts.',
+    )
+    operations.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        default=[Path("examples/operations")],
+        metavar="PATH",
+        help=".graphql files or folders of them (default: examples/operations)",
+    )
+    operations.set_defaults(command=_export_operations)
     return parser
 
 
@@ -203,7 +227,32 @@ def _hash_key(args: argparse.Namespace) -> int:
 def _export_schema(args: argparse.Namespace) -> int:
     from schema import schema
 
-    sys.stdout.write(schema.as_str() + "\n")
+    sys.stdout.write((schema.subgraph_sdl() if args.federation else schema.as_str()) + "\n")
+    return 0
+
+
+def _export_operations(args: argparse.Namespace) -> int:
+    import json
+
+    from schema import schema
+    from schema.federation import client_schema
+    from usagegraph.persisted import ManifestError, build_manifest
+
+    files: list[Path] = []
+    for path in args.paths:
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.graphql")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            print(f"usagegraph export-operations: {path}: no such file or folder", file=sys.stderr)
+            return 2
+    try:
+        manifest = build_manifest(files, client_schema(schema._schema))
+    except ManifestError as exc:
+        print(f"usagegraph export-operations: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(manifest, indent=2) + "\n")
     return 0
 
 

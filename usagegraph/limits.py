@@ -5,8 +5,8 @@
 caller's token bucket is empty, 413 for a body over `[limits] max_body_bytes` (414 for a GET query
 string over it). Every refusal is a small JSON body `{"error": ..., "message": ...}`. Requests
 that execute nothing (the GraphiQL page, its static files, CORS preflights: a GET, HEAD or
-OPTIONS without a `query` parameter) pass without a key. WebSockets on /graphql are refused:
-there are no subscriptions, and GraphQL over a WebSocket would bypass these checks.
+OPTIONS without a `query` or `extensions` parameter) pass without a key. WebSockets on /graphql
+are refused: there are no subscriptions, and GraphQL over a WebSocket would bypass these checks.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ log = logging.getLogger("usagegraph.auth")
 # where the gate leaves the caller's identity for the GraphQL context (request.state.<this>)
 IDENTITY_STATE_KEY = "identity"
 _PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# GET parameters that make a request execute an operation (usagegraph/persisted.py reads
+# `extensions.persistedQuery`)
+_EXECUTING_PARAMS = frozenset({"query", "extensions"})
 
 
 class RateLimiter:
@@ -114,8 +117,9 @@ class RequestGate:
         headers = Headers(scope=scope)
 
         query = QueryParams(scope.get("query_string", b""))
-        if scope["method"] in _PASSIVE_METHODS and "query" not in query:
-            await self.app(scope, receive, send)  # nothing is executed without a query
+        # nothing is executed without a query, or a persisted query's hash (in `extensions`)
+        if scope["method"] in _PASSIVE_METHODS and not _EXECUTING_PARAMS & query.keys():
+            await self.app(scope, receive, send)
             return
         identity = self._identify(headers)
         if identity is None:

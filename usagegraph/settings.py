@@ -2,7 +2,7 @@
 
 The file lists the vendor connections (`[[sources]]`, one per OAuth client or API key) plus the
 optional sections of `Settings` (`[server]`, `[graph]`, `[directory]`, `[auth]` with API keys
-stored as SHA-256 hashes, `[limits]`, ...). Every string value may reference
+stored as SHA-256 hashes, `[limits]`, `[cache]`, ...). Every string value may reference
 environment variables as `${VAR}` (`$${` writes a literal `${`), so secrets stay out of the file.
 Any problem becomes a `ConfigError` whose text is one line naming the key path, e.g.
 `config error: sources[2].token_url: not a valid http(s) URL`.
@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -34,11 +35,13 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "ApiKeySettings",
     "AuthSettings",
+    "CacheSettings",
     "ConfigError",
     "DirectorySettings",
     "GraphSettings",
     "LimitsSettings",
     "ObservabilitySettings",
+    "PersistedQueriesSettings",
     "ServerSettings",
     "Settings",
     "Source",
@@ -268,6 +271,73 @@ class LimitsSettings(_Model):
     burst: Annotated[int, Field(ge=1)] = 100
 
 
+def _check_redis_url(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise PydanticCustomError("redis_url", "must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+class CacheSettings(_Model):
+    """`[cache]`: the cross-request cache of upstream results (see README, Caching)."""
+
+    enabled: bool = True
+    backend: Literal["memory", "redis"] = "memory"
+    # redis only, e.g. "redis://:${REDIS_PASSWORD}@redis:6379/0"; a secret (it may hold one)
+    url: Annotated[SecretStr | None, AfterValidator(_check_redis_url)] = Field(
+        default=None, validate_default=True
+    )
+    max_entries: Annotated[int, Field(ge=1)] = 10_000  # memory only: the LRU's bound
+    ttl_past_seconds: Annotated[float, Field(ge=0)] = 3600  # a range wholly before today (UTC)
+    ttl_live_seconds: Annotated[float, Field(ge=0)] = 60  # a range with today, lifetime counters
+    # absent: [graph] discovery_ttl_seconds
+    ttl_discovery_seconds: Annotated[float, Field(ge=0)] | None = None
+    # how long past its TTL an entry may still stand in for a failing source (marked stale)
+    stale_seconds: Annotated[float, Field(ge=0)] = 86400
+
+    @field_validator("url")
+    @classmethod
+    def _url_matches_backend(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        backend = info.data.get("backend")
+        if backend == "redis" and value is None:
+            raise PydanticCustomError("redis_url_missing", 'backend = "redis" needs a url')
+        if backend == "memory" and value is not None:
+            raise PydanticCustomError("redis_url_unused", 'only used with backend = "redis"')
+        return value
+
+
+class PersistedQueriesSettings(_Model):
+    """`[persisted_queries]`: automatic persisted queries, or only the operations of a manifest
+    (see usagegraph/persisted.py and README, Persisted queries)."""
+
+    # apq: Apollo's automatic persisted queries; safelist: only the manifest's operations run;
+    # off: hashes are answered PERSISTED_QUERY_NOT_SUPPORTED (clients then send full queries)
+    mode: Literal["apq", "safelist", "off"] = "apq"
+    # an Apollo persisted query manifest (`usagegraph export-operations`); required for safelist,
+    # optional for apq (its operations are then known by hash from the start)
+    manifest: Path | None = Field(default=None, validate_default=True)
+    ttl_seconds: Annotated[float, Field(gt=0)] = 86400.0  # how long a registered query is kept
+    # the in-process store's bound, used only when the app has no cache backend
+    memory_max_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not value.is_file():
+            raise PydanticCustomError(
+                "file_missing", "file not found: {path}", {"path": str(value)}
+            )
+        if value is None and info.data.get("mode") == "safelist":
+            raise PydanticCustomError(
+                "manifest_missing",
+                'mode = "safelist" needs a manifest (usagegraph export-operations > FILE)',
+            )
+        return value
+
+
 class Settings(_Model):
     """The whole configuration."""
 
@@ -278,6 +348,8 @@ class Settings(_Model):
     auth: AuthSettings | None = None
     limits: LimitsSettings = LimitsSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    cache: CacheSettings = CacheSettings()
+    persisted_queries: PersistedQueriesSettings = PersistedQueriesSettings()
 
     @field_validator("sources")
     @classmethod
@@ -321,6 +393,10 @@ def load_settings(path: Path, *, environ: Mapping[str, str] = os.environ) -> Set
     directory = data.get("directory")
     if isinstance(directory, dict) and isinstance(directory.get("path"), str):
         directory["path"] = str(path.resolve().parent / Path(directory["path"]).expanduser())
+    persisted = data.get("persisted_queries")
+    if isinstance(persisted, dict) and isinstance(persisted.get("manifest"), str):
+        folder = path.resolve().parent
+        persisted["manifest"] = str(folder / Path(persisted["manifest"]).expanduser())
     return _validate(data)
 
 

@@ -388,7 +388,11 @@ def sandbox_endpoint(call: RecordedRequest) -> str:
 async def test_debug_lists_exactly_the_calls_the_sandbox_counted(
     sandbox: SandboxServer, directory_file: Path, dataset: Dataset
 ) -> None:
-    settings = settings_for(sandbox, directory_file, server={"debug": True})
+    # without the result cache every event is a plain call (the cache's hits and misses are in
+    # tests/resolvers/test_cache.py)
+    settings = settings_for(
+        sandbox, directory_file, server={"debug": True}, cache={"enabled": False}
+    )
     async with serving(settings) as client:
         # The first query also discovers every source (tokens included): list those too.
         first = (await client.post("/graphql", json=org_usage(dataset))).json()

@@ -146,13 +146,16 @@ async def readiness(
     service: GraphService, *, window: float, probe_timeout: float
 ) -> tuple[bool, list[SourceReadiness]]:
     """Every source's readiness. Sources never called (or idle past the window) are probed once
-    through discovery (`service.catalog()`, cached and single-flight), waiting at most
+    through discovery (`service.probe()`: past the result cache, single-flight), waiting at most
     `probe_timeout` seconds, so an idle replica does not fall out of rotation."""
     now = datetime.now(UTC)
-    if any(_stale(s, now, window) for s in service.statuses.values()):
+    idle = [name for name, s in service.statuses.items() if _stale(s, now, window)]
+    if idle:
         try:
-            # catalog() shields its refresh: timing out here leaves it running for the next probe.
-            await asyncio.wait_for(service.catalog(), timeout=probe_timeout)
+            # probe() shields its discovery: timing out here leaves it running for the next probe.
+            # It skips the cache: with Redis shared by replicas, cache hits say nothing about
+            # whether this replica can reach the source.
+            await asyncio.wait_for(service.probe(idle), timeout=probe_timeout)
         except TimeoutError:
             log.warning("readiness probe: discovery did not finish within %g s", probe_timeout)
         except Exception:

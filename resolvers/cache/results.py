@@ -1,0 +1,307 @@
+"""The cross-request cache of normalized upstream results, with single flight and stale-on-failure.
+
+What is cached is the value of each upstream fetch the loaders and discovery make (a Telzino
+report as a mapping of rows, a Teli analytics table, Talkdesk rows by account, a discovery...),
+keyed by (connection name, fetch name, normalized params). A connection is one credential, and a
+value depends only on the connection and the params, never on who asked: scoping is applied to
+the catalog after discovery, and a request only ever asks for the params it would fetch itself.
+
+Each entry holds its fetch time and its freshness deadline. It is fresh for a TTL chosen by what
+it covers (`TtlClass`): a range wholly before today (UTC) for `ttl_past`, a range including today
+or all-time counters for `ttl_live`, a discovery for `ttl_discovery`. The backend keeps it for
+`stale` seconds more: when the source then fails (unavailable, timeout, rate limited, circuit
+open) the old value is served as `Fetched(stale=True)` with its original fetch time, and the
+caller must say so (usage coverage, `sources`); it is never served silently.
+
+Concurrent fetches of one key in this process share one call (single flight): the first caller
+starts it as its own task, every caller awaits a shield of it, so one cancelled request does not
+cancel the others'.
+
+Values are pickled: the cache is trusted infrastructure (whoever can write to the Redis can run
+code in usagegraph). `CACHE_FORMAT` is part of every key; bump it when a cached model changes
+shape, so old entries are simply never read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import pickle
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any, Generic, Literal, TypeVar
+
+from clients.errors import (
+    UpstreamBudgetExceededError,
+    UpstreamError,
+    UpstreamRateLimitedError,
+    UpstreamUnavailableError,
+)
+from clients.telemetry import cache_miss, record_cache, record_upstream_event
+from resolvers.cache.backends import CacheBackend
+from resolvers.ranges import DayRange, Month, month_range, parse_month
+
+__all__ = [
+    "CACHE_FORMAT",
+    "CachePolicy",
+    "Fetched",
+    "ResultCache",
+    "TtlClass",
+    "cache_key",
+    "serves_stale",
+    "ttl_class",
+]
+
+log = logging.getLogger("usagegraph.cache")
+
+V = TypeVar("V")
+W = TypeVar("W")
+
+CACHE_FORMAT = 1
+_LONG_PARAMS = 160  # longer params are hashed, so a 500-id filter does not make a 10 kB key
+
+Outcome = Literal["hit", "miss", "stale"]
+
+
+class TtlClass(Enum):
+    """How long a result stays fresh, by what it covers."""
+
+    PAST = "past"  # a range wholly before today (UTC): the vendor's figures have settled
+    LIVE = "live"  # a range including today (or later), or all-time counters: still moving
+    DISCOVERY = "discovery"  # the entities a connection lists
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """The TTLs in seconds (`[cache]` in the configuration)."""
+
+    ttl_past: float = 3600.0
+    ttl_live: float = 60.0
+    ttl_discovery: float = 300.0
+    stale: float = 86400.0  # how long past its freshness an entry may stand in for a failure
+
+    def ttl(self, cls: TtlClass) -> float:
+        if cls is TtlClass.PAST:
+            return self.ttl_past
+        if cls is TtlClass.LIVE:
+            return self.ttl_live
+        return self.ttl_discovery
+
+
+def ttl_class(span: DayRange | Sequence[Month] | None, today: date) -> TtlClass:
+    """PAST when `span` (a day range, or calendar months) ends before `today`; else LIVE.
+    No span means all-time counters, which grow every day: LIVE."""
+    if span is None:
+        return TtlClass.LIVE
+    if isinstance(span, DayRange):
+        last = span.last
+    else:
+        if not span:
+            return TtlClass.LIVE
+        last = month_range(max(parse_month(m, argument="month") for m in span)).last
+    return TtlClass.PAST if last < today else TtlClass.LIVE
+
+
+def serves_stale(error: UpstreamError) -> bool:
+    """Failures of the source itself (unreachable, 5xx, timeout, 429, circuit open) may be
+    answered from a stale entry; the caller's own limits (call budget) and answers that say our
+    request or credentials are wrong may not."""
+    if isinstance(error, UpstreamBudgetExceededError):
+        return False
+    return isinstance(error, UpstreamUnavailableError | UpstreamRateLimitedError)
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[V]):
+    """A fetch's value with when it was fetched; `stale` when it was served from the cache
+    because the source failed (`error` says how)."""
+
+    value: V
+    fetched_at: datetime
+    stale: bool = False
+    error: UpstreamError | None = None
+
+    def with_value(self, value: W) -> Fetched[W]:
+        """The same stamp on a part of the value (e.g. one row of a report)."""
+        return Fetched(value, self.fetched_at, self.stale, self.error)
+
+    @classmethod
+    def now(cls, value: V) -> Fetched[V]:
+        """A value fetched just now, without the cache."""
+        return cls(value, datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    fetched_at: float  # wall-clock seconds: entries are shared by replicas through Redis
+    fresh_until: float
+    value: Any
+
+
+def _normalized(value: Any) -> Any:
+    """A JSON-able canonical form of fetch params (ranges, dates, id lists, None)."""
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, DayRange):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_normalized(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return sorted(_normalized(v) for v in value)
+    raise TypeError(f"cannot use {type(value).__name__} in a cache key")
+
+
+def cache_key(source: str, name: str, params: Sequence[Any]) -> str:
+    """`fetch:<format>:<connection>:<fetch name>:<params as JSON, or their sha256 when long>`."""
+    text = json.dumps(_normalized(list(params)), separators=(",", ":"))
+    if len(text) > _LONG_PARAMS:
+        text = "sha256=" + hashlib.sha256(text.encode()).hexdigest()
+    return f"fetch:{CACHE_FORMAT}:{source}:{name}:{text}"
+
+
+class ResultCache:
+    """Upstream results shared across requests (and, with Redis, across replicas)."""
+
+    def __init__(
+        self,
+        backend: CacheBackend,
+        policy: CachePolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.backend = backend
+        self.policy = policy or CachePolicy()
+        self.clock = clock
+        self._flights: dict[str, asyncio.Future[tuple[Fetched[Any], Outcome]]] = {}
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.clock(), UTC).date()
+
+    def ttl_class(self, span: DayRange | Sequence[Month] | None) -> TtlClass:
+        return ttl_class(span, self.today())
+
+    async def fetch(
+        self,
+        source: str,
+        name: str,
+        params: Sequence[Any],
+        load: Callable[[], Awaitable[V]],
+        *,
+        ttl: TtlClass,
+        serve_stale: bool = True,
+        refresh: bool = False,
+    ) -> Fetched[V]:
+        """The value of `load()` for this key: from the cache while fresh, else fetched (one
+        call for all concurrent askers) and stored. When the fetch fails in a way
+        `serves_stale` allows and `serve_stale` is set, an entry at most `policy.stale` seconds
+        past its freshness is returned marked stale; otherwise the error propagates.
+        `refresh` skips the read (a readiness probe that must reach the vendor)."""
+        key = cache_key(source, name, params)
+        flight_key = key + "#refresh" if refresh else key
+        flight = self._flights.get(flight_key)
+        if flight is not None:
+            try:
+                fetched, _ = await asyncio.shield(flight)
+            except UpstreamBudgetExceededError:
+                pass  # the other operation's own limit, not ours: make our own call below
+            else:
+                # shared the call another request made: no upstream cost for this one
+                self._record_hit(source, name, fetched)
+                return fetched
+        flight = asyncio.ensure_future(
+            self._lookup_or_load(key, load, ttl=ttl, serve_stale=serve_stale, refresh=refresh)
+        )
+        self._flights[flight_key] = flight
+        flight.add_done_callback(lambda done: self._forget(flight_key, done))
+        try:
+            fetched, outcome = await asyncio.shield(flight)
+        except UpstreamError:
+            record_cache(self.backend.name, False)
+            raise
+        if outcome == "hit":
+            self._record_hit(source, name, fetched)
+        else:
+            record_cache(self.backend.name, False)
+            if outcome == "stale":
+                self._record_stale(source, name, fetched)
+        return fetched
+
+    def _forget(self, flight_key: str, done: asyncio.Future[Any]) -> None:
+        if self._flights.get(flight_key) is done:
+            del self._flights[flight_key]
+        if not done.cancelled():
+            done.exception()  # retrieved: a flight nobody awaits any more must not warn
+
+    def _record_hit(self, source: str, name: str, fetched: Fetched[Any]) -> None:
+        record_cache(self.backend.name, True)
+        if fetched.stale:
+            self._record_stale(source, name, fetched)
+        else:
+            record_upstream_event(source=source, endpoint=name, cache="hit")
+
+    @staticmethod
+    def _record_stale(source: str, name: str, fetched: Fetched[Any]) -> None:
+        code = fetched.error.code if fetched.error is not None else "UPSTREAM_ERROR"
+        record_upstream_event(source=source, endpoint=name, cache="hit", error=f"stale: {code}")
+
+    async def _lookup_or_load(
+        self,
+        key: str,
+        load: Callable[[], Awaitable[V]],
+        *,
+        ttl: TtlClass,
+        serve_stale: bool,
+        refresh: bool,
+    ) -> tuple[Fetched[V], Outcome]:
+        entry = None if refresh else await self._read(key)
+        if entry is not None and entry.fresh_until > self.clock():
+            return Fetched(entry.value, _moment(entry.fetched_at)), "hit"
+        try:
+            with cache_miss():  # its HTTP calls are listed as cache misses in debug mode
+                value = await load()
+        except UpstreamError as error:
+            if not (serve_stale and serves_stale(error)):
+                raise
+            if refresh:
+                entry = await self._read(key)
+            if entry is None or entry.fresh_until + self.policy.stale <= self.clock():
+                raise
+            log.info("serving stale %s after %s", key, error.code)
+            return Fetched(entry.value, _moment(entry.fetched_at), stale=True, error=error), "stale"
+        fetched_at = self.clock()
+        fresh_for = self.policy.ttl(ttl)
+        await self._write(key, _Entry(fetched_at, fetched_at + fresh_for, value), fresh_for)
+        return Fetched(value, _moment(fetched_at)), "miss"
+
+    async def _read(self, key: str) -> _Entry | None:
+        raw = await self.backend.get(key)
+        if raw is None:
+            return None
+        try:
+            entry = pickle.loads(raw)  # trusted: see the module docstring
+        except Exception as exc:  # an entry written by other code: a miss, not a failure
+            log.warning("unreadable cache entry %s: %s", key, type(exc).__name__)
+            return None
+        return entry if isinstance(entry, _Entry) else None
+
+    async def _write(self, key: str, entry: _Entry, fresh_for: float) -> None:
+        keep_for = fresh_for + self.policy.stale
+        if keep_for <= 0:
+            return
+        try:
+            raw = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # a value that cannot be stored is still a good answer
+            log.warning("cannot cache %s: %s", key, type(exc).__name__)
+            return
+        await self.backend.set(key, raw, keep_for)
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
