@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Loaders"]
 
+# A Talkdesk connection with at most this many accounts is asked for all of them at once.
+TALKDESK_UNFILTERED_ACCOUNTS = 30
+
 K = TypeVar("K", bound=Hashable)
 G = TypeVar("G", bound=Hashable)
 V = TypeVar("V")
@@ -182,11 +185,17 @@ class Loaders:
     def _telzino_ids(
         self, source: str, members: list[tuple[str, str, DayRange]]
     ) -> list[str] | None:
-        """The ids to filter by, or None when one unfiltered report is fewer calls."""
+        """The ids to filter by, or None for one unfiltered report.
+
+        Unfiltered whenever the account fits one id chunk anyway: it is the same one call, it
+        answers (and primes) every organization, so a later batch in the same query or a later
+        query for other organizations (through the cache) costs nothing more."""
         wanted = sorted({key[1] for key in members})
         known = self.catalog.organizations_with_part(source)
         chunk = telzino.ids_per_call(self._connection(source))
-        if not self.naive and (len(wanted) > chunk or (known and set(known) <= set(wanted))):
+        if self.naive:
+            return wanted
+        if len(wanted) > chunk or len(known) <= chunk or set(known) <= set(wanted):
             return None
         return wanted
 
@@ -283,7 +292,10 @@ class Loaders:
             source, months = group
             wanted = sorted({key[1] for key in members})
             known = set(self.catalog.organizations_with_part(source))
-            ids = None if not self.naive and known and known <= set(wanted) else wanted
+            # all accounts when a connection has few (one filter of months only, one cache
+            # entry for every account), else just the ones asked for
+            few = len(known) <= TALKDESK_UNFILTERED_ACCOUNTS
+            ids = None if not self.naive and (few or known <= set(wanted)) else wanted
             conn = self._connection(source)
             fetched = await self.service.fetch(
                 source,

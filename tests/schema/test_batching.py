@@ -7,7 +7,7 @@ count below is exactly the usage calls a query costs.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sandbox.control import SandboxControl
@@ -162,17 +162,18 @@ async def test_one_organization_costs_one_call_per_source(
     telzino = next(o for o in dataset.telzino_orgs if o.customer == "cust0000")
     teli = next(o for o in dataset.teli_orgs.values() if o.customer == "cust0000")
     (minutes,) = control.calls(mount="telzino-api", path=MINUTES)
-    assert dict(minutes.params)["organization_ids"] == telzino.id  # only the org asked
+    # the account fits one id chunk: the same one call, unfiltered, answers every organization
+    assert "organization_ids" not in dict(minutes.params)
+    assert telzino.id  # (still answered exactly below)
     (users,) = control.calls("teli", path=TELI_USERS)
     assert dict(users.params)["organization_id"] == teli.unique_id
     assert control.count("teli", path=TELI_ORGS) == 1
     (talkdesk,) = control.calls("talkdesk", path=TALKDESK_USAGE)
     assert control.count() == 4, calls(control)
-    account = next(a for a in dataset.talkdesk_accounts.values() if a.customer == "cust0000")
-    # only the asked account, not the connection's other accounts
+    # a connection with few accounts is asked for all of them: a filter of months only
     talkdesk_filter = dict(talkdesk.params)["filter"]
-    assert f"account_id eq '{account.id}'" in talkdesk_filter
-    assert talkdesk_filter.count("account_id eq") == 1
+    assert "account_id" not in talkdesk_filter
+    assert f"month eq '{first:%Y-%m}'" in talkdesk_filter
     exp = expected_customer(dataset, "cust0000", first, last)
     assert result["data"]["organization"]["usage"]["voice"]["seconds"] == exp.voice_seconds
 
@@ -457,3 +458,68 @@ async def test_knowledge_base_seconds_ask_teli_only_where_they_can_be_known(
             else None
         )
         assert got[organization_id_of(dataset, org.customer)] == expected
+
+
+async def test_a_second_organization_in_the_same_range_costs_no_call(
+    graph: GraphQuery, sandbox: SandboxServer, dataset: Dataset
+) -> None:
+    first, last = last_full_month(dataset)
+    await warm(graph, sandbox)
+    await graph(ONE_ORG, {"id": "cust0000", "first": str(first), "last": str(last)})
+    sandbox.control.reset()
+    query = """
+    query ($id: ID!, $first: Date!, $last: Date!) {
+      organization(id: $id) { usage(range: {firstDay: $first, lastDay: $last}) { ...all } }
+    }
+    fragment all on Usage { voice { seconds } sms { outboundSegments } costs { amount } }
+    """
+
+    # another customer of the same connections (Telzino, teli-northwind, talkdesk-northwind)
+    def connections(customer: str) -> set[str]:
+        found = {"telzino"} if any(o.customer == customer for o in dataset.telzino_orgs) else set()
+        found |= {
+            f"teli-{t.channel}"
+            for t in dataset.teli_tenants
+            for o in t.organizations
+            if o.customer == customer
+        }
+        found |= {
+            f"talkdesk-{d.slug}"
+            for d in dataset.talkdesk_orgs
+            for a in d.accounts
+            if a.customer == customer
+        }
+        return found
+
+    other = next(
+        c
+        for c in dataset.customer_names
+        if c != "cust0000" and connections(c) == connections("cust0000")
+    )
+    result = await graph(query, {"id": other, "first": str(first), "last": str(last)})
+    assert "errors" not in result, result
+    exp = expected_customer(dataset, other, first, last)
+    assert result["data"]["organization"]["usage"]["voice"]["seconds"] == exp.voice_seconds
+    assert sandbox.control.count() == 0, calls(sandbox.control)
+
+
+def test_a_large_telzino_account_is_asked_only_for_the_wanted_ids() -> None:
+    from types import SimpleNamespace
+
+    from resolvers.loaders import Loaders
+    from resolvers.ranges import DayRange
+
+    rng = DayRange(date(2026, 1, 1), date(2026, 1, 31))
+    known = {f"org-{i}": None for i in range(250)}
+    conn = SimpleNamespace(kind="telzino", telzino=SimpleNamespace(max_ids_per_call=100))
+    loaders = Loaders.__new__(Loaders)
+    loaders.naive = False
+    loaders.catalog = SimpleNamespace(organizations_with_part=lambda source: known)
+    loaders._connection = lambda source: conn  # type: ignore[method-assign]
+    few = [("telzino", "org-7", rng), ("telzino", "org-3", rng)]
+    assert loaders._telzino_ids("telzino", few) == ["org-3", "org-7"]
+    many = [("telzino", f"org-{i}", rng) for i in range(101)]
+    assert loaders._telzino_ids("telzino", many) is None  # more than a chunk: one unfiltered call
+    known_small = {f"org-{i}": None for i in range(40)}
+    loaders.catalog = SimpleNamespace(organizations_with_part=lambda source: known_small)
+    assert loaders._telzino_ids("telzino", few) is None  # the whole account fits one call
