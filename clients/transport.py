@@ -347,6 +347,7 @@ class _CallState:
     attempts: int = 0
     last_error: UpstreamError | None = None
     token_endpoint: str | None = None  # set while this call waits on a token fetch
+    sent: bool = False  # a request left for the vendor (not just queued behind our own limits)
 
 
 class SourceTransport:
@@ -451,10 +452,12 @@ class SourceTransport:
                 source=self.source,
                 endpoint=endpoint,
             )
+        state = _CallState()
         try:
             response = await self._request(
                 method,
                 url,
+                state=state,
                 endpoint=endpoint,
                 params=params,
                 json=json,
@@ -464,7 +467,12 @@ class SourceTransport:
             )
         except UpstreamUnavailableError:
             if breaker is not None:
-                breaker.record_failure()
+                # a call that timed out queued behind our own rate limit or concurrency cap
+                # says nothing about the vendor's health
+                if state.sent:
+                    breaker.record_failure()
+                else:
+                    breaker.release_probe()
             raise
         except BaseException:
             if breaker is not None:
@@ -479,6 +487,7 @@ class SourceTransport:
         method: str,
         url: str,
         *,
+        state: _CallState,
         endpoint: str,
         params: Params | None,
         json: Any,
@@ -486,7 +495,6 @@ class SourceTransport:
         headers: Mapping[str, str] | None,
         authenticated: bool,
     ) -> httpx.Response:
-        state = _CallState()
         deadline = asyncio.get_running_loop().time() + self.timeouts.total
         timeout = asyncio.timeout_at(deadline)
         try:
@@ -546,6 +554,7 @@ class SourceTransport:
                 response = await self._attempt(
                     method,
                     url,
+                    state=state,
                     endpoint=endpoint,
                     attempt=attempt,
                     params=params,
@@ -632,6 +641,7 @@ class SourceTransport:
         method: str,
         url: str,
         *,
+        state: _CallState,
         endpoint: str,
         attempt: int,
         params: Params | None,
@@ -654,6 +664,7 @@ class SourceTransport:
                 )
             async with self._semaphore:
                 started = time.perf_counter()  # time the request, not the queue
+                state.sent = True
                 response = await self.http.request(
                     method, url, params=params, json=json, data=data, headers=headers
                 )

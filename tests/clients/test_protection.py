@@ -152,3 +152,33 @@ async def test_graphql_operation_past_its_budget_nulls_only_what_needs_more(
     codes = {e["extensions"]["code"] for e in body["errors"]}
     assert codes == {"UPSTREAM_BUDGET_EXCEEDED"}
     assert {e["extensions"]["source"] for e in body["errors"]} == {"teli-northwind"}
+
+
+async def test_calls_that_time_out_queued_behind_our_own_cap_do_not_trip_the_breaker() -> None:
+    import asyncio
+
+    release = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await release.wait()  # the vendor hangs: the first call times out after it was sent
+        return httpx.Response(200, json={})
+
+    breaker = CircuitBreaker(failure_threshold=2, cool_down=30)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        transport = SourceTransport(
+            source="teli-x",
+            http=http,
+            timeouts=Timeouts(total=0.2),
+            retry=RetryPolicy(max_attempts=1),
+            max_concurrency=1,  # the second call waits for the first one's slot
+            breaker=breaker,
+        )
+        outcomes = await asyncio.gather(
+            transport.get_json("http://vendor.test/a", endpoint="GET /a"),
+            transport.get_json("http://vendor.test/a", endpoint="GET /a"),
+            return_exceptions=True,
+        )
+        release.set()
+    assert all(isinstance(o, UpstreamUnavailableError) for o in outcomes)
+    assert breaker.failures == 1  # only the call that reached the vendor counts
+    assert breaker.state == "closed"
