@@ -1,0 +1,635 @@
+"""`python -m bench`: run the scenarios at each scale, the baselines, the peers and the soak.
+
+    python -m bench                      # S, M, L; peers when installed; soak; profile of L
+    python -m bench --quick              # scale S only, ours and the naive baseline (CI)
+    python -m bench --soak-only          # the 60 s fault soak alone
+
+Exit status 1 when the harness breaks, when usagegraph makes more upstream data calls than the
+lower bound in any scenario, when one of its answers has errors, or (soak) when a check fails.
+Timings are recorded, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import report
+from bench.bounds import Plan
+from bench.load import Classified, LoadResult, Sample, percentile, run_load, sequential
+from bench.procs import RssSampler, Sandbox, Serve, ServeOptions, start_serve
+from bench.scenarios import Request, Workload
+from sandbox.dataset import generate
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ("dashboard", "drilldown", "mixed")
+CONCURRENCY = (1, 8, 32)
+
+# The graph under test: discovery cached for the whole run (its calls are reported separately),
+# and no caller or vendor throttling so the figures measure the engine, not the limiters (the
+# sandbox does not rate-limit). Settings this usagegraph version does not know are dropped.
+# "Cold" means no response cache: it is switched off where this version has one (and a cold
+# sample that makes fewer calls than the bound is reported as a broken measurement).
+NO_CACHE = {"cache": {"enabled": False}}
+OURS = ServeOptions(
+    sections={"server": {"log_level": "warning"}, "graph": {"discovery_ttl_seconds": 3600}},
+    optional={
+        "limits": {"requests_per_second": 0},
+        "sources": {"rate_limit_per_second": 100000.0, "rate_limit_burst": 100000},
+        **NO_CACHE,
+    },
+)
+NAIVE = ServeOptions(
+    sections={
+        "server": {"log_level": "warning"},
+        "graph": {"discovery_ttl_seconds": 3600, "naive_loaders": True},
+    },
+    optional={
+        "limits": {"requests_per_second": 0},
+        "graph": {"max_upstream_calls_per_source": 1000000},
+        "sources": {
+            "rate_limit_per_second": 100000.0,
+            "rate_limit_burst": 100000,
+            "breaker_failures": 1000000,
+        },
+        **NO_CACHE,
+    },
+)
+CACHE = {"cache": {"enabled": True, "backend": "memory"}}
+
+
+@dataclass
+class Settings:
+    scales: list[str]
+    latency_ms: int
+    seed: int
+    quick: bool
+    peers: bool
+    soak: bool
+    soak_only: bool
+    soak_seconds: float
+    soak_scale: str
+    profile: bool
+    out: Path
+    write_docs: bool
+    failures: list[str] = field(default_factory=list)
+
+    def samples(self, scale: str) -> int:
+        return 5 if self.quick else {"S": 12, "M": 10, "L": 5}[scale]
+
+    def duration(self, scale: str) -> float:
+        return 1.0 if self.quick else {"S": 4.0, "M": 4.0, "L": 3.0}[scale]
+
+
+def _parse(argv: list[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--scales", default="S,M,L")
+    parser.add_argument("--latency-ms", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="scale S, ours and naive only")
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--no-soak", action="store_true")
+    parser.add_argument("--soak-only", action="store_true")
+    parser.add_argument("--soak-seconds", type=float, default=60.0)
+    parser.add_argument("--soak-scale", default="M")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="results folder (default bench/results, quick: bench/results/quick)",
+    )
+    parser.add_argument("--write-docs", action="store_true", help="rewrite docs/performance.md")
+    a = parser.parse_args(argv)
+    scales = ["S"] if a.quick else [s.strip().upper() for s in a.scales.split(",") if s.strip()]
+    return Settings(
+        scales=scales,
+        latency_ms=a.latency_ms,
+        seed=a.seed,
+        quick=a.quick,
+        peers=not (a.no_peers or a.quick),
+        soak=not (a.no_soak or a.quick),
+        soak_only=a.soak_only,
+        soak_seconds=a.soak_seconds,
+        soak_scale=a.soak_scale,
+        profile=not (a.no_profile or a.quick),
+        out=a.out or (ROOT / "bench" / "results" / ("quick" if a.quick else "")),
+        write_docs=a.write_docs,
+    )
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- figures --------------------------------------------------------------------------------------
+
+
+def _calls_figures(samples: list[Sample], plan: Plan) -> dict[str, Any]:
+    """Upstream data calls of the worst sample, per endpoint, against the plan."""
+    worst = max(samples, key=lambda s: s.calls.data_total)
+    return {
+        "calls": worst.calls.data_total,
+        "by_endpoint": dict(worst.calls.data),
+        "bound": plan.total,
+        "bound_by_endpoint": dict(plan.calls),
+        "ratio": worst.calls.data_total / plan.total if plan.total else math.nan,
+        "discovery_per_request": max(s.calls.discovery_total for s in samples),
+        "auth_per_request": max(s.calls.auth for s in samples),
+        "min_calls": min(s.calls.data_total for s in samples),
+    }
+
+
+def _latency_figures(samples: list[Sample], stages: int, latency_ms: int) -> dict[str, Any]:
+    seconds = [s.seconds for s in samples]
+    critical = stages * latency_ms / 1000
+    p50 = percentile(seconds, 50)
+    return {
+        "samples": len(seconds),
+        "p50": p50,
+        "p95": percentile(seconds, 95),
+        "stages": stages,
+        "critical_path": critical,
+        "overhead_p50": p50 - critical,
+        "target": 1.5 * critical + 0.1,
+    }
+
+
+def _errors(samples: list[Sample]) -> list[Any]:
+    return [e for s in samples for e in s.errors][:5]
+
+
+def _load_figures(result: LoadResult) -> dict[str, Any]:
+    return {
+        "concurrency": result.concurrency,
+        "requests": result.requests,
+        "seconds": result.seconds,
+        "throughput": result.throughput,
+        "p50": percentile(result.latencies, 50),
+        "p95": percentile(result.latencies, 95),
+        "errors": result.errors,
+        "calls_per_request": result.calls_per_request,
+        "bound_per_request": result.bound_calls / result.requests if result.requests else math.nan,
+        "ratio": result.ratio,
+    }
+
+
+# -- one scale ------------------------------------------------------------------------------------
+
+
+def _warm_up(serve_url: str, sandbox: Sandbox, wl: Workload, drill_count: int) -> dict[str, Any]:
+    """The first request after start (discovery + tokens), then every request shape once, so
+    the measured requests find discovery (and Teli's per-org user lists) cached."""
+    first = asyncio.run(sequential(serve_url, sandbox, [wl.dashboard()]))[0]
+    extra = [wl.drilldown(org) for org in wl.drill_orgs[:drill_count]] + [wl.mixed()]
+    extra += [wl.distinct("mixed", c) for c in range(1, 4)]
+    rest = asyncio.run(sequential(serve_url, sandbox, extra))
+    discovery = Classified()
+    for s in [first, *rest]:
+        discovery.discovery.update(s.calls.discovery)
+        discovery.auth += s.calls.auth
+    return {
+        "first_request_seconds": first.seconds,
+        "first_request_discovery_calls": first.calls.discovery_total,
+        "first_request_auth_calls": first.calls.auth,
+        "discovery_by_endpoint": dict(discovery.discovery),
+        "discovery_total": discovery.discovery_total,
+        "auth_total": discovery.auth,
+        "errors": _errors([first, *rest]),
+    }
+
+
+def _measure_ours(
+    cfg: Settings, scale: str, serve: Serve, sandbox: Sandbox, wl: Workload, label: str
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in SCENARIOS:
+        req = wl.scenario(name)
+        samples = asyncio.run(sequential(serve.url, sandbox, [req] * cfg.samples(scale)))
+        entry = {
+            **_calls_figures(samples, req.plan),
+            **_latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+            "errors": _errors(samples),
+        }
+        out[name] = entry
+        log(
+            f"{scale} {label} {name}: calls {entry['calls']}/{entry['bound']} "
+            f"p50 {entry['p50'] * 1000:.0f} ms p95 {entry['p95'] * 1000:.0f} ms"
+        )
+    return out
+
+
+def _throughput(
+    cfg: Settings, scale: str, serve: Serve, sandbox: Sandbox, wl: Workload
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("dashboard", "drilldown"):
+        same = wl.scenario(name)
+        shapes: dict[str, Callable[[int, int], Request]] = {
+            "same": lambda c, i, r=same: r,
+            "distinct": lambda c, i, n=name: wl.distinct(n, c + i * 32),
+        }
+        for shape, make in shapes.items():
+            for conc in CONCURRENCY:
+                result = asyncio.run(
+                    run_load(
+                        serve.url, sandbox, make, concurrency=conc, duration=cfg.duration(scale)
+                    )
+                )
+                figures = _load_figures(result)
+                out[f"{name}/{shape}/{conc}"] = figures
+                log(
+                    f"{scale} throughput {name} {shape} x{conc}: {figures['throughput']:.1f} "
+                    "req/s, "
+                    f"p50 {figures['p50'] * 1000:.0f} ms, calls/req "
+                    f"{figures['calls_per_request']:.2f} "
+                    f"(bound {figures['bound_per_request']:.2f}), errors {figures['errors']}"
+                )
+    return out
+
+
+def _run_peers(cfg: Settings, scale: str, sandbox: Sandbox, wl: Workload) -> dict[str, Any]:
+    from bench.peers import PeerSetup, check_peer_dashboard
+
+    setup = PeerSetup(sandbox, wl.ds)
+    out: dict[str, Any] = {}
+    for system in ("mesh", "tailcall"):
+        entry: dict[str, Any] = {}
+        for cached in (False, True):
+            state = "warm" if cached else "cold"
+            try:
+                peer = setup.start(system, cached=cached)
+            except Exception as exc:  # a peer that cannot start is a finding, not a crash
+                entry[state] = {"failed": f"{type(exc).__name__}: {exc}"[:2000]}
+                log(f"{scale} {system} {state}: failed to start: {str(exc)[:300]}")
+                continue
+            try:
+                with RssSampler(peer.process) as rss:
+                    requests = {
+                        "dashboard": setup.dashboard(wl.last_month, system),
+                        "drilldown": setup.drilldown(wl.drill_orgs[0], wl.last_month),
+                    }
+                    figures: dict[str, Any] = {}
+                    for name, req in requests.items():
+                        # one request first: the gateway's own warm-up (and the warm cache's fill)
+                        first = asyncio.run(sequential(peer.url, sandbox, [req]))[0]
+                        samples = asyncio.run(
+                            sequential(peer.url, sandbox, [req] * cfg.samples(scale))
+                        )
+                        f = {
+                            **_calls_figures(samples, req.plan),
+                            **_latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+                            "first_seconds": first.seconds,
+                            "first_calls": first.calls.data_total + first.calls.discovery_total,
+                            "errors": _errors([first, *samples]),
+                            "error_count": sum(len(s.errors) for s in [first, *samples]),
+                        }
+                        if name == "dashboard":
+                            problems = check_peer_dashboard(first.payload, wl.ds, wl.last_month)
+                            f["wrong_or_missing"] = len(problems)
+                            f["wrong_examples"] = problems[:5]
+                        figures[name] = f
+                        log(
+                            f"{scale} {system} {state} {name}: data calls "
+                            f"{f['calls']}/{f['bound']} "
+                            f"(+{f['discovery_per_request']} listing) p50 {f['p50'] * 1000:.0f} "
+                            "ms, "
+                            f"errors {f['error_count']}, wrong {f.get('wrong_or_missing', '-')}"
+                        )
+                figures["peak_rss"] = rss.peak
+                entry[state] = figures
+            except Exception as exc:
+                entry[state] = {"failed": f"{type(exc).__name__}: {exc}"[:2000]}
+                log(f"{scale} {system} {state}: failed: {str(exc)[:300]}")
+            finally:
+                peer.stop()
+        out[system] = entry
+    return out
+
+
+def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
+    workdir = cfg.out / "work" / scale
+    workdir.mkdir(parents=True, exist_ok=True)
+    log(f"scale {scale}: starting the sandbox ({cfg.latency_ms} ms per upstream call)")
+    sandbox = Sandbox(scale, cfg.latency_ms, cfg.seed, workdir).start()
+    result: dict[str, Any] = {}
+    try:
+        meta = sandbox.info["dataset"]
+        ds = generate(
+            seed=cfg.seed,
+            scale=scale,
+            start=date.fromisoformat(meta["first_day"]),
+            end=date.fromisoformat(meta["last_day"]),
+        )
+        wl = Workload(ds)
+        result["dataset"] = {
+            "first_day": meta["first_day"],
+            "last_day": meta["last_day"],
+            "organizations": len(wl.orgs),
+            "resellers": len(ds.channel_names),
+            "sources": len(sandbox.sources),
+            "range": [d.isoformat() for d in wl.last_month],
+        }
+        drill_count = 8 if cfg.quick else 32
+        wl.drill_orgs = wl.drill_orgs[:drill_count]
+
+        serve = start_serve("usagegraph", sandbox, OURS)
+        result["settings_dropped"] = serve.dropped
+        try:
+            with RssSampler(serve.process) as rss:
+                result["warm_up"] = _warm_up(serve.url, sandbox, wl, drill_count)
+                log(
+                    f"{scale} first request "
+                    f"{result['warm_up']['first_request_seconds'] * 1000:.0f} ms, "
+                    f"discovery calls {result['warm_up']['discovery_total']}"
+                )
+                result["cold"] = _measure_ours(cfg, scale, serve, sandbox, wl, "cold")
+                # the warm scenario: the dashboard repeated, with a response cache when this
+                # version of usagegraph has one
+                cached = start_serve(
+                    "usagegraph-cache",
+                    sandbox,
+                    ServeOptions(OURS.sections, {**OURS.optional, **CACHE}),
+                )
+                cache_active = "[cache]" not in cached.dropped
+                result["cache_active"] = cache_active
+                target = cached if cache_active else serve
+                if not cache_active:
+                    cached.stop()
+                try:
+                    if cache_active:
+                        # 32 identical dashboards at once on a cold cache: with single flight
+                        # they cost the upstream calls of one
+                        burst = asyncio.run(
+                            run_load(
+                                target.url,
+                                sandbox,
+                                lambda c, i: wl.dashboard(),
+                                concurrency=32,
+                                duration=0.0,
+                            )
+                        )
+                        result["burst"] = {
+                            **_load_figures(burst),
+                            "data_calls": burst.calls.data_total,
+                            "one_request_bound": wl.dashboard().plan.total,
+                        }
+                        log(
+                            f"{scale} burst of 32 identical dashboards, cold cache: "
+                            f"{burst.calls.data_total} data calls (one request's bound: "
+                            f"{wl.dashboard().plan.total}), errors {burst.errors}"
+                        )
+                    asyncio.run(sequential(target.url, sandbox, [wl.dashboard()]))
+                    warm = asyncio.run(
+                        sequential(target.url, sandbox, [wl.dashboard()] * cfg.samples(scale))
+                    )
+                    plan = Plan() if cache_active else wl.dashboard().plan
+                    result["warm"] = {
+                        **_calls_figures(warm, plan),
+                        **_latency_figures(warm, plan.stages(), cfg.latency_ms),
+                        "errors": _errors(warm),
+                    }
+                    log(
+                        f"{scale} warm dashboard p50 {result['warm']['p50'] * 1000:.0f} ms "
+                        f"(response cache: {cache_active})"
+                    )
+                    result["throughput"] = _throughput(cfg, scale, target, sandbox, wl)
+                finally:
+                    if cache_active:
+                        cached.stop()
+            result["peak_rss"] = rss.peak
+        finally:
+            serve.stop()
+
+        naive = start_serve("naive", sandbox, NAIVE)
+        try:
+            # discovery (and the drill-down org's Teli users) before measuring; a naive dashboard
+            # at L would cost half a minute for the same effect
+            asyncio.run(sequential(naive.url, sandbox, [wl.drilldown()]))
+            naive_out: dict[str, Any] = {"settings_dropped": naive.dropped}
+            n_samples = 1 if scale == "L" else (2 if cfg.quick else 3)
+            for name in SCENARIOS:
+                req = wl.scenario(name)
+                samples = asyncio.run(sequential(naive.url, sandbox, [req] * n_samples))
+                naive_out[name] = {
+                    **_calls_figures(samples, req.plan),
+                    **_latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+                    "errors": _errors(samples),
+                }
+                log(
+                    f"{scale} naive {name}: calls {naive_out[name]['calls']}/{req.plan.total} p50 "
+                    f"{naive_out[name]['p50'] * 1000:.0f} ms"
+                )
+            result["naive"] = naive_out
+        finally:
+            naive.stop()
+
+        if cfg.peers:
+            from bench.peers import peers_installed
+
+            if peers_installed():
+                result["peers"] = _run_peers(cfg, scale, sandbox, wl)
+            else:
+                result["peers"] = {
+                    "skipped": "bench/peers/node_modules missing (make bench runs npm ci)"
+                }
+
+        if profile:
+            result["profile"] = _profile(cfg, sandbox, wl)
+    finally:
+        sandbox.stop()
+    return result
+
+
+def _profile(cfg: Settings, sandbox: Sandbox, wl: Workload) -> dict[str, Any]:
+    from bench.profiling import analyse_profile
+
+    session = sandbox.workdir / "serve.pyisession"
+    serve = start_serve("usagegraph-profiled", sandbox, OURS, profile_to=session)
+    try:
+        asyncio.run(sequential(serve.url, sandbox, [wl.dashboard()] * 2))
+        asyncio.run(sequential(serve.url, sandbox, [wl.dashboard()] * 5, count_calls=False))
+    finally:
+        serve.stop(timeout=120)  # pyinstrument writes the session on the way out
+    log("profile written; analysing")
+    return analyse_profile(session, cfg.out)
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def _check(cfg: Settings, scale: str, result: dict[str, Any]) -> None:
+    """What fails the run: more calls than the bound, errors in our answers, a broken harness."""
+    for name in SCENARIOS:
+        entry = result["cold"][name]
+        if entry["min_calls"] < entry["bound"]:
+            cfg.failures.append(
+                f"{scale} {name}: a cold sample made {entry['min_calls']} upstream calls, fewer "
+                f"than the lower bound {entry['bound']}: a cache answered (cold is not cold)"
+            )
+        if entry["calls"] > entry["bound"]:
+            cfg.failures.append(
+                f"{scale} {name}: {entry['calls']} upstream data calls > lower bound "
+                f"{entry['bound']} "
+                f"({entry['by_endpoint']} vs {entry['bound_by_endpoint']})"
+            )
+        if entry["errors"]:
+            cfg.failures.append(f"{scale} {name}: errors {entry['errors'][:2]}")
+    warm = result["warm"]
+    if warm["calls"] > warm["bound"]:
+        cfg.failures.append(f"{scale} warm: {warm['calls']} calls > bound {warm['bound']}")
+    if warm["errors"]:
+        cfg.failures.append(f"{scale} warm: errors {warm['errors'][:2]}")
+    if result["warm_up"]["errors"]:
+        cfg.failures.append(f"{scale} warm-up: errors {result['warm_up']['errors'][:2]}")
+    for key, figures in result["throughput"].items():
+        if figures["errors"]:
+            cfg.failures.append(
+                f"{scale} throughput {key}: {figures['errors']} responses with errors"
+            )
+        if figures["ratio"] > 1.0:
+            cfg.failures.append(f"{scale} throughput {key}: calls ratio {figures['ratio']:.2f} > 1")
+
+
+def _soak(cfg: Settings) -> dict[str, Any]:
+    from bench.soak import run_soak
+
+    scale = cfg.soak_scale
+    workdir = cfg.out / "work" / f"soak-{scale}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    log(f"soak: scale {scale}, 32 clients, {cfg.soak_seconds:.0f} s, faults 5% 503 + 1% 429")
+    sandbox = Sandbox(scale, cfg.latency_ms, cfg.seed, workdir).start()
+    try:
+        meta = sandbox.info["dataset"]
+        ds = generate(
+            seed=cfg.seed,
+            scale=scale,
+            start=date.fromisoformat(meta["first_day"]),
+            end=date.fromisoformat(meta["last_day"]),
+        )
+        wl = Workload(ds)
+        pool = [wl.dashboard(r) for r in wl.pool[:4]]
+        pool += [
+            wl.drilldown(wl.drill_orgs[i % len(wl.drill_orgs)], wl.pool[i % 8]) for i in range(8)
+        ]
+        pool += [wl.mixed(offset=o) for o in (0, 25)]
+        # production defaults (vendor protections on), only the per-caller request rate is off:
+        # every soak client shares one address
+        # TTLs of 2 s keep the response cache (when there is one) missing, expiring and standing
+        # in for failed sources all through the run instead of answering everything from memory;
+        # two attempts per call (default four) let some injected faults through the retries, so
+        # the partial-error path is exercised and checked too
+        options = ServeOptions(
+            sections={"server": {"log_level": "warning"}, "sources": {"max_attempts": 2}},
+            optional={
+                "limits": {"requests_per_second": 0},
+                "cache": {"ttl_past_seconds": 2, "ttl_live_seconds": 2},
+            },
+        )
+        serve = start_serve("usagegraph-soak", sandbox, options)
+        try:
+            sources = {s["name"] for s in sandbox.sources}
+            result = asyncio.run(
+                run_soak(serve, sandbox, pool, sources=sources, seconds=cfg.soak_seconds)
+            )
+            result["scale"] = scale
+            result["settings_dropped"] = serve.dropped
+        finally:
+            serve.stop()
+    finally:
+        sandbox.stop()
+    log(
+        f"soak: {result['responses']} responses ({result['throughput']:.1f}/s), "
+        f"{result['responses_with_errors']} with errors {result['error_codes']}, wrong "
+        f"{result['wrong_count']}, "
+        f"silent nulls {result['silent_count']}, RSS {result['rss_start'] / 2**20:.0f} -> "
+        f"{result['rss_end'] / 2**20:.0f} MB (peak {result['rss_peak'] / 2**20:.0f})"
+    )
+    if result["bad_error_count"]:
+        cfg.failures.append(
+            f"soak: {result['bad_error_count']} errors not UPSTREAM_* from a source: "
+            f"{result['bad_errors'][:3]}"
+        )
+    if result["wrong_count"]:
+        cfg.failures.append(
+            f"soak: {result['wrong_count']} wrong numbers: {result['wrong_numbers'][:3]}"
+        )
+    if result["silent_count"]:
+        cfg.failures.append(
+            f"soak: {result['silent_count']} nulls without an error: {result['silent_nulls'][:3]}"
+        )
+    if not result["rss_flat"]:
+        cfg.failures.append("soak: memory not flat")
+    return result
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages: other work on the machine skews every timing."""
+    return " / ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "cpus": psutil.cpu_count(logical=True),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = _parse(argv)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _machine(),
+        "latency_ms": cfg.latency_ms,
+        "seed": cfg.seed,
+        "quick": cfg.quick,
+        "scales": {},
+        "load_before": _load(),
+    }
+    try:
+        if not cfg.soak_only:
+            largest = cfg.scales[-1] if cfg.scales else None
+            for scale in cfg.scales:
+                result = run_scale(cfg, scale, profile=cfg.profile and scale == largest)
+                results["scales"][scale] = result
+                _check(cfg, scale, result)
+        if cfg.soak or cfg.soak_only:
+            results["soak"] = _soak(cfg)
+    except Exception:
+        cfg.failures.append("harness error:\n" + traceback.format_exc())
+    results["seconds"] = time.monotonic() - t0
+    results["load_after"] = _load()
+    results["failures"] = cfg.failures
+    (cfg.out / "results.json").write_text(
+        json.dumps(results, indent=1, default=str), encoding="utf-8"
+    )
+    try:
+        report.write(
+            results, cfg.out, docs=ROOT / "docs" / "performance.md" if cfg.write_docs else None
+        )
+    except Exception:
+        cfg.failures.append("report error:\n" + traceback.format_exc())
+    log(f"done in {results['seconds']:.0f} s; report: {cfg.out / 'report.md'}")
+    for failure in cfg.failures:
+        print(f"FAIL: {failure}", file=sys.stderr)
+    return 1 if cfg.failures else 0

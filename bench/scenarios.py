@@ -1,0 +1,143 @@
+"""The benchmark's GraphQL operations and the variables each client sends.
+
+1. dashboard: every reseller → its organizations → usage over last month (voice, SMS, cost);
+2. drill-down: one organization → agents ranked by minutes (with usage) → users with usage;
+3. mixed: 8 aliased ranges over 50 organizations;
+4. warm: the dashboard repeated (discovery cached; a response cache, when configured, warm).
+
+Every request carries its lower-bound `Plan` (bench.bounds), so a load of distinct variables
+is compared with the sum of its requests' bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from bench.bounds import (
+    OrgIdentity,
+    Plan,
+    Range,
+    dashboard_plan,
+    drilldown_plan,
+    identities,
+    usage_plan,
+)
+from sandbox.dataset import Dataset
+
+__all__ = ["DASHBOARD", "DRILLDOWN", "MIXED", "Request", "Workload", "range_pool"]
+
+_FIGURES = "voice { minutes } sms { outboundSegments } costs { amount currency }"
+
+DASHBOARD = (
+    "query Dashboard($range: DateRange!) { resellers { id name organizations { id name "
+    f"usage(range: $range) {{ {_FIGURES} }} }} }} }}"
+)
+
+DRILLDOWN = (
+    "query DrillDown($organization: ID!, $range: DateRange!, $top: Int!) { "
+    "organization(id: $organization) { id name "
+    "agents(rankedBy: $range, first: $top) { id name usage(range: $range) { voice { minutes "
+    "seconds } } } "
+    f"users {{ id name usage(range: $range) {{ voice {{ seconds }} {_FIGURES} }} }} }} }}"
+)
+
+MIXED_ALIASES = 8
+MIXED_ORGS = 50
+
+
+def _mixed_query() -> str:
+    params = ", ".join(f"$r{i}: DateRange!" for i in range(MIXED_ALIASES))
+    aliases = " ".join(
+        f"r{i}: usage(range: $r{i}) {{ voice {{ seconds }} {_FIGURES} }}"
+        for i in range(MIXED_ALIASES)
+    )
+    return f"query Mixed($ids: [ID!]!, {params}) {{ organizations(ids: $ids) {{ id {aliases} }} }}"
+
+
+MIXED = _mixed_query()
+
+
+def _month_before(day: date) -> Range:
+    last = day.replace(day=1) - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+def range_pool(today: date) -> list[Range]:
+    """Eight distinct ranges inside every scale's window: last month whole, its halves and
+    weeks, and the 14 days before today (never the 7-day window discovery reads)."""
+    first, last = _month_before(today)
+    return [
+        (first, last),
+        (first, first.replace(day=15)),
+        (first.replace(day=16), last),
+        (first, first.replace(day=7)),
+        (first.replace(day=8), first.replace(day=14)),
+        (first.replace(day=15), first.replace(day=21)),
+        (first.replace(day=22), first.replace(day=28)),
+        (today - timedelta(days=14), today - timedelta(days=1)),
+    ]
+
+
+def _rng(rng: Range) -> dict[str, str]:
+    return {"firstDay": rng[0].isoformat(), "lastDay": rng[1].isoformat()}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One GraphQL request and the fewest upstream calls that answer it."""
+
+    scenario: str
+    query: str
+    variables: dict[str, Any]
+    plan: Plan
+
+    def body(self) -> dict[str, Any]:
+        return {"query": self.query, "variables": self.variables}
+
+
+class Workload:
+    """Requests per scenario for one dataset, the same one the sandbox serves."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        self.today = ds.end
+        self.pool = range_pool(ds.end)
+        self.last_month = self.pool[0]
+        self.orgs = identities(ds)
+        # drill-down targets: organizations with agents and users, so both branches do work
+        self.drill_orgs = [o for o in self.orgs if o.agents and o.users] or self.orgs[:1]
+
+    def dashboard(self, rng: Range | None = None) -> Request:
+        rng = rng or self.last_month
+        return Request("dashboard", DASHBOARD, {"range": _rng(rng)}, dashboard_plan(self.ds, rng))
+
+    def drilldown(self, org: OrgIdentity | None = None, rng: Range | None = None) -> Request:
+        org = org or self.drill_orgs[0]
+        rng = rng or self.last_month
+        variables = {"organization": org.id, "range": _rng(rng), "top": 5}
+        return Request("drilldown", DRILLDOWN, variables, drilldown_plan(org, rng))
+
+    def mixed(self, offset: int = 0) -> Request:
+        """50 organizations (rotated by `offset` for distinct loads) x the 8 pool ranges."""
+        n = min(MIXED_ORGS, len(self.orgs))
+        chosen = [self.orgs[(offset + i) % len(self.orgs)] for i in range(n)]
+        variables: dict[str, Any] = {"ids": [o.id for o in chosen]}
+        for i, rng in enumerate(self.pool):
+            variables[f"r{i}"] = _rng(rng)
+        return Request("mixed", MIXED, variables, usage_plan(self.ds, chosen, self.pool))
+
+    def scenario(self, name: str) -> Request:
+        return {"dashboard": self.dashboard, "drilldown": self.drilldown, "mixed": self.mixed}[
+            name
+        ]()
+
+    def distinct(self, name: str, client: int) -> Request:
+        """What client number `client` sends in the distinct-variables load."""
+        rng = self.pool[client % len(self.pool)]
+        if name == "dashboard":
+            return self.dashboard(rng)
+        if name == "drilldown":
+            return self.drilldown(self.drill_orgs[client % len(self.drill_orgs)], rng)
+        return self.mixed(offset=client * 7)
