@@ -24,6 +24,9 @@ class GraphContext(BaseContext):
         self.identity = identity  # who asks: a scoped key sees only its resellers' part
         self.budget = CallBudget(service.max_calls_per_source)
         self._catalog: Catalog | None = None
+        # (selection kind, AST node id) -> vendor kinds; the thousands of identical `usage`
+        # fields of a list share one answer (see schema/selection.py)
+        self.selection_kinds: dict[tuple[str, int], frozenset[str]] = {}
 
     async def load_catalog(self) -> Catalog:
         """Awaited once at the root, before any loader is used (an uneven await would split

@@ -30,7 +30,7 @@ from resolvers.usage import (
     user_usage,
 )
 from schema.inputs import DateRange, PartialMonths, SourceKind
-from schema.selection import kinds_for_monthly, kinds_for_usage
+from schema.selection import cached_kinds, kinds_for_monthly, kinds_for_usage
 from schema.usage import MessagingUsage, Usage
 
 __all__ = [
@@ -343,7 +343,7 @@ class Organization:
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
         rng = _range(info, range)
-        kinds = kinds_for_usage(info.selected_fields)
+        kinds = cached_kinds(info, kinds_for_usage)
         result = await organization_usage(
             info.context, self._node, rng, partial_months.policy, kinds
         )
@@ -364,7 +364,7 @@ class Organization:
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
         rng = _range(info, range)
-        kinds = kinds_for_usage(info.selected_fields)
+        kinds = cached_kinds(info, kinds_for_usage)
         result = await unattributed_usage(
             info.context, self._node, rng, partial_months.policy, kinds
         )
@@ -380,7 +380,7 @@ class Organization:
         self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
     ) -> list[MonthlyUsage]:
         ranges = _months(info, first_month, last_month)
-        kinds = kinds_for_monthly(info.selected_fields)
+        kinds = cached_kinds(info, kinds_for_monthly)
         results = await asyncio.gather(
             *(organization_usage(info.context, self._node, r, kinds=kinds) for r in ranges)
         )
@@ -442,7 +442,7 @@ class Reseller:
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
         rng = _range(info, range)
-        kinds = kinds_for_usage(info.selected_fields)
+        kinds = cached_kinds(info, kinds_for_usage)
         result = await reseller_usage(info.context, self._node, rng, partial_months.policy, kinds)
         return Usage.of(rng, result.parts)
 
@@ -451,7 +451,7 @@ class Reseller:
         self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
     ) -> list[MonthlyUsage]:
         ranges = _months(info, first_month, last_month)
-        kinds = kinds_for_monthly(info.selected_fields)
+        kinds = cached_kinds(info, kinds_for_monthly)
         results = await asyncio.gather(
             *(reseller_usage(info.context, self._node, r, kinds=kinds) for r in ranges)
         )

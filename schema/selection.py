@@ -6,13 +6,14 @@ at all. Fragments are flattened; anything we cannot attribute needs every source
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from resolvers.usage import MEASURES
 
-__all__ = ["kinds_for_monthly", "kinds_for_usage"]
+__all__ = ["cached_kinds", "kinds_for_monthly", "kinds_for_usage"]
 
 _FREE = frozenset({"firstDay", "lastDay", "days", "__typename"})
 _ALL = frozenset(MEASURES)
@@ -47,3 +48,16 @@ def kinds_for_monthly(selected: Iterable[SelectedField]) -> frozenset[str]:
         for field in _fields(monthly.selections)
         if field.name == "usage"
     )
+
+
+def cached_kinds(
+    info: Any, compute: Callable[[Iterable[SelectedField]], frozenset[str]]
+) -> frozenset[str]:
+    """`compute(info.selected_fields)`, once per field node and request: building the
+    selection objects is costly and the answer depends only on the query's AST node."""
+    cache: dict[tuple[str, int], frozenset[str]] = info.context.selection_kinds
+    key = (compute.__name__, id(info._raw_info.field_nodes[0]))
+    kinds = cache.get(key)
+    if kinds is None:
+        kinds = cache[key] = compute(info.selected_fields)
+    return kinds

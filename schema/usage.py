@@ -207,7 +207,12 @@ class UsageFigures:
         ]
         if failures:
             raise SourceFailure(failures)
-        return sum_metrics(p.metrics for p in self._parts if p.metrics is not None)
+        # summed once per object: voice, sms, costs... all read the same total
+        total: Metrics | None = self.__dict__.get("_total")
+        if total is None:
+            total = sum_metrics(p.metrics for p in self._parts if p.metrics is not None)
+            self.__dict__["_total"] = total
+        return total
 
     @strawberry.field(description="Voice time.")
     def voice(self) -> VoiceUsage | None:
