@@ -10,8 +10,9 @@ do (the caller's scoped catalog, the same loaders), so `_entities` answers what
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -22,6 +23,7 @@ from resolvers.metrics import sum_metrics
 from resolvers.ranges import DayRange, month_range, parse_month
 from resolvers.usage import (
     LifetimePart,
+    UsageResult,
     agent_usage,
     lifetime_usage,
     organization_usage,
@@ -122,6 +124,31 @@ def _months(info: Info, first_month: str, last_month: str) -> list[DayRange]:
         ranges.append(month_range(day))
         day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
     return ranges
+
+
+# organization_usage / unattributed_usage / reseller_usage: (ctx, node, range, policy, kinds)
+Assemble = Callable[..., Awaitable[UsageResult]]
+
+
+async def _usage(
+    info: Info, node: Any, value: DateRange, partial: PartialMonths, assemble: Assemble
+) -> Usage:
+    rng = _range(info, value)
+    kinds = cached_kinds(info, kinds_for_usage)
+    result = await assemble(info.context, node, rng, partial.policy, kinds)
+    return Usage.of(rng, result.parts)
+
+
+async def _monthly(
+    info: Info, node: Any, first_month: str, last_month: str, assemble: Assemble
+) -> list[MonthlyUsage]:
+    ranges = _months(info, first_month, last_month)
+    kinds = cached_kinds(info, kinds_for_monthly)
+    results = await asyncio.gather(*(assemble(info.context, node, r, kinds=kinds) for r in ranges))
+    return [
+        MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))
+        for r, res in zip(ranges, results, strict=True)
+    ]
 
 
 @strawberry.type(description="Usage for one calendar month.")
@@ -342,12 +369,7 @@ class Organization:
         range: RangeArg,
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
-        rng = _range(info, range)
-        kinds = cached_kinds(info, kinds_for_usage)
-        result = await organization_usage(
-            info.context, self._node, rng, partial_months.policy, kinds
-        )
-        return Usage.of(rng, result.parts)
+        return await _usage(info, self._node, range, partial_months, organization_usage)
 
     @strawberry.field(
         description=(
@@ -363,12 +385,7 @@ class Organization:
         range: RangeArg,
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
-        rng = _range(info, range)
-        kinds = cached_kinds(info, kinds_for_usage)
-        result = await unattributed_usage(
-            info.context, self._node, rng, partial_months.policy, kinds
-        )
-        return Usage.of(rng, result.parts)
+        return await _usage(info, self._node, range, partial_months, unattributed_usage)
 
     @strawberry.field(
         description=(
@@ -379,15 +396,7 @@ class Organization:
     async def monthly(
         self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
     ) -> list[MonthlyUsage]:
-        ranges = _months(info, first_month, last_month)
-        kinds = cached_kinds(info, kinds_for_monthly)
-        results = await asyncio.gather(
-            *(organization_usage(info.context, self._node, r, kinds=kinds) for r in ranges)
-        )
-        return [
-            MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))
-            for r, res in zip(ranges, results, strict=True)
-        ]
+        return await _monthly(info, self._node, first_month, last_month, organization_usage)
 
     @strawberry.field(
         description="Teli's all-time counters for this organization; null without a Teli part."
@@ -441,24 +450,13 @@ class Reseller:
         range: RangeArg,
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
-        rng = _range(info, range)
-        kinds = cached_kinds(info, kinds_for_usage)
-        result = await reseller_usage(info.context, self._node, rng, partial_months.policy, kinds)
-        return Usage.of(rng, result.parts)
+        return await _usage(info, self._node, range, partial_months, reseller_usage)
 
     @strawberry.field(description="Usage per calendar month (YYYY-MM, inclusive, at most 24).")
     async def monthly(
         self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
     ) -> list[MonthlyUsage]:
-        ranges = _months(info, first_month, last_month)
-        kinds = cached_kinds(info, kinds_for_monthly)
-        results = await asyncio.gather(
-            *(reseller_usage(info.context, self._node, r, kinds=kinds) for r in ranges)
-        )
-        return [
-            MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))
-            for r, res in zip(ranges, results, strict=True)
-        ]
+        return await _monthly(info, self._node, first_month, last_month, reseller_usage)
 
 
 async def find_user(info: Info, user_id: str) -> User | None:
