@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from clients.teli import TeliOrganizationAnalyticsRow, TeliUsage, TeliUserAnalyticsRow
+from clients.teli import (
+    TeliOrganizationAnalyticsRow,
+    TeliSegments,
+    TeliUsage,
+    TeliUserAnalyticsRow,
+    TeliVoice,
+)
 from resolvers.catalog import (
     DiscoveredOrganization,
     DiscoveredReseller,
@@ -86,18 +92,31 @@ def _usd(amount: Decimal) -> tuple[Money, ...]:
     return (Money(amount, CURRENCY),)
 
 
+_NO_SEGMENTS = TeliSegments(outbound=0, inbound=0)
+_NO_VOICE = TeliVoice(total_seconds=0, calls=0)
+
+
+def _voice_and_messaging(
+    voice: TeliVoice, sms: TeliSegments, mms: TeliSegments
+) -> dict[str, int | None]:
+    """The figures every Teli endpoint reports, by their normalized names."""
+    return {
+        "voice_seconds": voice.total_seconds,
+        "voice_calls": voice.calls,
+        "knowledge_base_seconds": voice.kb_seconds,
+        "sms_inbound_segments": sms.inbound,
+        "sms_outbound_segments": sms.outbound,
+        "mms_inbound_segments": mms.inbound,
+        "mms_outbound_segments": mms.outbound,
+    }
+
+
 def organization_metrics(row: TeliOrganizationAnalyticsRow | None) -> Metrics:
     """An organization the tenant report does not list used nothing in the range."""
     if row is None:
         return zero_metrics()
     return Metrics(
-        voice_seconds=row.voice.total_seconds,
-        voice_calls=row.voice.calls,
-        knowledge_base_seconds=row.voice.kb_seconds,
-        sms_inbound_segments=row.sms.inbound,
-        sms_outbound_segments=row.sms.outbound,
-        mms_inbound_segments=row.mms.inbound,
-        mms_outbound_segments=row.mms.outbound,
+        **_voice_and_messaging(row.voice, row.sms, row.mms),
         api_requests=row.api_requests,
         phone_number_rentals=row.phone_rentals,
         phone_number_purchases=row.phone_purchases,
@@ -108,48 +127,21 @@ def organization_metrics(row: TeliOrganizationAnalyticsRow | None) -> Metrics:
 
 
 def user_metrics(row: TeliUserAnalyticsRow | None) -> Metrics:
+    """A user the organization's report does not list used nothing in the range."""
     if row is None:
-        return Metrics(
-            voice_seconds=0,
-            voice_calls=0,
-            sms_inbound_segments=0,
-            sms_outbound_segments=0,
-            mms_inbound_segments=0,
-            mms_outbound_segments=0,
-            costs=_usd(Decimal("0")),
-        )
-    return Metrics(
-        voice_seconds=row.voice.total_seconds,
-        voice_calls=row.voice.calls,
-        knowledge_base_seconds=row.voice.kb_seconds,
-        sms_inbound_segments=row.sms.inbound,
-        sms_outbound_segments=row.sms.outbound,
-        mms_inbound_segments=row.mms.inbound,
-        mms_outbound_segments=row.mms.outbound,
-        costs=_usd(row.total_cost),
-    )
+        figures = _voice_and_messaging(_NO_VOICE, _NO_SEGMENTS, _NO_SEGMENTS)
+        return Metrics(**figures, costs=_usd(Decimal("0")))
+    return Metrics(**_voice_and_messaging(row.voice, row.sms, row.mms), costs=_usd(row.total_cost))
 
 
 def usage_metrics(usage: TeliUsage) -> Metrics:
     """`analytics/usage` counters: messaging and voice only (no costs, no calls)."""
-    return Metrics(
-        voice_seconds=usage.voice.total_seconds,
-        knowledge_base_seconds=usage.voice.kb_seconds,
-        sms_inbound_segments=usage.sms.inbound,
-        sms_outbound_segments=usage.sms.outbound,
-        mms_inbound_segments=usage.mms.inbound,
-        mms_outbound_segments=usage.mms.outbound,
-    )
+    return Metrics(**_voice_and_messaging(usage.voice, usage.sms, usage.mms))
 
 
 def zero_metrics() -> Metrics:
     return Metrics(
-        voice_seconds=0,
-        voice_calls=0,
-        sms_inbound_segments=0,
-        sms_outbound_segments=0,
-        mms_inbound_segments=0,
-        mms_outbound_segments=0,
+        **_voice_and_messaging(_NO_VOICE, _NO_SEGMENTS, _NO_SEGMENTS),
         api_requests=0,
         phone_number_rentals=0,
         phone_number_purchases=0,
