@@ -7,6 +7,10 @@ the body), so a failure's `field` reads like `data[3].agents[0].voice_minutes` a
 a string, expected a count". Required reads refuse a missing or null field; the `*_or_none` reads
 answer None for both. Numbers are expected the way the transport decodes them with
 `parse_float=Decimal`: ints and Decimals (a float can only be NaN or Infinity by then).
+
+Every scalar read first tries the well-formed case with one exact type check and returns at once;
+only a value that fails it takes the general path, which builds the field's JSON path and the
+error. A large report is a few hundred thousand reads, so the happy path must not format strings.
 """
 
 from __future__ import annotations
@@ -109,51 +113,82 @@ class JsonReader:
         """The objects of a required array field, each with its own path (`data[3]`)."""
         where = join_path(path, key)
         items = self.array(obj, key, path)
-        return [
-            (join_path(where, i), self.obj(item, join_path(where, i)))
-            for i, item in enumerate(items)
-        ]
+        found: list[tuple[str, Mapping[str, Any]]] = []
+        for i, item in enumerate(items):
+            at = f"{where}[{i}]"
+            found.append((at, item if type(item) is dict else self.obj(item, at)))
+        return found
 
     # -- scalars -----------------------------------------------------------------------------
 
     def text(self, obj: Mapping[str, Any], key: str, path: str) -> str:
         """A required string."""
+        value = obj.get(key)
+        if type(value) is str:  # the hot path: no path string built unless the read fails
+            return value
         return self._required(obj, key, path, self._text)
 
     def text_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> str | None:
         """An optional string."""
+        value = obj.get(key)
+        if value is None or type(value) is str:
+            return value
         return self._optional(obj, key, path, self._text)
 
     def flag(self, obj: Mapping[str, Any], key: str, path: str) -> bool:
         """A required boolean."""
+        value = obj.get(key)
+        if type(value) is bool:
+            return value
         return self._required(obj, key, path, self._flag)
 
     def flag_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> bool | None:
         """An optional boolean."""
+        value = obj.get(key)
+        if value is None or type(value) is bool:
+            return value
         return self._optional(obj, key, path, self._flag)
 
     def count(self, obj: Mapping[str, Any], key: str, path: str) -> int:
         """A non-negative integer (an integral Decimal such as 3.0 counts)."""
+        value = obj.get(key)
+        if type(value) is int and value >= 0:
+            return value
         return self._required(obj, key, path, self._count)
 
     def count_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
         """An optional `count`."""
+        value = obj.get(key)
+        if value is None or (type(value) is int and value >= 0):
+            return value
         return self._optional(obj, key, path, self._count)
 
     def integer(self, obj: Mapping[str, Any], key: str, path: str) -> int:
         """Any integer (an integral Decimal such as 120.0 counts)."""
+        value = obj.get(key)
+        if type(value) is int:
+            return value
         return self._required(obj, key, path, self._integer)
 
     def integer_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> int | None:
         """An optional `integer`."""
+        value = obj.get(key)
+        if value is None or type(value) is int:
+            return value
         return self._optional(obj, key, path, self._integer)
 
     def number(self, obj: Mapping[str, Any], key: str, path: str) -> Decimal:
         """A finite number as an exact Decimal (money, minutes); a boolean is no number."""
+        value = obj.get(key)
+        if type(value) is Decimal and value.is_finite():
+            return value
         return self._required(obj, key, path, self._number)
 
     def number_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> Decimal | None:
         """An optional `number`."""
+        value = obj.get(key)
+        if value is None or (type(value) is Decimal and value.is_finite()):
+            return value
         return self._optional(obj, key, path, self._number)
 
     def timestamp_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
