@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from usagegraph.gc_tuning import tune_for_serving
 from usagegraph.observability.logs import LogFormat, configure_logging, uvicorn_log_config
 from usagegraph.settings import CONFIG_ENV_VAR, ConfigError, Settings, load_settings
 
@@ -170,6 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
         _check_bind(host, settings, args)
         port = args.port if args.port is not None else settings.server.port
         app = create_app(settings)
+        tune_for_serving()
         _run(
             app,
             host=host,
@@ -188,6 +190,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
     dataset = generate(seed=args.seed, scale=args.scale)
     app = create_sandbox_app(dataset, SandboxControl(base_latency_ms=args.latency_ms))
+    tune_for_serving()  # the dataset is big and lives forever: keep it out of every collection
     port = args.port or free_port(args.host)
     # A wildcard bind address is not something a client can connect to.
     public_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ import pytest
 from sandbox.server import free_port
 from schema import schema
 from usagegraph import cli
+from usagegraph.gc_tuning import SERVING_THRESHOLDS
 from usagegraph.settings import load_settings
 
 USAGEGRAPH = Path(sys.executable).parent / "usagegraph"
@@ -62,11 +64,19 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Replaces uvicorn: records what `serve` would have served."""
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """Replaces uvicorn: records what `serve` would have served, with the collector's
+    thresholds and frozen count at that moment; restores the test process's collector."""
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(cli, "_run", lambda app, **kw: calls.append({"app": app, **kw}))
-    return calls
+
+    def run(app: Any, **kw: Any) -> None:
+        calls.append({"app": app, "gc": (gc.get_threshold(), gc.get_freeze_count()), **kw})
+
+    monkeypatch.setattr(cli, "_run", run)
+    thresholds = gc.get_threshold()
+    yield calls
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 # -- in-process ----------------------------------------------------------------------------------
@@ -119,6 +129,17 @@ def test_serve_uses_the_config_file_and_its_server_section(
     (call,) = served
     assert (call["host"], call["port"]) == ("127.0.0.2", 8123)
     assert [s.name for s in call["app"].state.settings.sources] == ["teli"]
+
+
+def test_serve_tunes_the_collector_before_serving(
+    config_file: Path, served: list[dict[str, Any]]
+) -> None:
+    assert cli.main(["serve", "--config", str(config_file)]) == 0
+
+    (call,) = served
+    thresholds, frozen = call["gc"]
+    assert thresholds == SERVING_THRESHOLDS
+    assert frozen > 10_000  # the start-up heap: modules, schema, app
 
 
 def test_serve_host_and_port_flags_override_the_config(
