@@ -26,6 +26,7 @@ from schema.errors import ErrorCodes
 from schema.federation import client_sdl, describe
 from schema.inputs import DATE_SCALAR
 from schema.limits import SchemaLimits, limit_extensions
+from schema.naming import schema_config
 from schema.query import Query
 
 __all__ = ["Query", "SchemaLimits", "UsageGraphSchema", "build_schema", "schema"]
@@ -79,7 +80,8 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
     its settings, since limits differ per deployment. The SDL never depends on them."""
     return UsageGraphSchema(
         query=Query,
-        scalar_overrides={date: DATE_SCALAR},  # strict YYYY-MM-DD (see schema/inputs.py)
+        scalar_overrides={date: DATE_SCALAR},
+        config=schema_config(),  # strict YYYY-MM-DD (see schema/inputs.py)
         # only @key is used (Federation 2.0); 2.5 links a version every current router and
         # composition library knows (Strawberry's default, 2.11, is too new for some)
         federation_version=FEDERATION_VERSION,
