@@ -11,12 +11,12 @@ whether they are a stale stand-in for a source that just failed (`stale`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from clients.errors import UpstreamError
 from resolvers.cache import Fetched
@@ -116,19 +116,16 @@ class UsageResult:
         return list(groups.items())
 
 
-async def _guard(part: Part, asked: DayRange, work: Awaitable[PartUsage]) -> PartUsage:
-    try:
-        return await work
-    except UpstreamError as error:
-        return PartUsage(
-            part, asked, None, None, error=error, reason=CoverageReason.UPSTREAM_FAILED
-        )
+class _Pending(NamedTuple):
+    """A part waiting on its loader: `finish` turns the loaded value into the part's usage."""
+
+    part: Part
+    asked: DayRange
+    loading: Awaitable[Any]
+    finish: Callable[[Any], PartUsage]
 
 
-async def _telzino_org(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsage:
-    fetched: Fetched[Any] = await ctx.loaders.telzino_minutes.load(
-        (part.source, part.native_id, rng)
-    )
+def _telzino_org(fetched: Fetched[Any], part: Part, rng: DayRange) -> PartUsage:
     row = fetched.value
     return PartUsage(
         part,
@@ -141,8 +138,7 @@ async def _telzino_org(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsag
     )
 
 
-async def _teli_org(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsage:
-    fetched: Fetched[Any] = await ctx.loaders.teli_organizations.load((part.source, rng))
+def _teli_org(fetched: Fetched[Any], part: Part, rng: DayRange) -> PartUsage:
     row = fetched.value.get(part.native_id)
     return PartUsage(
         part,
@@ -155,27 +151,43 @@ async def _teli_org(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsage:
     )
 
 
-async def _talkdesk_org(
-    ctx: GraphContext, part: Part, rng: DayRange, policy: PartialMonths
-) -> PartUsage:
-    if not rng.whole_months and policy is PartialMonths.EXCLUDE:
-        return PartUsage(part, rng, None, None, reason=CoverageReason.GRANULARITY_TOO_COARSE)
-    fetched: Fetched[Any] = await ctx.loaders.talkdesk_rows.load(
-        (part.source, part.native_id, rng.months)
-    )
+def _talkdesk_org(fetched: Fetched[Any], part: Part, rng: DayRange) -> PartUsage:
     rows = fetched.value
     covered = rng.expanded_to_months()
-    reason = None if covered == rng else CoverageReason.EXPANDED_TO_WHOLE_MONTHS
     return PartUsage(
         part,
         rng,
         talkdesk.rows_metrics(rows),
         covered,
-        reason=reason,
+        reason=None if covered == rng else CoverageReason.EXPANDED_TO_WHOLE_MONTHS,
         details=tuple(rows),
         as_of=fetched.fetched_at,
         stale=fetched.stale,
     )
+
+
+def _start_org_part(
+    ctx: GraphContext, part: Part, rng: DayRange, policy: PartialMonths
+) -> PartUsage | _Pending:
+    loaders = ctx.loaders
+    if part.kind == "telzino":
+        key: tuple[Any, ...] = (part.source, part.native_id, rng)
+        return _Pending(
+            part, rng, loaders.telzino_minutes.load(key), _finisher(_telzino_org, part, rng)
+        )
+    if part.kind == "teli":
+        loading = loaders.teli_organizations.load((part.source, rng))
+        return _Pending(part, rng, loading, _finisher(_teli_org, part, rng))
+    if not rng.whole_months and policy is PartialMonths.EXCLUDE:
+        return PartUsage(part, rng, None, None, reason=CoverageReason.GRANULARITY_TOO_COARSE)
+    loading = loaders.talkdesk_rows.load((part.source, part.native_id, rng.months))
+    return _Pending(part, rng, loading, _finisher(_talkdesk_org, part, rng))
+
+
+def _finisher(
+    build: Callable[[Fetched[Any], Part, DayRange], PartUsage], part: Part, rng: DayRange
+) -> Callable[[Any], PartUsage]:
+    return lambda fetched: build(fetched, part, rng)
 
 
 def _org_parts(
@@ -184,19 +196,46 @@ def _org_parts(
     rng: DayRange,
     policy: PartialMonths,
     kinds: frozenset[str] | None,
-) -> list[Awaitable[PartUsage]]:
-    work: list[Awaitable[PartUsage]] = []
-    for part in node.parts:
-        if kinds is not None and part.kind not in kinds:
+) -> list[PartUsage | _Pending]:
+    """Every part's loader asked now, in this tick, so all nodes of a query share batches."""
+    return [
+        _start_org_part(ctx, part, rng, policy)
+        for part in node.parts
+        if kinds is None or part.kind in kinds
+    ]
+
+
+async def _settle(started: list[PartUsage | _Pending]) -> tuple[PartUsage, ...]:
+    """Wait for the pending parts together; a source's failure becomes its part's error.
+
+    The loaders' futures are awaited as they are, not wrapped in a task per part: a dashboard
+    settles thousands of parts, and a task costs several event-loop turns each."""
+    pending = [s for s in started if isinstance(s, _Pending)]
+    if not pending:
+        return tuple(s for s in started if isinstance(s, PartUsage))
+    outcomes = iter(await asyncio.gather(*(p.loading for p in pending), return_exceptions=True))
+    parts: list[PartUsage] = []
+    for s in started:
+        if isinstance(s, PartUsage):
+            parts.append(s)
             continue
-        if part.kind == "telzino":
-            job = _telzino_org(ctx, part, rng)
-        elif part.kind == "teli":
-            job = _teli_org(ctx, part, rng)
+        outcome = next(outcomes)
+        if isinstance(outcome, UpstreamError):
+            parts.append(
+                PartUsage(
+                    s.part,
+                    s.asked,
+                    None,
+                    None,
+                    error=outcome,
+                    reason=CoverageReason.UPSTREAM_FAILED,
+                )
+            )
+        elif isinstance(outcome, BaseException):
+            raise outcome
         else:
-            job = _talkdesk_org(ctx, part, rng, policy)
-        work.append(_guard(part, rng, job))
-    return work
+            parts.append(s.finish(outcome))
+    return tuple(parts)
 
 
 async def organization_usage(
@@ -206,8 +245,7 @@ async def organization_usage(
     policy: PartialMonths = PartialMonths.EXCLUDE,
     kinds: frozenset[str] | None = None,
 ) -> UsageResult:
-    parts = await asyncio.gather(*_org_parts(ctx, node, rng, policy, kinds))
-    return UsageResult(rng, tuple(parts))
+    return UsageResult(rng, await _settle(_org_parts(ctx, node, rng, policy, kinds)))
 
 
 async def unattributed_usage(
@@ -254,19 +292,15 @@ async def reseller_usage(
 ) -> UsageResult:
     """The sum of the reseller's organizations (so the two always reconcile)."""
     orgs = [ctx.catalog.organizations[i] for i in node.organization_ids]
-    work = [job for org in orgs for job in _org_parts(ctx, org, rng, policy, kinds)]
-    parts = await asyncio.gather(*work)
-    return UsageResult(rng, tuple(parts))
+    started = [job for org in orgs for job in _org_parts(ctx, org, rng, policy, kinds)]
+    return UsageResult(rng, await _settle(started))
 
 
 async def agent_usage(ctx: GraphContext, node: AgentNode, rng: DayRange) -> UsageResult:
     org = ctx.catalog.organizations[node.organization_id]
     org_part = next(p for p in org.parts if p.source == node.part.source and p.kind == "telzino")
 
-    async def work() -> PartUsage:
-        fetched: Fetched[Any] = await ctx.loaders.telzino_minutes.load(
-            (org_part.source, org_part.native_id, rng)
-        )
+    def finish(fetched: Fetched[Any]) -> PartUsage:
         metrics = telzino.agent_metrics(fetched.value, node.part.native_id or "")
         return PartUsage(
             node.part,
@@ -278,30 +312,28 @@ async def agent_usage(ctx: GraphContext, node: AgentNode, rng: DayRange) -> Usag
             stale=fetched.stale,
         )
 
-    return UsageResult(rng, (await _guard(node.part, rng, work()),))
+    loading = ctx.loaders.telzino_minutes.load((org_part.source, org_part.native_id, rng))
+    return UsageResult(rng, await _settle([_Pending(node.part, rng, loading, finish)]))
 
 
 async def user_usage(ctx: GraphContext, node: UserNode, rng: DayRange) -> UsageResult:
     org_native = _teli_org_native(ctx, node)
 
-    async def work() -> PartUsage:
-        fetched: Fetched[Any] = await ctx.loaders.teli_users_usage.load(
-            (node.part.source, org_native, rng)
-        )
+    def finish(fetched: Fetched[Any]) -> PartUsage:
         row = fetched.value.get(node.part.native_id)
-        details = (row,) if row is not None else ()
         return PartUsage(
             node.part,
             rng,
             teli.user_metrics(row),
             rng,
-            details=details,
+            details=(row,) if row is not None else (),
             subject="user",
             as_of=fetched.fetched_at,
             stale=fetched.stale,
         )
 
-    return UsageResult(rng, (await _guard(node.part, rng, work()),))
+    loading = ctx.loaders.teli_users_usage.load((node.part.source, org_native, rng))
+    return UsageResult(rng, await _settle([_Pending(node.part, rng, loading, finish)]))
 
 
 def _teli_org_native(ctx: GraphContext, node: UserNode) -> str:
