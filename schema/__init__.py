@@ -22,6 +22,7 @@ from clients.errors import UpstreamError
 from resolvers.errors import GraphError
 from schema.budget import UpstreamBudget
 from schema.debug import OperationTelemetry, operation_tracing
+from schema.direct import call_plain_resolvers_directly
 from schema.errors import ErrorCodes
 from schema.federation import client_sdl, describe
 from schema.inputs import DATE_SCALAR
@@ -44,6 +45,7 @@ class UsageGraphSchema(strawberry.federation.Schema):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         describe(self._schema)  # Federation's own types explain themselves too
+        self.direct_fields = call_plain_resolvers_directly(self._schema, self.config.name_converter)
         self._client_sdl = client_sdl(self._schema)
 
     def as_str(self) -> str:
