@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import gc
 
-__all__ = ["SERVING_THRESHOLDS", "tune_for_serving"]
-
-# A young collection every 50,000 net allocations instead of 700; older generations as often
-# relative to it as CPython's defaults make them (10 and 10) would be too rare to bound memory
-# held by cycles, so 20 and 20.
-SERVING_THRESHOLDS = (50_000, 20, 20)
+__all__ = ["tune_for_serving"]
 
 
 def tune_for_serving() -> None:
-    """Freeze what start-up built and collect young objects far less often.
+    """Freeze what start-up built, so full collections never walk it again.
 
-    One request decodes tens of thousands of short-lived objects (vendor JSON rows, GraphQL
-    results). With CPython's default threshold they outlive dozens of young collections, get
-    promoted, and the full collections that follow walk them together with every imported
-    module: measured on the L dashboard, ~0.4 s of a 1.3 s request. Reference counting frees
-    almost all of them anyway; the collector is only needed for cycles, which it still finds.
-    Freezing moves the start-up heap (modules, schema, the sandbox's dataset) out of every
-    future collection.
+    Full collections walked every imported module (and, in the sandbox, the whole dataset) on
+    top of a request's promoted objects: 100-200 ms each at M. Raising the young threshold as
+    well (50,000 / 20 / 20) halved the L dashboard's latency in-process, but the soak's RSS
+    then climbed from 154 to 274 MB instead of staying flat, so the thresholds stay CPython's
+    until a bounded setting is measured (see docs/performance.md).
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*SERVING_THRESHOLDS)
