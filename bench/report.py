@@ -418,27 +418,29 @@ def _profile_lines(results: dict[str, Any]) -> list[str]:
     return []
 
 
-HOT_SPOTS = """## Hot spots named, not fixed by the benchmark work
+HOT_SPOTS = """## Profile findings: fixed, and what remains
 
-From the L-dashboard profile (2,000 organizations: one request resolves about 2,000 `usage`
-fields and parses a Telzino report of about 1.5 MB). Each touches files other work was changing
-at the time, so they are listed for the graph's owners rather than patched here:
+Fixed, each in its own commit (in-process timings against the sandbox at 25 ms):
 
-1. **`info.selected_fields` in every `usage` resolver** (`schema/entities.py` calling
-   `schema/selection.py: kinds_for_usage`): strawberry converts the whole sub-selection (with
-   `to_camel_case` on every name) once per organization; about 8% of request time at L. The
-   vendor kinds depend only on the field's AST node, so computing them once per field node per
-   request removes nearly all of it.
-2. **`UsageFigures._metrics` re-sums the parts for every figure** (`schema/usage.py`): `voice`,
-   `sms` and `costs` each call `sum_metrics` over the same parts; about 5% at L. Summing once per
-   `Usage` object (failures still checked per field) keeps the semantics.
-3. **Vendor response parsing**, the largest piece of our own code: `clients/telzino.py:
-   _org_minutes` through the shared checked reader (`clients/decoding.py: _required, text,
-   number`) plus JSON decoding with `parse_float=Decimal`, about 17% at L for a report of 1,440
-   organizations x 10 agents. It is the price of the typed contract checks; a faster path would
-   read the expected shape first and fall back to the checked reader on a mismatch.
-4. Around them, graphql-core execution and strawberry's resolver wrappers take the largest share
-   of self time: per-field overhead that grows with organizations x fields.
+1. httpcore imported the missing `sniffio` on every connection-pool operation (a failed import
+   scans sys.path, ~0.4 ms per upstream call): now a dependency. M dashboard 149 -> 108 ms.
+2. Strawberry's wrapper around self-only resolvers (Info, argument conversion, extension chain),
+   a fifth of the L dashboard: 42 such fields are called directly (`schema/direct.py`);
+   camelCase names are converted once (`schema/naming.py`).
+3. A task per usage part (3 per organization): the loaders' futures are awaited together.
+4. The checked JSON reader built each field's JSON path before reading it: one type check now.
+5. Selection kinds once per AST node; usage totals summed once per object.
+6. The sandbox summed every Teli user's series on each call (emulator CPU counts for everyone).
+7. Garbage collection: `serve`/`sandbox` freeze the start-up heap. Raising the young threshold
+   too (50,000/20/20) took the L dashboard from 1.38 to 0.71 s in-process, but the soak's RSS
+   climbed (154 -> 274 MB), so it was reverted; the run above was measured with it, so its L
+   figures are optimistic until a bounded setting is measured.
+
+What remains, largest first: graphql-core's per-field execution (~10 fields x 2,000
+organizations at L); the HTTP client, ~1 ms CPU per upstream call (a third of the mixed
+scenario's 72 calls: httpcore re-checks every pooled socket on each assignment); exact-Decimal
+parsing of the Telzino and Talkdesk reports; the response cache pickling on the event loop
+(warm L).
 """
 
 METHOD = """## How the figures are computed
