@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from clients.errors import UpstreamError
@@ -125,7 +125,7 @@ class _Pending(NamedTuple):
     finish: Callable[[Any], PartUsage]
 
 
-def _telzino_org(fetched: Fetched[Any], part: Part, rng: DayRange) -> PartUsage:
+def _telzino_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
     row = fetched.value
     return PartUsage(
         part,
@@ -138,7 +138,7 @@ def _telzino_org(fetched: Fetched[Any], part: Part, rng: DayRange) -> PartUsage:
     )
 
 
-def _teli_org(fetched: Fetched[Any], part: Part, rng: DayRange) -> PartUsage:
+def _teli_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
     row = fetched.value.get(part.native_id)
     return PartUsage(
         part,
@@ -151,7 +151,7 @@ def _teli_org(fetched: Fetched[Any], part: Part, rng: DayRange) -> PartUsage:
     )
 
 
-def _talkdesk_org(fetched: Fetched[Any], part: Part, rng: DayRange) -> PartUsage:
+def _talkdesk_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
     rows = fetched.value
     covered = rng.expanded_to_months()
     return PartUsage(
@@ -173,21 +173,15 @@ def _start_org_part(
     if part.kind == "telzino":
         key: tuple[Any, ...] = (part.source, part.native_id, rng)
         return _Pending(
-            part, rng, loaders.telzino_minutes.load(key), _finisher(_telzino_org, part, rng)
+            part, rng, loaders.telzino_minutes.load(key), partial(_telzino_org, part, rng)
         )
     if part.kind == "teli":
         loading = loaders.teli_organizations.load((part.source, rng))
-        return _Pending(part, rng, loading, _finisher(_teli_org, part, rng))
+        return _Pending(part, rng, loading, partial(_teli_org, part, rng))
     if not rng.whole_months and policy is PartialMonths.EXCLUDE:
         return PartUsage(part, rng, None, None, reason=CoverageReason.GRANULARITY_TOO_COARSE)
     loading = loaders.talkdesk_rows.load((part.source, part.native_id, rng.months))
-    return _Pending(part, rng, loading, _finisher(_talkdesk_org, part, rng))
-
-
-def _finisher(
-    build: Callable[[Fetched[Any], Part, DayRange], PartUsage], part: Part, rng: DayRange
-) -> Callable[[Any], PartUsage]:
-    return lambda fetched: build(fetched, part, rng)
+    return _Pending(part, rng, loading, partial(_talkdesk_org, part, rng))
 
 
 def _org_parts(
