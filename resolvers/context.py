@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from strawberry.fastapi import BaseContext
 
@@ -24,9 +25,13 @@ class GraphContext(BaseContext):
         self.identity = identity  # who asks: a scoped key sees only its resellers' part
         self.budget = CallBudget(service.max_calls_per_source)
         self._catalog: Catalog | None = None
-        # (selection kind, AST node id) -> vendor kinds; the thousands of identical `usage`
+        # (selection kind, AST node ids) -> vendor kinds; the thousands of identical `usage`
         # fields of a list share one answer (see schema/selection.py)
-        self.selection_kinds: dict[tuple[str, int], frozenset[str]] = {}
+        self.selection_kinds: dict[tuple[str, tuple[int, ...]], frozenset[str]] = {}
+        # what schema/ahead.py resolved for whole lists: field plans per list field, and
+        # (usage field's AST node ids, organization id) -> its Usage
+        self.ahead_plans: dict[tuple[int, ...], Any] = {}
+        self.usage_ahead: dict[tuple[tuple[int, ...], str], Any] = {}
 
     async def load_catalog(self) -> Catalog:
         """Awaited once at the root, before any loader is used (an uneven await would split

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 
 from clients.errors import UpstreamError
 from resolvers.errors import GraphError
+from schema.ahead import resolve_usage_ahead
 from schema.budget import UpstreamBudget
 from schema.debug import OperationTelemetry, operation_tracing
 from schema.direct import call_plain_resolvers_directly
@@ -46,6 +47,7 @@ class UsageGraphSchema(strawberry.federation.Schema):
         super().__init__(**kwargs)
         describe(self._schema)  # Federation's own types explain themselves too
         self.direct_fields = call_plain_resolvers_directly(self._schema, self.config.name_converter)
+        self.ahead_fields = resolve_usage_ahead(self)
         self._client_sdl = client_sdl(self._schema)
 
     def as_str(self) -> str:

@@ -13,7 +13,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from resolvers.usage import MEASURES
 
-__all__ = ["cached_kinds", "kinds_for_monthly", "kinds_for_usage"]
+__all__ = ["cached_kinds", "field_group_key", "kinds_for_monthly", "kinds_for_usage"]
 
 _FREE = frozenset({"firstDay", "lastDay", "days", "__typename"})
 _ALL = frozenset(MEASURES)
@@ -50,13 +50,20 @@ def kinds_for_monthly(selected: Iterable[SelectedField]) -> frozenset[str]:
     )
 
 
+def field_group_key(field_nodes: Iterable[Any]) -> tuple[int, ...]:
+    """One field's AST nodes, as graphql-core merged them under a response key: the same
+    nodes at every list item, so the key names the field across a whole list."""
+    return tuple(map(id, field_nodes))
+
+
 def cached_kinds(
     info: Any, compute: Callable[[Iterable[SelectedField]], frozenset[str]]
 ) -> frozenset[str]:
-    """`compute(info.selected_fields)`, once per field node and request: building the
-    selection objects is costly and the answer depends only on the query's AST node."""
-    cache: dict[tuple[str, int], frozenset[str]] = info.context.selection_kinds
-    key = (compute.__name__, id(info._raw_info.field_nodes[0]))
+    """`compute(info.selected_fields)`, once per field and request: building the selection
+    objects is costly and the answer depends only on the field's AST nodes (all of them: a
+    fragment's node can merge with different siblings in different places)."""
+    cache: dict[tuple[str, tuple[int, ...]], frozenset[str]] = info.context.selection_kinds
+    key = (compute.__name__, field_group_key(info._raw_info.field_nodes))
     kinds = cache.get(key)
     if kinds is None:
         kinds = cache[key] = compute(info.selected_fields)
