@@ -65,15 +65,19 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     """Replaces uvicorn: records what `serve` would have served, with the collector's frozen
-    count at that moment; unfreezes the test process's heap afterwards."""
+    count and thresholds at that moment; restores the test process's collector afterwards."""
     calls: list[dict[str, Any]] = []
+    thresholds = gc.get_threshold()
 
     def run(app: Any, **kw: Any) -> None:
-        calls.append({"app": app, "frozen": gc.get_freeze_count(), **kw})
+        calls.append(
+            {"app": app, "frozen": gc.get_freeze_count(), "thresholds": gc.get_threshold(), **kw}
+        )
 
     monkeypatch.setattr(cli, "_run", run)
     yield calls
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 # -- in-process ----------------------------------------------------------------------------------
@@ -135,6 +139,7 @@ def test_serve_freezes_the_start_up_heap_before_serving(
 
     (call,) = served
     assert call["frozen"] > 10_000  # the start-up heap: modules, schema, app
+    assert call["thresholds"] == (10_000, 10, 10)
 
 
 def test_serve_host_and_port_flags_override_the_config(
