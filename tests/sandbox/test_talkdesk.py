@@ -14,6 +14,7 @@ import pytest
 
 from sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months_between
 from sandbox.server import SandboxServer
+from sandbox.talkdesk import _json
 
 USAGE = "express-accounts-usage:read"
 ACCOUNTS = "express-accounts:read"
@@ -448,3 +449,17 @@ def test_accounts_lists_the_orgs_accounts_with_paging(sandbox, northwind) -> Non
         {"id": a.id, "name": a.name, "company_name": a.company_name, "status": a.status}
         for a in northwind.accounts
     ]
+
+
+def test_json_writes_decimals_as_their_exact_digits() -> None:
+    body = {
+        "amounts": [Decimal("1.50"), Decimal("-0.00"), Decimal("1E+2"), Decimal("0.1000")],
+        "text": 'say "decimal:1.5" \u00e9',
+        "other": [None, 3, True, 2.5],
+    }
+    text = _json(body)
+    assert text == (
+        '{"amounts":[1.50,-0.00,1E+2,0.1000],"text":"say \\"decimal:1.5\\" \\u00e9",'
+        '"other":[null,3,true,2.5]}'
+    )
+    assert json.loads(text, parse_float=Decimal)["amounts"][0] == Decimal("1.50")
