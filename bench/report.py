@@ -431,16 +431,23 @@ Fixed, each in its own commit (in-process timings against the sandbox at 25 ms):
 4. The checked JSON reader built each field's JSON path before reading it: one type check now.
 5. Selection kinds once per AST node; usage totals summed once per object.
 6. The sandbox summed every Teli user's series on each call (emulator CPU counts for everyone).
-7. Garbage collection: `serve`/`sandbox` freeze the start-up heap. Raising the young threshold
-   too (50,000/20/20) took the L dashboard from 1.38 to 0.71 s in-process, but the soak's RSS
-   climbed (154 -> 274 MB), so it was reverted; the run above was measured with it, so its L
-   figures are optimistic until a bounded setting is measured.
+7. Garbage collection: `serve`/`sandbox` freeze the start-up heap and collect the young
+   generation every 10,000 allocations (older generations keep CPython's 10/10). The soak stays
+   flat with it (about 60 MB above the defaults); 50,000/20/20 had climbed from 154 to 274 MB.
+   In-process L dashboard 548 -> 489 ms.
+8. Organization lists resolve their items' usage ahead (`schema/ahead.py`): one await for the
+   whole list instead of Strawberry's argument conversion, a coroutine and graphql-core's tasks
+   per organization; same loader keys, so the same calls. L dashboard CPU ~560 -> ~420 ms, M
+   mixed 223 -> 160 ms in-process.
+9. The sandbox rendered Talkdesk pages with a recursive Python encoder (~5 ms a page); the
+   single-threaded emulator made every later answer wait behind them (at L, the Telzino report
+   by ~100 ms). The json module's encoder writes them now, byte for byte the same.
 
-What remains, largest first: graphql-core's per-field execution (~10 fields x 2,000
-organizations at L); the HTTP client, ~1 ms CPU per upstream call (a third of the mixed
-scenario's 72 calls: httpcore re-checks every pooled socket on each assignment); exact-Decimal
-parsing of the Telzino and Talkdesk reports; the response cache pickling on the event loop
-(warm L).
+What remains, largest first: the HTTP client, 0.65-0.8 ms CPU per upstream call measured
+with plain httpx against the sandbox (the mixed scenario's 72 calls; its target is not met for
+this reason: ~60 ms of the 138 ms budget before any parsing); graphql-core's per-field
+execution (~10 fields x 2,000 organizations at L); exact-Decimal parsing of the Telzino
+report (20,000 agents at L); the response cache pickling on the event loop (warm L).
 """
 
 METHOD = """## How the figures are computed
