@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,6 +248,8 @@ def toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Path):
         value = str(value)
     # JSON string escapes are valid TOML basic-string escapes
@@ -265,6 +268,8 @@ class ServeOptions:
 
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     optional: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # only the sandbox's sources of these kinds (None: all), to measure on what a peer expresses
+    kinds: frozenset[str] | None = None
 
 
 def _config_text(
@@ -285,6 +290,28 @@ def _config_text(
         lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def _directory_for(directory: Path, source_names: set[str], name: str) -> Path:
+    """The directory with only the links to `source_names` (a server refuses links to sources
+    it does not have); entries left without a link are dropped."""
+    data = tomllib.loads(directory.read_text(encoding="utf-8"))
+    kept_resellers: set[str] = set()
+    lines: list[str] = []
+    for table in ("resellers", "organizations"):
+        for entry in data.get(table, []):
+            links = [x for x in entry.get("links", []) if x.split(":", 1)[0] in source_names]
+            reseller = entry.get("reseller")
+            if not links or (reseller is not None and reseller not in kept_resellers):
+                continue
+            if table == "resellers":
+                kept_resellers.add(entry["id"])
+            lines.append(f"[[{table}]]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in {**entry, "links": links}.items()]
+            lines.append("")
+    path = directory.with_name(f"{name}-directory.toml")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
 
 
 _UNKNOWN = re.compile(r"unknown key '([^']+)'")
@@ -321,9 +348,13 @@ def start_serve(
         for section, values in optional.items():
             sections.setdefault(section, {}).update(values)
         config_path = sandbox.workdir / f"{name}.toml"
-        config_path.write_text(
-            _config_text(sandbox.sources, sandbox.directory_path, sections), encoding="utf-8"
-        )
+        sources = [
+            src for src in sandbox.sources if options.kinds is None or src["kind"] in options.kinds
+        ]
+        directory = sandbox.directory_path
+        if len(sources) < len(sandbox.sources):
+            directory = _directory_for(directory, {src["name"] for src in sources}, name)
+        config_path.write_text(_config_text(sources, directory, sections), encoding="utf-8")
         port = free_port()
         argv = [*usagegraph_command(), "serve", "--config", str(config_path), "--port", str(port)]
         if profile_to is not None:

@@ -72,6 +72,8 @@ NAIVE = ServeOptions(
     },
 )
 CACHE = {"cache": {"enabled": True, "backend": "memory"}}
+# What Tailcall's dashboard can express: the same server, with only these vendors configured.
+TAILCALL_KINDS = frozenset({"telzino", "teli"})
 
 
 @dataclass
@@ -232,6 +234,32 @@ def _measure_ours(
             f"p50 {entry['p50'] * 1000:.0f} ms p95 {entry['p95'] * 1000:.0f} ms"
         )
     return out
+
+
+def _measure_without_talkdesk(
+    cfg: Settings, scale: str, sandbox: Sandbox, wl: Workload
+) -> dict[str, Any]:
+    """Our cold dashboard with only Telzino and Teli configured: the part Tailcall's dashboard
+    can express, so the two latencies compare like for like."""
+    options = ServeOptions(OURS.sections, OURS.optional, kinds=TAILCALL_KINDS)
+    serve = start_serve("usagegraph-without-talkdesk", sandbox, options)
+    try:
+        req = wl.dashboard()
+        # discovery first, as for the full server (its calls are not the dashboard's)
+        asyncio.run(sequential(serve.url, sandbox, [req]))
+        samples = asyncio.run(sequential(serve.url, sandbox, [req] * cfg.samples(scale)))
+        entry = {
+            **_latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+            "calls": max(s.calls.data_total for s in samples),
+            "errors": _errors(samples),
+        }
+    finally:
+        serve.stop()
+    log(
+        f"{scale} without Talkdesk dashboard: calls {entry['calls']} "
+        f"p50 {entry['p50'] * 1000:.0f} ms"
+    )
+    return {"dashboard": entry}
 
 
 def _throughput(
@@ -444,6 +472,7 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
 
             if peers_installed():
                 result["peers"] = _run_peers(cfg, scale, sandbox, wl)
+                result["without_talkdesk"] = _measure_without_talkdesk(cfg, scale, sandbox, wl)
             else:
                 result["peers"] = {
                     "skipped": "bench/peers/node_modules missing (make bench runs npm ci)"
