@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -35,15 +35,21 @@ class SchemaLimits:
 
 
 def limit_extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
-    """Factories of the extensions enforcing `limits`."""
-    factories: list[Callable[[], SchemaExtension]] = [
-        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(QueryDepthLimiter, max_depth=limits.max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+    """Factories of the extensions enforcing `limits`.
+
+    The depth and alias limiters build a new rule class per instance; they are built once here,
+    so every operation validates with the same rule classes and the validation cache (keyed by
+    document and rules) can answer a repeated operation."""
+    rules: list[type[ASTValidationRule]] = [
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
     ]
     if not limits.introspection:
-        factories.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return factories
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return [
+        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        partial(AddValidationRules, rules),
+    ]
 
 
 # the messages Strawberry's and graphql-core's limiters raise

@@ -14,8 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from strawberry.extensions.validation_cache import _get_validate_cache
 
 from sandbox.server import SandboxServer
+from schema import OPERATION_CACHE_SIZE
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.limits import RateLimiter
@@ -275,3 +277,22 @@ async def test_limits_are_per_app(sandbox: SandboxServer, directory_file: Path) 
         assert_refused((await post(client, two_aliases)).json(), "QUERY_TOO_COMPLEX")
     async with open_client(sandbox_settings(sandbox, directory_file)) as client:
         assert (await post(client, two_aliases)).json() == {"data": {"a": "Query", "b": "Query"}}
+
+
+async def test_a_repeated_operation_is_validated_once_and_still_limited(
+    tight: httpx.AsyncClient,
+) -> None:
+    validated = _get_validate_cache(OPERATION_CACHE_SIZE)
+    query = "{ resellers { id name } }"
+    first = (await post(tight, query)).json()
+    hits, misses = validated.cache_info().hits, validated.cache_info().misses
+
+    again = (await post(tight, query)).json()
+
+    assert again == first and "errors" not in again
+    assert (validated.cache_info().hits, validated.cache_info().misses) == (hits + 1, misses)
+    # a refusal is remembered as one too
+    for _ in range(2):
+        assert assert_refused((await post(tight, DEEP)).json(), "QUERY_TOO_COMPLEX") == [
+            "'anonymous' exceeds maximum operation depth of 3"
+        ]
