@@ -42,6 +42,7 @@ from clients.errors import (
     error_from_response,
     parse_retry_after,
 )
+from clients.network import pooled_transport
 from clients.protection import CircuitBreaker, TokenBucket, current_budget
 
 __all__ = [
@@ -136,7 +137,12 @@ def _tls_context() -> ssl.SSLContext:
 
 def build_http_client(timeouts: Timeouts, *, max_connections: int = 20) -> httpx.AsyncClient:
     """The app's one pooled client: explicit per-phase timeouts, bounded pool, no redirects."""
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
     return httpx.AsyncClient(
+        transport=pooled_transport(verify=_tls_context(), limits=limits),
+        # Also what a proxy taken from the environment (HTTPS_PROXY, ...) is built with.
         verify=_tls_context(),
         timeout=httpx.Timeout(
             connect=timeouts.connect,
@@ -145,9 +151,7 @@ def build_http_client(timeouts: Timeouts, *, max_connections: int = 20) -> httpx
             # Waiting for a free pooled connection is bounded by the call's own deadline.
             pool=timeouts.total,
         ),
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
+        limits=limits,
         follow_redirects=False,
         headers={"User-Agent": "usagegraph"},
     )

@@ -1,0 +1,256 @@
+"""httpcore's network layer on plain asyncio transports: what every upstream socket runs on.
+
+httpcore's own backend on asyncio goes through anyio: each read and write sets up a cancel
+scope, and each time the pool hands out a connection it asks the kernel (one `select` per idle
+socket) whether the server hung up. With tens of concurrent upstream calls per GraphQL
+request that was ~0.5 ms of CPU per call, a third of the whole request. Here a protocol keeps
+what the event loop received, reads return from it without suspending when data is there, and
+"did the server hang up" is answered from that buffer, with no system call.
+
+Failures keep httpcore's meaning (and so httpx's: `ConnectError`, `ReadTimeout`, ...), which
+is what the retry policy in `clients.transport` acts on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+__all__ = ["AsyncioBackend", "AsyncioStream", "pooled_transport"]
+
+# Stop reading from the socket while this much is received and not yet taken by httpcore
+# (it takes 64 KiB at a time), so a slow consumer cannot make the buffer grow without bound.
+READ_HIGH_WATER = 1024 * 1024
+READ_LOW_WATER = READ_HIGH_WATER // 4
+
+
+class _Receiver(asyncio.Protocol):
+    """Buffers what a connection receives and wakes the one reader or writer waiting on it."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self.eof = False
+        self.error: Exception | None = None  # why the connection was lost, if it broke
+        self.reading_paused = False
+        self.writing_paused = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > READ_HIGH_WATER and not self.reading_paused and self.transport:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> None:
+        self.eof = True
+        self._wake()
+        # Returning None lets the transport close itself: HTTP has nothing to send after EOF.
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self.writing_paused = False
+        self._wake()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._wake()
+
+    def take(self, max_bytes: int) -> bytes:
+        chunk = self.chunks.popleft()
+        if len(chunk) > max_bytes:
+            self.chunks.appendleft(chunk[max_bytes:])
+            chunk = chunk[:max_bytes]
+        self.buffered -= len(chunk)
+        if self.reading_paused and self.buffered <= READ_LOW_WATER and self.transport:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return chunk
+
+    async def wait(self) -> None:
+        """Until the next event on the connection."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """One TCP (or TLS over TCP) connection, as httpcore reads and writes it."""
+
+    def __init__(self, transport: asyncio.Transport, receiver: _Receiver) -> None:
+        self._transport = transport
+        self._receiver = receiver
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        receiver = self._receiver
+        while not receiver.chunks:
+            if receiver.eof:
+                if receiver.error is not None:
+                    raise httpcore.ReadError(str(receiver.error) or type(receiver.error).__name__)
+                return b""  # the server closed the connection; httpcore decides what it means
+            try:
+                async with asyncio.timeout(timeout):
+                    await receiver.wait()
+            except TimeoutError:
+                raise httpcore.ReadTimeout(f"no data for {timeout} s") from None
+        return receiver.take(max_bytes)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        receiver = self._receiver
+        if receiver.eof or self._transport.is_closing():
+            raise httpcore.WriteError("the connection is closed")
+        self._transport.write(buffer)
+        while receiver.writing_paused and not receiver.eof:
+            try:
+                async with asyncio.timeout(timeout):
+                    await receiver.wait()
+            except TimeoutError:
+                raise httpcore.WriteTimeout(f"could not send for {timeout} s") from None
+        if receiver.error is not None:
+            raise httpcore.WriteError(str(receiver.error) or type(receiver.error).__name__)
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                transport = await loop.start_tls(
+                    self._transport,
+                    self._receiver,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                )
+        except TimeoutError:
+            self._transport.abort()
+            raise httpcore.ConnectTimeout(f"TLS handshake took over {timeout} s") from None
+        except OSError as exc:  # ssl.SSLError included
+            self._transport.abort()
+            raise httpcore.ConnectError(str(exc)) from exc
+        if transport is None:  # the connection closed during the handshake
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        assert isinstance(transport, asyncio.Transport)
+        self._receiver.transport = transport
+        return AsyncioStream(transport, self._receiver)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # An idle keep-alive connection with data or EOF waiting was closed by the server:
+            # the pool must not send on it. The event loop has already read the socket.
+            return bool(self._receiver.chunks) or self._receiver.eof
+        key = {
+            "ssl_object": "ssl_object",
+            "client_addr": "sockname",
+            "server_addr": "peername",
+            "socket": "socket",
+        }.get(info)
+        return None if key is None else self._transport.get_extra_info(key)
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Opens `AsyncioStream`s; asyncio sets TCP_NODELAY on TCP sockets itself."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        local = (local_address, 0) if local_address else None
+        try:
+            async with asyncio.timeout(timeout):
+                transport, receiver = await loop.create_connection(
+                    _Receiver, host, port, local_addr=local
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        return _opened(transport, receiver, socket_options)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                transport, receiver = await loop.create_unix_connection(_Receiver, path)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        return _opened(transport, receiver, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _opened(
+    transport: asyncio.BaseTransport,
+    receiver: _Receiver,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
+) -> AsyncioStream:
+    assert isinstance(transport, asyncio.Transport)
+    sock = transport.get_extra_info("socket")
+    for option in socket_options or ():
+        sock.setsockopt(*option)
+    return AsyncioStream(transport, receiver)
+
+
+class _PooledTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport (request/response mapping, error mapping) over a connection pool
+    whose sockets are `AsyncioStream`s."""
+
+    def __init__(self, *, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
+        super().__init__(verify=verify, limits=limits)
+        # httpx builds its pool without a way to choose the network backend; this is the same
+        # pool with the same settings, on ours (tests/clients/test_network.py checks it).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=AsyncioBackend(),
+        )
+
+
+def pooled_transport(*, verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """An HTTP/1.1 connection pool for one upstream, on `AsyncioBackend`."""
+    return _PooledTransport(verify=verify, limits=limits)
