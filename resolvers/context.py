@@ -50,6 +50,20 @@ class GraphContext(BaseContext):
             raise RuntimeError("catalog used before a root resolver loaded it")
         return self._catalog
 
+    def release(self) -> None:
+        """Let go of everything the operation loaded, once its result is complete.
+
+        graphql-core's execution context and the resolvers' `info` objects hold this context
+        in reference cycles, so whatever it keeps would wait for a collection of the older
+        generations: at scale M the benchmark's mixed query left ~90,000 objects a time,
+        freed in ~80 ms pauses of the next requests. Released, they go by reference counting."""
+        loaders = self.__dict__.pop("loaders", None)
+        if loaders is not None:
+            loaders.release()
+        self.selection_kinds.clear()
+        self.ahead_plans.clear()
+        self.usage_ahead.clear()
+
     @cached_property
     def loaders(self) -> Loaders:
         return Loaders(self.service, self.catalog)

@@ -82,6 +82,10 @@ class _ShieldedLoader(DataLoader):
         return asyncio.shield(super().load(key))
 
 
+# what `Loaders.release` keeps: what it was built with, not what it loaded
+_KEPT = frozenset({"service", "catalog", "naive", "_options"})
+
+
 class Loaders:
     """Built lazily per request, inside the running event loop; only what a query uses exists."""
 
@@ -91,6 +95,18 @@ class Loaders:
         self.naive = service.naive_loaders
         # the benchmark's N+1 baseline: every key its own call, nothing remembered
         self._options: dict[str, bool] = {"batch": False, "cache": False} if self.naive else {}
+
+    def release(self) -> None:
+        """Forget what this request loaded: every loader's cache and the reports kept aside.
+
+        Each loader's batch function closes over this object, a reference cycle only the
+        garbage collector's older generations would break; emptied here, the loaded reports
+        are freed by reference counting as soon as the operation ends."""
+        for name, value in list(vars(self).items()):
+            if isinstance(value, DataLoader):
+                value.clear_all()
+            if name not in _KEPT:
+                del self.__dict__[name]
 
     def _loader(self, batch_load: Callable[..., Awaitable[list[Any]]]) -> DataLoader:
         return _ShieldedLoader(batch_load, **self._options)
