@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import strawberry.schema.schema
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from sandbox.server import SandboxServer
@@ -279,8 +280,22 @@ async def test_limits_are_per_app(sandbox: SandboxServer, directory_file: Path) 
         assert (await post(client, two_aliases)).json() == {"data": {"a": "Query", "b": "Query"}}
 
 
-async def test_a_repeated_operation_is_validated_once_and_still_limited(
-    tight: httpx.AsyncClient,
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every operation text Strawberry's parse step parses."""
+    texts: list[str] = []
+    original = strawberry.schema.schema.parse
+
+    def counting(source: str, **options: Any) -> Any:
+        texts.append(source)
+        return original(source, **options)
+
+    monkeypatch.setattr(strawberry.schema.schema, "parse", counting)
+    return texts
+
+
+async def test_a_repeated_operation_is_parsed_and_validated_once_and_still_limited(
+    tight: httpx.AsyncClient, parsed: list[str]
 ) -> None:
     validated = _get_validate_cache(OPERATION_CACHE_SIZE)
     query = "{ resellers { id name } }"
@@ -290,7 +305,13 @@ async def test_a_repeated_operation_is_validated_once_and_still_limited(
     again = (await post(tight, query)).json()
 
     assert again == first and "errors" not in again
+    assert parsed == [query]
     assert (validated.cache_info().hits, validated.cache_info().misses) == (hits + 1, misses)
+    # text that does not parse is never kept: each attempt is refused with its code
+    broken = "{ resellers { id "
+    for _ in range(2):
+        assert assert_refused((await post(tight, broken)).json(), "GRAPHQL_PARSE_FAILED")
+    assert parsed == [query, broken, broken]
     # a refusal is remembered as one too
     for _ in range(2):
         assert assert_refused((await post(tight, DEEP)).json(), "QUERY_TOO_COMPLEX") == [

@@ -1,0 +1,59 @@
+"""The parsed-document cache (schema/documents.py): bounded, keyed by text and parser limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import strawberry
+import strawberry.schema.schema
+from strawberry.extensions import MaxTokensLimiter
+
+from schema.documents import document_cache
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def echo(self, text: str) -> str:
+        return text
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    texts: list[str] = []
+    original = strawberry.schema.schema.parse
+
+    def counting(source: str, **options: Any) -> Any:
+        texts.append(source)
+        return original(source, **options)
+
+    monkeypatch.setattr(strawberry.schema.schema, "parse", counting)
+    return texts
+
+
+async def test_the_least_recently_used_document_is_parsed_again(parsed: list[str]) -> None:
+    schema = strawberry.Schema(Query, extensions=[document_cache(2)])
+    texts = {word: f'{{ echo(text: "{word}") }}' for word in "abc"}
+    a, b, c = texts.values()
+    for word in "abacab":
+        result = await schema.execute(texts[word])
+        assert result.errors is None and result.data == {"echo": word}
+    # a, b parsed; a kept (used); c evicts b; a kept; b parsed again
+    assert parsed == [a, b, c, b]
+
+
+async def test_a_document_parsed_under_one_token_limit_is_not_used_under_another(
+    parsed: list[str],
+) -> None:
+    cache = document_cache(8)
+    text = '{ echo(text: "limits") }'
+    roomy = strawberry.Schema(Query, extensions=[cache, lambda: MaxTokensLimiter(100)])
+    tight = strawberry.Schema(Query, extensions=[cache, lambda: MaxTokensLimiter(3)])
+
+    assert (await roomy.execute(text)).data == {"echo": "limits"}
+    refused = await tight.execute(text)
+
+    assert refused.data is None and refused.errors is not None
+    assert "more than 3 tokens" in refused.errors[0].message
+    assert parsed == [text, text]
