@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox import telzino as emulator
 from sandbox.dataset import (
     TELZINO_CLIENT_ID,
     TELZINO_CLIENT_SECRET,
@@ -416,6 +417,42 @@ def test_no_match_is_200_with_empty_data(
     }
     assert billing["data"] == []
     assert billing["period"]["start_date"] == first.strftime("%m/%d/%Y")
+
+
+@pytest.mark.parametrize(("host", "path"), [("api", REPORT), ("dashboard", BILLING)])
+def test_a_repeated_report_is_computed_once_and_answered_with_the_same_bytes(
+    telzino: Telzino,
+    dataset: Dataset,
+    window: tuple[date, date],
+    monkeypatch: pytest.MonkeyPatch,
+    host: str,
+    path: str,
+) -> None:
+    computed: list[str] = []
+    for name in ("_report_row", "_billing_row"):
+        original = getattr(emulator, name)
+
+        def counting(ds: Dataset, org: TelzinoOrg, period: Any, original: Any = original) -> Any:
+            computed.append(org.id)
+            return original(ds, org, period)
+
+        monkeypatch.setattr(emulator, name, counting)
+    url = (telzino.api if host == "api" else telzino.dashboard) + path
+    first, last = window[0], window[1] - timedelta(days=3)  # a range no other test asks
+    a, b = (r.id for r in dataset.telzino_resellers[:2])
+
+    once = telzino.get(url, [*dates(first, last), ("reseller_ids", f"{a},{b}")])
+    rows = len(computed)
+    # the same question in another of the vendor's array forms, ids in another order
+    again = telzino.get(url, [*dates(first, last), ("reseller_ids[]", b), ("reseller_ids[]", a)])
+    other = telzino.get(url, [*dates(first, last), ("reseller_ids", a)])
+
+    assert once.status_code == again.status_code == other.status_code == 200
+    assert once.headers["content-type"] == "application/json"
+    assert again.content == once.content
+    assert rows == len(orgs_of_reseller(dataset, a)) + len(orgs_of_reseller(dataset, b))
+    assert len(computed) == rows + len(orgs_of_reseller(dataset, a))
+    assert other.json()["data"] == [row for row in once.json()["data"] if row["reseller_id"] == a]
 
 
 # -- 400s --------------------------------------------------------------------------------------
