@@ -388,7 +388,7 @@ def _bearer(request: Request) -> str | None:
 def _token_guard(control: SandboxControl) -> Any:
     """A dependency that answers 401 unless the request carries a live Telzino token."""
 
-    def require_token(request: Request) -> None:
+    async def require_token(request: Request) -> None:
         if control.tokens.subject(VENDOR, _bearer(request)) is None:
             raise TelzinoError(401, "Unauthorized", "Invalid or missing token")
 
@@ -432,19 +432,19 @@ def _api_app(dataset: Dataset, control: SandboxControl) -> FastAPI:
     minutes_body = rendered_reports(dataset, minutes_by_organization)
 
     @router.get("/v1/reports/minutes-by-organization")
-    def report_by_org(request: Request) -> Response:
+    async def report_by_org(request: Request) -> Response:
         return Response(minutes_body(report_query(request)), media_type="application/json")
 
     @router.get("/v1/reports/minutes-by-agent")
-    def report_by_agent(request: Request) -> JSONResponse:
+    async def report_by_agent(request: Request) -> JSONResponse:
         return JSONResponse(minutes_by_agent(dataset, request))
 
     @router.get("/v1/agents")
-    def agents(request: Request) -> JSONResponse:
+    async def agents(request: Request) -> JSONResponse:
         return JSONResponse(list_agents(dataset, request))
 
     @router.get("/v1/agents/{agent_id}")
-    def agent(agent_id: str) -> JSONResponse:
+    async def agent(agent_id: str) -> JSONResponse:
         return JSONResponse(get_agent(dataset, agent_id))
 
     app.include_router(router)
@@ -458,7 +458,7 @@ def _dashboard_app(dataset: Dataset, control: SandboxControl) -> FastAPI:
     billing_body = rendered_reports(dataset, billing_report)
 
     @router.get("/v1/billing-report")
-    def billing(request: Request) -> Response:
+    async def billing(request: Request) -> Response:
         return Response(billing_body(report_query(request)), media_type="application/json")
 
     app.include_router(router)
