@@ -32,6 +32,7 @@ from schema.federation import client_sdl, describe
 from schema.inputs import DATE_SCALAR
 from schema.limits import SchemaLimits, limit_extensions
 from schema.naming import schema_config
+from schema.plain import PlainExecutor
 from schema.query import Query
 from schema.release import ReleaseLoaded
 
@@ -51,7 +52,7 @@ class UsageGraphSchema(strawberry.federation.Schema):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         describe(self._schema)  # Federation's own types explain themselves too
-        self.direct_fields = call_plain_resolvers_directly(self._schema, self.config.name_converter)
+        self.direct_fields = call_plain_resolvers_directly(self._schema, self.config)
         self.ahead_fields = resolve_usage_ahead(self)
         self._client_sdl = client_sdl(self._schema)
 
@@ -94,6 +95,7 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
         # only @key is used (Federation 2.0); 2.5 links a version every current router and
         # composition library knows (Strawberry's default, 2.11, is too new for some)
         federation_version=FEDERATION_VERSION,
+        execution_context_class=PlainExecutor,
         # ErrorCodes first: its after-operation code runs last, so it shapes the limits' errors;
         # only OperationTelemetry (metrics, log line, debug) wraps it, to see the final codes
         extensions=[

@@ -8,7 +8,9 @@ a resolver that calls the method on the parent value and nothing else: the same 
 the same result, the same errors (graphql-core locates whatever the method raises).
 
 A field keeps Strawberry's wrapper when it has arguments, asks for `info`/`root`/`parent`, is
-async, or carries field extensions or permission classes.
+async, or carries field extensions or permission classes. Attribute fields (no resolver at all)
+get a direct reader too, the `getattr` Strawberry's own basic path does, so that every plain
+reader carries the `PLAIN` mark: schema/plain.py completes plain fields in one step.
 """
 
 from __future__ import annotations
@@ -17,10 +19,17 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
-from strawberry.schema.name_converter import NameConverter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types.field import StrawberryField
 
-__all__ = ["call_plain_resolvers_directly"]
+__all__ = ["PLAIN", "call_plain_resolvers_directly", "is_plain"]
+
+# set on the resolvers made here: pure reads of the parent value that need no `info`
+PLAIN = "usagegraph_plain"
+
+
+def is_plain(resolve: Callable[..., Any] | None) -> bool:
+    return getattr(resolve, PLAIN, False)
 
 
 def _plain_method(field: StrawberryField) -> Callable[[Any], Any] | None:
@@ -40,16 +49,32 @@ def _plain_method(field: StrawberryField) -> Callable[[Any], Any] | None:
     return resolver.wrapped_func
 
 
+def _is_attribute(field: StrawberryField) -> bool:
+    return field.base_resolver is None and not field.extensions and not field.permission_classes
+
+
 def _direct(method: Callable[[Any], Any]) -> Callable[..., Any]:
-    def resolve(source: Any, _info: GraphQLResolveInfo) -> Any:
+    def resolve(source: Any, _info: GraphQLResolveInfo | None) -> Any:
         return method(source)
 
+    setattr(resolve, PLAIN, True)
     return resolve
 
 
-def call_plain_resolvers_directly(schema: GraphQLSchema, names: NameConverter) -> list[str]:
-    """Rewire every plain method field of `schema`'s object types; returns them as
+def _attribute(name: str) -> Callable[..., Any]:
+    def resolve(source: Any, _info: GraphQLResolveInfo | None) -> Any:
+        return getattr(source, name)
+
+    setattr(resolve, PLAIN, True)
+    return resolve
+
+
+def call_plain_resolvers_directly(schema: GraphQLSchema, config: StrawberryConfig) -> list[str]:
+    """Rewire every plain method field of `schema`'s object types, and every attribute field
+    when the configured default resolver is `getattr`; returns the method fields as
     `Type.field` (what the tests pin)."""
+    names = config.name_converter
+    attributes = config.default_resolver is getattr
     rewired: list[str] = []
     for type_name, graphql_type in schema.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType):
@@ -58,10 +83,11 @@ def call_plain_resolvers_directly(schema: GraphQLSchema, names: NameConverter) -
         if definition is None:
             continue
         for field in definition.fields:
-            method = _plain_method(field)
-            if method is None:
-                continue
             name = names.get_graphql_name(field)
-            graphql_type.fields[name].resolve = _direct(method)
-            rewired.append(f"{type_name}.{name}")
+            method = _plain_method(field)
+            if method is not None:
+                graphql_type.fields[name].resolve = _direct(method)
+                rewired.append(f"{type_name}.{name}")
+            elif attributes and _is_attribute(field) and name in graphql_type.fields:
+                graphql_type.fields[name].resolve = _attribute(field.python_name)
     return rewired
