@@ -9,16 +9,17 @@ __all__ = ["tune_for_serving"]
 
 def tune_for_serving() -> None:
     """Freeze what start-up built, so full collections never walk it again, and collect the
-    young generation every 10,000 allocations instead of 700.
+    young generation every 50,000 allocations instead of 700.
 
     Full collections walked every imported module (and, in the sandbox, the whole dataset) on
     top of a request's promoted objects: 100-200 ms each at M. A large dashboard allocates
     hundreds of thousands of containers that die with the request; at CPython's 700 they were
-    traversed again and again on their way to the old generation (~100 ms of an L dashboard,
-    ~50 with 10,000). The older generations keep CPython's ratios (10 / 10) so full collections
-    stay regular: with 50,000 / 20 / 20 the soak's RSS climbed from 154 to 274 MB; with this it
-    plateaus (about 60 MB above the defaults) and stays flat (docs/performance.md).
+    traversed again and again on their way to the old generation: at 10,000 still ~70 ms of
+    an L dashboard, at 50,000 ~30. A high threshold only costs memory when requests leave
+    cyclic garbage, and they leave little since what an operation loaded is released when it
+    ends (schema/release.py): `make bench-soak` holds RSS flat at ~126 MB. The older
+    generations keep CPython's ratios (10 / 10) so full collections stay regular.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
+    gc.set_threshold(50_000, 10, 10)

@@ -139,7 +139,7 @@ def test_serve_freezes_the_start_up_heap_before_serving(
 
     (call,) = served
     assert call["frozen"] > 10_000  # the start-up heap: modules, schema, app
-    assert call["thresholds"] == (10_000, 10, 10)
+    assert call["thresholds"] == (50_000, 10, 10)
 
 
 def test_serve_host_and_port_flags_override_the_config(
