@@ -17,7 +17,7 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 import httpx
@@ -44,8 +44,7 @@ class _Receiver(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = _stream_transport(transport)
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
@@ -160,9 +159,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectError(str(exc)) from exc
         if transport is None:  # the connection closed during the handshake
             raise httpcore.ConnectError("the connection closed during the TLS handshake")
-        assert isinstance(transport, asyncio.Transport)
-        self._receiver.transport = transport
-        return AsyncioStream(transport, self._receiver)
+        self._receiver.transport = _stream_transport(transport)
+        return AsyncioStream(self._receiver.transport, self._receiver)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
@@ -227,11 +225,17 @@ def _opened(
     receiver: _Receiver,
     socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
 ) -> AsyncioStream:
-    assert isinstance(transport, asyncio.Transport)
-    sock = transport.get_extra_info("socket")
+    stream_transport = _stream_transport(transport)
+    sock = stream_transport.get_extra_info("socket")
     for option in socket_options or ():
         sock.setsockopt(*option)
-    return AsyncioStream(transport, receiver)
+    return AsyncioStream(stream_transport, receiver)
+
+
+def _stream_transport(transport: asyncio.BaseTransport) -> asyncio.Transport:
+    # uvloop's transports have asyncio.Transport's methods without subclassing it, so the
+    # type is asserted for the type checker only, not checked with isinstance
+    return cast(asyncio.Transport, transport)
 
 
 class _PooledTransport(httpx.AsyncHTTPTransport):
