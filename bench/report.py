@@ -444,10 +444,8 @@ Fixed, each in its own commit (in-process timings against the sandbox at 25 ms):
 4. The checked JSON reader built each field's JSON path before reading it: one type check now.
 5. Selection kinds once per AST node; usage totals summed once per object.
 6. The sandbox summed every Teli user's series on each call (emulator CPU counts for everyone).
-7. Garbage collection: `serve`/`sandbox` freeze the start-up heap and collect the young
-   generation every 10,000 allocations (older generations keep CPython's 10/10). The soak stays
-   flat with it (about 60 MB above the defaults); 50,000/20/20 had climbed from 154 to 274 MB.
-   In-process L dashboard 548 -> 489 ms.
+7. Garbage collection: `serve`/`sandbox` freeze the start-up heap and raise the young
+   generation's threshold (older generations keep CPython's 10/10); see item 15 for its value.
 8. Organization lists resolve their items' usage ahead (`schema/ahead.py`): one await for the
    whole list instead of Strawberry's argument conversion, a coroutine and graphql-core's tasks
    per organization; same loader keys, so the same calls. L dashboard CPU ~560 -> ~420 ms, M
@@ -456,15 +454,37 @@ Fixed, each in its own commit (in-process timings against the sandbox at 25 ms):
    single-threaded emulator made every later answer wait behind them (at L, the Telzino report
    by ~100 ms). The json module's encoder writes them now, byte for byte the same.
 10. Validation of a repeated operation (6 ms for the mixed query) is cached, keyed by its
-   document and rules (Strawberry's ValidationCache; the depth and alias rules are built once
-   per schema so the key repeats). Added after the run above; within its noise at M.
+   document and rules; parsing too (`schema/documents.py`: only texts that parsed are kept, so
+   syntax errors keep their code).
+11. httpcore's anyio network backend set up a cancel scope per read and write and, each time
+   the pool handed out a connection, asked the kernel whether every idle socket had been
+   dropped. Upstream sockets now run on an asyncio Protocol (`clients/network.py`): 1.3-1.5 ->
+   0.8 ms of CPU per concurrent upstream call.
+12. Every loader cache lived in a reference cycle with graphql-core's execution context, so the
+   reports an operation loaded waited for an old-generation collection (~90,000 objects, an
+   ~80 ms pause every few mixed requests). They are released when the operation ends
+   (`schema/release.py`).
+13. The sandbox computed and encoded each Telzino report (~7 ms at M) on every call, through
+   the thread pool; it renders each distinct report once now, on the event loop.
+14. Plain fields (`VoiceUsage.seconds`, `Money.amount`, a usage's voice/sms/costs objects) are
+   completed in one step instead of graphql-core's per-field path (`schema/plain.py`): the
+   mixed query with every answer cached 47 -> 42 ms in-process.
+15. With little cyclic garbage left (item 12), the young generation is collected every 50,000
+   allocations instead of 10,000: in-process L dashboard ~584 -> ~408 ms; the soak stays flat
+   near 126 MB.
+16. uvloop and httptools were measured, interleaved against the same server: no change in the
+   mixed query's latency, so they are not dependencies (the clients are tested on uvloop, which
+   uvicorn picks when it is installed).
 
-What remains, largest first: the HTTP client, 0.65-0.8 ms CPU per upstream call measured
-with plain httpx against the sandbox (the mixed scenario's 72 calls; its target is not met for
-this reason: ~60 ms of the 138 ms budget before any parsing); graphql-core's per-field
-execution (~10 fields x 2,000 organizations at L); exact-Decimal parsing of the Telzino
-report (20,000 agents at L); the response cache pickling on the event loop (warm L).
+What remains, largest first: the HTTP client, ~0.6 ms of CPU per upstream call in httpx's
+request/response models, URL parsing and httpcore's pool (the mixed scenario's 72 calls);
+checked decoding of every vendor row (Decimal money and minutes, ~5,500 numbers in the mixed
+query); graphql-core's per-field execution for fields with arguments (one `usage` per
+organization and range); the response cache unpickling on the event loop (warm scenario).
+This machine's speed also varies by about a fifth from minute to minute (a fixed Python loop
+took 0.36-0.59 s), which moves every latency here by as much.
 """
+
 
 METHOD = """## How the figures are computed
 

@@ -93,7 +93,7 @@ class Settings:
     failures: list[str] = field(default_factory=list)
 
     def samples(self, scale: str) -> int:
-        return 5 if self.quick else {"S": 12, "M": 10, "L": 5}[scale]
+        return 5 if self.quick else {"S": 12, "M": 20, "L": 8}[scale]
 
     def duration(self, scale: str) -> float:
         return 1.0 if self.quick else {"S": 4.0, "M": 4.0, "L": 3.0}[scale]
