@@ -1,7 +1,9 @@
 """Reading the pyinstrument profile of `usagegraph serve`: the HTML report and the hot spots.
 
-Only time spent handling requests counts: frames under the event loop's callbacks
-(`Handle._run`), so start-up imports and idle waiting in `epoll` stay out of the hot spots.
+Only time spent handling requests counts: frames under the event loop's callbacks, so start-up
+imports and idle waiting in `epoll` stay out of the hot spots. On asyncio's loop those are the
+frames under `Handle._run`; uvloop runs callbacks from C, so there they are the Python frames
+directly under `asyncio.Runner.run` (uvicorn serves on uvloop whenever it is installed).
 """
 
 from __future__ import annotations
@@ -54,6 +56,20 @@ def _area(short: str) -> str:
     return "built-ins and other"
 
 
+def _is_callback(frame: Any) -> bool:
+    return frame.function == "_run" and "asyncio/events.py" in (frame.file_path or "")
+
+
+def _is_uvloop_callback(frame: Any, parent: Any) -> bool:
+    if parent is None or parent.function not in ("Runner.run", "run"):
+        return False
+    if "asyncio/runners.py" not in (parent.file_path or ""):
+        return False
+    path = frame.file_path or ""
+    # on asyncio's own loop the runner's child is its loop machinery, not a callback
+    return frame.function != "[self]" and "asyncio/" not in path
+
+
 def analyse_profile(session_path: Path, out_dir: Path, top: int = 12) -> dict[str, Any]:
     """Write profile.html and profile.txt next to the report; return the hot spots."""
     from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
@@ -71,14 +87,10 @@ def analyse_profile(session_path: Path, out_dir: Path, top: int = 12) -> dict[st
     project_total: Counter[str] = Counter()
     handled = 0.0
 
-    def walk(frame: Any, inside: bool, seen: frozenset[str]) -> None:
+    def walk(frame: Any, inside: bool, seen: frozenset[str], parent: Any = None) -> None:
         nonlocal handled
         name = f"{frame.function} ({_short(frame.file_path)}:{frame.line_no})"
-        entering = (
-            not inside
-            and frame.function == "_run"
-            and "asyncio/events.py" in (frame.file_path or "")
-        )
+        entering = not inside and (_is_callback(frame) or _is_uvloop_callback(frame, parent))
         if entering:
             handled += frame.time
         now_inside = inside or entering
@@ -92,7 +104,7 @@ def analyse_profile(session_path: Path, out_dir: Path, top: int = 12) -> dict[st
             if short.startswith(_PROJECT_DIRS) and name not in seen:
                 project_total[name] += frame.time
         for child in frame.children:
-            walk(child, now_inside, seen | {name})
+            walk(child, now_inside, seen | {name}, frame)
 
     root = session.root_frame()
     if root is not None:

@@ -572,7 +572,7 @@ def _docs(results: dict[str, Any]) -> str:
         "",
         f"- Date: {results['date']}",
         f"- Machine: {m['cpus']} CPUs, {m['memory_gb']} GB RAM, {m['processor']}, {m['platform']}, "
-        f"Python {m['python']}",
+        f"Python {m['python']}, the servers on {m.get('event_loop', 'asyncio')}'s event loop",
         f"- Load average (1 / 5 / 15 min) before and after: {results.get('load_before', '?')}; "
         f"{results.get('load_after', '?')} (other work on the machine skews timings, not calls)",
         f"- Injected upstream latency: {results['latency_ms']} ms per call; scales S (3 resellers, "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import math
 import os
@@ -526,6 +527,12 @@ def _check(cfg: Settings, scale: str, result: dict[str, Any]) -> None:
         cfg.failures.append(f"{scale} warm: errors {warm['errors'][:2]}")
     if result["warm_up"]["errors"]:
         cfg.failures.append(f"{scale} warm-up: errors {result['warm_up']['errors'][:2]}")
+    profile = result.get("profile")
+    if profile is not None and not profile["request_handling_seconds"]:
+        cfg.failures.append(
+            f"{scale} profile: no time found handling requests (bench/profiling.py does not "
+            "recognise this event loop's frames)"
+        )
     for key, figures in result["throughput"].items():
         if figures["errors"]:
             cfg.failures.append(
@@ -619,6 +626,8 @@ def _machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        # uvicorn serves on uvloop whenever it is importable (the dev extra installs it)
+        "event_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
     }
 
 
