@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 import strawberry
-import strawberry.schema.schema
 from strawberry.extensions import MaxTokensLimiter
 
 from schema.documents import document_cache
@@ -17,19 +13,6 @@ class Query:
     @strawberry.field
     def echo(self, text: str) -> str:
         return text
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    texts: list[str] = []
-    original = strawberry.schema.schema.parse
-
-    def counting(source: str, **options: Any) -> Any:
-        texts.append(source)
-        return original(source, **options)
-
-    monkeypatch.setattr(strawberry.schema.schema, "parse", counting)
-    return texts
 
 
 async def test_the_least_recently_used_document_is_parsed_again(parsed: list[str]) -> None:

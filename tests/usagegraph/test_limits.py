@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import strawberry.schema.schema
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from sandbox.server import SandboxServer
@@ -278,20 +277,6 @@ async def test_limits_are_per_app(sandbox: SandboxServer, directory_file: Path) 
         assert_refused((await post(client, two_aliases)).json(), "QUERY_TOO_COMPLEX")
     async with open_client(sandbox_settings(sandbox, directory_file)) as client:
         assert (await post(client, two_aliases)).json() == {"data": {"a": "Query", "b": "Query"}}
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every operation text Strawberry's parse step parses."""
-    texts: list[str] = []
-    original = strawberry.schema.schema.parse
-
-    def counting(source: str, **options: Any) -> Any:
-        texts.append(source)
-        return original(source, **options)
-
-    monkeypatch.setattr(strawberry.schema.schema, "parse", counting)
-    return texts
 
 
 async def test_a_repeated_operation_is_parsed_and_validated_once_and_still_limited(
