@@ -1,7 +1,8 @@
 """The vendor clients are tested on both event loops uvicorn may serve on.
 
-With uvloop installed (it is one of our dependencies), `usagegraph serve` runs on it, and its
-transports are not asyncio's classes: the network layer must work on both.
+Wherever uvloop is installed (uvicorn[standard] brings it; here the dev extra does),
+`usagegraph serve` runs on it, and its transports are not asyncio's classes: the network layer
+must work on both.
 """
 
 from __future__ import annotations
