@@ -55,24 +55,24 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        leaves: dict[str, Any] = {}
+        plain: dict[str, Any] = {}
         others: GroupedFieldSet = {}
         for response_name, details in grouped_field_set.items():
             value = self._plain_field(parent_type, source_value, details)
             if value is _NOT_PLAIN:
                 others[response_name] = details
             else:
-                leaves[response_name] = value
+                plain[response_name] = value
         if not others:
-            return leaves
-        if not leaves:
+            return plain
+        if not plain:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         rest = super().execute_fields(parent_type, source_value, path, others, position_context)
         if self.is_awaitable(rest):
-            return _merged_later(grouped_field_set, leaves, rest)
-        return _merged(grouped_field_set, leaves, rest)
+            return _merged_later(grouped_field_set, plain, rest)
+        return _merged(grouped_field_set, plain, rest)
 
     def _plain_field(
         self, parent_type: GraphQLObjectType, source: Any, details: FieldDetailsList
@@ -124,17 +124,17 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
 
 
 def _merged(
-    grouped_field_set: GroupedFieldSet, leaves: dict[str, Any], rest: dict[str, Any]
+    grouped_field_set: GroupedFieldSet, plain: dict[str, Any], rest: dict[str, Any]
 ) -> dict[str, Any]:
     """Both halves in the order the query asked for them (what the response shows)."""
     return {
-        name: leaves[name] if name in leaves else rest[name]
+        name: plain[name] if name in plain else rest[name]
         for name in grouped_field_set
-        if name in leaves or name in rest
+        if name in plain or name in rest
     }
 
 
 async def _merged_later(
-    grouped_field_set: GroupedFieldSet, leaves: dict[str, Any], rest: Awaitable[dict[str, Any]]
+    grouped_field_set: GroupedFieldSet, plain: dict[str, Any], rest: Awaitable[dict[str, Any]]
 ) -> dict[str, Any]:
-    return _merged(grouped_field_set, leaves, await rest)
+    return _merged(grouped_field_set, plain, await rest)
