@@ -8,6 +8,15 @@ a string, expected a count". Required reads refuse a missing or null field; the 
 answer None for both. Numbers are expected the way the transport decodes them with
 `parse_float=Decimal`: ints and Decimals (a float can only be NaN or Infinity by then).
 
+Reads come in three strengths, by what the field feeds (docs/vendors.md, "Read tolerantly"):
+- required (`text`, `number`, ...): the row cannot be attributed without it (an id); a bad value
+  fails the whole answer;
+- soft (`soft_number`, `soft_integer`, `soft_count`): the field feeds a figure; a missing, null or
+  mistyped value answers None and records its `UpstreamContractError` in the row's `Problems`
+  under the field's key, so only the figures it feeds are nulled (with that error), not the row;
+- labels (`label`): a text that feeds no figure (a description, a name); anything but a string
+  is None, and nothing fails.
+
 Every scalar read first tries the well-formed case with one exact type check and returns at once;
 only a value that fails it takes the general path, which builds the field's JSON path and the
 error. A large report is a few hundred thousand reads, so the happy path must not format strings.
@@ -22,11 +31,17 @@ from typing import Any, Final, TypeVar
 
 from clients.errors import UpstreamContractError
 
-__all__ = ["JsonReader", "join_path", "kind_of"]
+__all__ = ["NO_PROBLEMS", "JsonReader", "Problems", "RowProblems", "join_path", "kind_of"]
 
 T = TypeVar("T")
 
 _MISSING: Final = object()
+
+# A row's unusable fields while it is read: its key (the JSON key, or a name for a nested one)
+# -> why. A decoded row keeps them as `RowProblems`, immutable pairs (none on a well-formed row).
+Problems = dict[str, UpstreamContractError]
+RowProblems = tuple[tuple[str, UpstreamContractError], ...]
+NO_PROBLEMS: Final[RowProblems] = ()
 
 
 def join_path(path: str, key: str | int) -> str:
@@ -191,6 +206,76 @@ class JsonReader:
             return value
         return self._optional(obj, key, path, self._number)
 
+    # -- soft reads: a bad value is recorded in `problems` and read as None -------------------
+
+    def soft_number(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        problems: Problems,
+        name: str | None = None,
+    ) -> Decimal | None:
+        """A `number` that feeds a figure; None, and a problem under `name` (default: `key`),
+        when it is missing, null or mistyped."""
+        value = obj.get(key)
+        if type(value) is Decimal and value.is_finite():
+            return value
+        return self._soft(obj, key, path, problems, name, self._number)
+
+    def soft_integer(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        problems: Problems,
+        name: str | None = None,
+    ) -> int | None:
+        """A soft `integer` (see `soft_number`)."""
+        value = obj.get(key)
+        if type(value) is int:
+            return value
+        return self._soft(obj, key, path, problems, name, self._integer)
+
+    def soft_count(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        problems: Problems,
+        name: str | None = None,
+    ) -> int | None:
+        """A soft `count` (see `soft_number`)."""
+        value = obj.get(key)
+        if type(value) is int and value >= 0:
+            return value
+        return self._soft(obj, key, path, problems, name, self._count)
+
+    def soft_child(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        problems: Problems,
+        name: str | None = None,
+    ) -> Mapping[str, Any]:
+        """An object that holds figures; when it is missing or not an object, an empty one and a
+        problem under `name` (default: `key`), so each figure read from it is then a problem too."""
+        value = obj.get(key)
+        if type(value) is dict:
+            return value
+        try:
+            return self.child(obj, key, path)
+        except UpstreamContractError as error:
+            problems.setdefault(name or key, error)  # the first says most (a missing parent)
+            return {}
+
+    @staticmethod
+    def label(obj: Mapping[str, Any], key: str) -> str | None:
+        """A text that feeds no figure: the string, or None for anything else."""
+        value = obj.get(key)
+        return value if type(value) is str else None
+
     def timestamp_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
         """An ISO-8601 timestamp; vendors send some without an offset, which means UTC."""
         return self._optional(obj, key, path, self._timestamp)
@@ -207,6 +292,21 @@ class JsonReader:
     ) -> T | None:
         value = self.get_or_none(obj, key, path)
         return None if value is None else convert(value, join_path(path, key))
+
+    def _soft(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        problems: Problems,
+        name: str | None,
+        convert: Callable[[Any, str], T],
+    ) -> T | None:
+        try:
+            return self._required(obj, key, path, convert)
+        except UpstreamContractError as error:
+            problems.setdefault(name or key, error)  # the first says most (a missing parent)
+            return None
 
     def _text(self, value: Any, path: str) -> str:
         if not isinstance(value, str):

@@ -2,10 +2,19 @@
 
 The API filters only through a `filter` expression capped at 1600 characters, so a request for
 many accounts/months is split into chunks whose filters each stay under the cap; chunks run
-concurrently (the transport caps the real concurrency). Results are HAL paged: page 1's
-`_links.next.href` is the only URL shape we trust. When page 1 states `total_pages`, pages
-2..N are fetched concurrently from that link with its `page` parameter replaced; otherwise the
-next links are followed one by one. Money is decoded straight into Decimal and never recomputed.
+concurrently (the transport caps the real concurrency).
+
+Results are HAL paged, and the client trusts only what each page says of itself (seed 004,
+docs/vendors.md): `next.href` under `_links` or at the top level (the seed's schema lists both),
+never that the server honoured `per_page`. When page 1 states `total_pages` and its next link
+numbers pages (`page=2`), pages 2..N are fetched concurrently from that link; then, and
+otherwise, `next` links are followed to the end. A page without `_embedded` is empty. When
+the pages do not add up to page 1's `total` (a row added or removed while paging), the listing
+is read once more, then refused.
+
+Rows are read tolerantly: only the account id is required; a text that feeds no figure may be
+anything; a figure (units, amount) that is missing or mistyped is None with its problem kept on
+the row. Money is decoded straight into Decimal and never recomputed.
 """
 
 from __future__ import annotations
@@ -13,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import httpx
 
-from clients.decoding import JsonReader, join_path
+from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path
 from clients.errors import UpstreamContractError
 from clients.transport import OAuthClientCredentials, SourceTransport, join_url
 
@@ -45,6 +54,7 @@ MAX_PER_PAGE = 250
 MAX_FILTER_CHARS = 1600
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_CODE = re.compile(r"[A-Z][A-Z0-9_]*")  # a type or unit: AMD, API_REQUEST, MINUTES, ...
 
 T = TypeVar("T")
 
@@ -78,36 +88,29 @@ class TalkdeskAccountInfo:
 
 @dataclass(frozen=True)
 class TalkdeskUsageRow:
-    """One monthly usage aggregate for one account and product, amounts as the vendor sent them."""
+    """One monthly usage aggregate for one account and product, as the vendor sent it.
 
-    id: str
+    Only `account_id` is certain. A figure that was missing or mistyped is None and `problems`
+    says why, under its JSON key (`type`, `unit`, `currency`, `number_of_units`,
+    `total_amount`); texts that feed no figure are None when absent.
+    """
+
+    id: str | None
     account_id: str
-    product_id: str
-    aggr_product_id: str
-    month: str  # YYYY-MM
-    type: str
-    description: str
-    currency: str  # ISO-4217
-    direction: str | None
+    product_id: str | None
+    aggr_product_id: str | None
+    month: str | None  # YYYY-MM
+    type: str | None
+    description: str | None
+    currency: str | None  # ISO-4217
+    direction: str | None  # INBOUND, OUTBOUND, OTHER or null
     resolution: str | None
-    unit: str
-    price: Decimal
-    wallet_name: str
-    number_of_units: Decimal
-    total_amount: Decimal  # never price x units: discounts break that
-
-    @property
-    def voice_seconds(self) -> int | None:
-        """Call time in seconds for CALL rows measured in MINUTES or SECONDS, else None."""
-        if self.type != "CALL":
-            return None
-        if self.unit == "MINUTES":
-            seconds = self.number_of_units * 60
-        elif self.unit == "SECONDS":
-            seconds = self.number_of_units
-        else:
-            return None
-        return int(seconds.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    unit: str | None
+    price: Decimal | None
+    wallet_name: str | None
+    number_of_units: Decimal | None
+    total_amount: Decimal | None  # never price x units: discounts break that
+    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,34 +249,48 @@ class TalkdeskClient:
 
     # -- paging ----------------------------------------------------------------------------
     async def _collect(self, path: str, endpoint: str, item: _Item[T], flt: str | None) -> list[T]:
-        """Every item of every page, decoded, in page order."""
+        """Every item of every page, decoded, in page order.
+
+        A listing whose pages do not add up to page 1's `total` changed while it was read: it
+        is read once more, and refused only if it still does not add up."""
+        for attempt in (1, 2):
+            first, items = await self._walk(path, endpoint, item, flt)
+            if first.total is None or len(items) == first.total:
+                return items
+            if attempt == 2:
+                raise self._reader(endpoint).fail(
+                    "total",
+                    f"says {first.total} items but the pages held {len(items)} (read twice)",
+                )
+        raise AssertionError("unreachable")
+
+    async def _walk(
+        self, path: str, endpoint: str, item: _Item[T], flt: str | None
+    ) -> tuple[_Page[T], list[T]]:
+        """Page 1, then every page after it: concurrently when page 1 tells how the upstream
+        numbers its pages, then by `next` links until there is none."""
         params = [("per_page", str(self.per_page))]
         if flt is not None:
             params.append(("filter", flt))
         first = await self._page(join_url(self.base_url, path), endpoint, item, 1, params)
         pages = [first]
-        next_href = first.next_href
-        urls = _page_urls(next_href, first.total_pages) if next_href is not None else None
+        urls = _page_urls(first.next_href, first.total_pages)
         if urls is not None:
             pages += await _gather(
                 self._page(url, endpoint, item, number) for number, url in enumerate(urls, 2)
             )
-        else:
-            # A link we already followed means the upstream loops: stop rather than spin.
-            seen: set[str | None] = {next_href}
-            while next_href is not None:
-                page = await self._page(next_href, endpoint, item, len(pages) + 1)
-                pages.append(page)
-                next_href = page.next_href
-                if next_href in seen:
-                    raise self._reader(endpoint).fail("_links.next.href", "repeats a page")
-                seen.add(next_href)
-        items = [decoded for page in pages for decoded in page.items]
-        if first.total is not None and len(items) != first.total:
-            raise self._reader(endpoint).fail(
-                "total", f"says {first.total} items but the pages held {len(items)}"
-            )
-        return items
+        # Whatever the last page fetched links to comes next (normally nothing); a link to a
+        # page already fetched means the upstream loops: stop rather than spin.
+        seen = {first.next_href, *(urls or ())}
+        next_href = pages[-1].next_href
+        while next_href is not None:
+            if next_href in seen and len(pages) > 1:
+                raise self._reader(endpoint).fail("next.href", "repeats a page")
+            seen.add(next_href)
+            page = await self._page(next_href, endpoint, item, len(pages) + 1)
+            pages.append(page)
+            next_href = page.next_href
+        return first, [decoded for page in pages for decoded in page.items]
 
     async def _page(
         self,
@@ -327,34 +344,49 @@ class _Page(Generic[T]):
 
 def _parse_page(r: JsonReader, body: Any, item: _Item[T]) -> _Page[T]:
     top = r.obj(body, "$")  # the body's field path has always been "$" for this client
-    rows = r.objects(r.child(top, "_embedded", ""), item.key, "_embedded")
-    next_href = _next_href(r, top)
     return _Page(
-        items=[item.parse(r, row, path) for path, row in rows],
-        next_href=next_href,
+        items=[item.parse(r, row, path) for path, row in _embedded(r, top, item.key)],
+        next_href=_next_href(r, top),
         total=r.count_or_none(top, "total", ""),
         total_pages=r.count_or_none(top, "total_pages", ""),
     )
 
 
+def _embedded(
+    r: JsonReader, top: Mapping[str, Any], key: str
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """The page's items. HAL servers often leave `_embedded` (or its list) out of an empty page:
+    that is an empty page, unless the page's own `count` says it holds items."""
+    embedded = top.get("_embedded")
+    if embedded is None or (isinstance(embedded, Mapping) and embedded.get(key) is None):
+        count = r.count_or_none(top, "count", "")
+        if count:
+            raise r.fail(f"_embedded.{key}", f"is missing on a page whose count is {count}")
+        return []
+    return r.objects(r.obj(embedded, "_embedded"), key, "_embedded")
+
+
 def _next_href(r: JsonReader, top: Mapping[str, Any]) -> str | None:
-    """`_links.next.href`, or None on the last page (HAL leaves the `next` link out)."""
+    """`next.href` under `_links` or at the top level (seed 004 lists both places), or None on
+    the last page (HAL leaves the `next` link out)."""
     links = top.get("_links")
-    link = links.get("next") if isinstance(links, Mapping) else None
-    if link is None:
-        return None
-    href = link.get("href") if isinstance(link, Mapping) else None
-    if not isinstance(href, str) or not href:
-        raise r.fail("_links.next.href", "is missing or not a string")
-    return href
+    for where, holder in (("_links.next", links), ("next", top)):
+        link = holder.get("next") if isinstance(holder, Mapping) else None
+        if link is None:
+            continue
+        href = link.get("href") if isinstance(link, Mapping) else None
+        if not isinstance(href, str) or not href:
+            raise r.fail(f"{where}.href", "is missing or not a string")
+        return href
+    return None
 
 
-def _page_urls(next_href: str, total_pages: int | None) -> list[str] | None:
+def _page_urls(next_href: str | None, total_pages: int | None) -> list[str] | None:
     """URLs of pages 2..total_pages from page 1's next link, or None to follow links instead.
 
     Only when the link carries `page=2` do we know how the upstream numbers its pages.
     """
-    if total_pages is None or total_pages < 2:
+    if next_href is None or total_pages is None or total_pages < 2:
         return None
     url = httpx.URL(next_href)
     if url.params.get_list("page") != ["2"]:
@@ -362,44 +394,67 @@ def _page_urls(next_href: str, total_pages: int | None) -> list[str] | None:
     return [str(url.copy_set_param("page", str(n))) for n in range(2, total_pages + 1)]
 
 
-def _matching(
-    r: JsonReader, item: Mapping[str, Any], key: str, path: str, form: re.Pattern[str], name: str
-) -> str:
-    """A required string field in the given form (`name` says which, for the error)."""
-    value = r.text(item, key, path)
-    if not form.fullmatch(value):
-        raise r.fail(join_path(path, key), f"is not {name}")
-    return value
+def _code(
+    r: JsonReader,
+    item: Mapping[str, Any],
+    key: str,
+    path: str,
+    problems: Problems,
+    form: re.Pattern[str],
+    name: str,
+) -> str | None:
+    """A code a figure depends on (type, unit, currency): the string when it has the given
+    form, else None with a problem under `key` (`name` says which form, for the error)."""
+    value = item.get(key)
+    if type(value) is str and form.fullmatch(value):
+        return value
+    where = join_path(path, key)
+    if value is None:
+        problem = "is missing" if key not in item else "is null"
+    else:
+        problem = f"is not {name}"
+    problems[key] = r.fail(where, problem)
+    return None
 
 
 def _parse_usage_row(r: JsonReader, item: Mapping[str, Any], path: str) -> TalkdeskUsageRow:
-    month = _matching(r, item, "month", path, _MONTH, "YYYY-MM")
-    currency = _matching(r, item, "currency", path, _CURRENCY, "an ISO-4217 code")
-    return TalkdeskUsageRow(
-        id=r.text(item, "id", path),
-        account_id=r.text(item, "account_id", path),
-        product_id=r.text(item, "product_id", path),
-        aggr_product_id=r.text(item, "aggr_product_id", path),
-        month=month,
-        type=r.text(item, "type", path),
-        description=r.text(item, "description", path),
-        currency=currency,
-        direction=r.text_or_none(item, "direction", path),
-        resolution=r.text_or_none(item, "resolution", path),
-        unit=r.text(item, "unit", path),
-        price=r.number(item, "price", path),
-        wallet_name=r.text(item, "wallet_name", path),
-        number_of_units=r.number(item, "number_of_units", path),
-        total_amount=r.number(item, "total_amount", path),
+    problems: Problems = {}
+    month = r.label(item, "month")
+    row = TalkdeskUsageRow(
+        id=r.label(item, "id"),
+        account_id=r.text(item, "account_id", path),  # the one field a row cannot do without
+        product_id=r.label(item, "product_id"),
+        aggr_product_id=r.label(item, "aggr_product_id"),
+        month=month if month is not None and _MONTH.fullmatch(month) else None,
+        type=_code(r, item, "type", path, problems, _CODE, "an upper-case code"),
+        description=r.label(item, "description"),
+        currency=_code(r, item, "currency", path, problems, _CURRENCY, "an ISO-4217 code"),
+        direction=r.label(item, "direction"),
+        resolution=r.label(item, "resolution"),
+        unit=_code(r, item, "unit", path, problems, _CODE, "an upper-case code"),
+        price=_price(item.get("price")),
+        wallet_name=r.label(item, "wallet_name"),
+        number_of_units=r.soft_number(item, "number_of_units", path, problems),
+        total_amount=r.soft_number(item, "total_amount", path, problems),
     )
+    return replace(row, problems=tuple(problems.items())) if problems else row
+
+
+def _price(value: Any) -> Decimal | None:
+    """A unit price is shown, never summed or multiplied: anything but a finite number is
+    simply unknown."""
+    if (type(value) is int or type(value) is Decimal) and Decimal(value).is_finite():
+        return Decimal(value)
+    return None
 
 
 def _parse_account(r: JsonReader, item: Mapping[str, Any], path: str) -> TalkdeskAccountInfo:
+    account_id = r.text(item, "id", path)
     return TalkdeskAccountInfo(
-        id=r.text(item, "id", path),
-        name=r.text(item, "name", path),
-        company_name=r.text_or_none(item, "company_name", path),
-        status=r.text_or_none(item, "status", path),
+        id=account_id,
+        name=r.label(item, "name") or account_id,
+        company_name=r.label(item, "company_name"),
+        status=r.label(item, "status"),
     )
 
 

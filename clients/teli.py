@@ -14,24 +14,33 @@ upstreams.md section 2 through the shared `SourceTransport` and returns frozen d
 - `analytics/usage` answers `period: "all_time"` whatever the dates; the client ignores `period`
   and records the window it asked for (`first`/`last`, None for lifetime) instead.
 
-Required fields that are missing or mistyped raise `UpstreamContractError` with a JSON path;
-extra fields are ignored and `powered_by` is optional.
+Reads are tolerant (docs/vendors.md): the ids a row is attributed by are required (a missing
+one raises `UpstreamContractError` with a JSON path); a figure that is missing or mistyped is None
+with its problem kept on the row (`problems`, keyed by the model field it spoils); texts, the
+tenant id, statuses and the users' `cost_breakdown` feed no figure and may be absent. Extra
+fields are ignored and `powered_by` is optional.
+
+Teli serves `analytics/usage` from its partner proxy (`https://partner.teli.ai/api/proxy`, seed
+003) and everything else from `https://api.teli.ai`: the client takes both (`usage_url`
+defaults to `base_url`, which then serves both).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from clients.decoding import JsonReader, join_path
+from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path
+from clients.errors import UpstreamContractError
 from clients.transport import ApiKeyAuth, SourceTransport, join_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_USAGE_URL",
     "TeliAgent",
     "TeliClient",
     "TeliOrganization",
@@ -48,6 +57,7 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.teli.ai"
+DEFAULT_USAGE_URL = "https://partner.teli.ai/api/proxy"
 API_KEY_HEADER = "X-API-Key"
 
 EP_ORGANIZATIONS = "GET /v1/organizations"
@@ -97,9 +107,9 @@ class TeliOrganization:
     """An organization of the tenant, with its lifetime counters when Teli sends them."""
 
     unique_id: str
-    uuid: str
+    uuid: str | None  # joins users to it (their `organization_id` holds it)
     name: str
-    status: str
+    status: str | None
     tenant_id: str | None
     sms: TeliSegments | None
     mms: TeliSegments | None
@@ -112,7 +122,7 @@ class TeliUser:
     """A user of one organization, with lifetime counters when Teli sends them."""
 
     unique_id: str
-    uuid: str
+    uuid: str | None
     name: str
     email: str | None
     permission: str | None
@@ -139,21 +149,26 @@ class TeliAgent:
 
 @dataclass(frozen=True)
 class TeliOrganizationAnalyticsRow:
-    """One organization's usage and cost over the asked window."""
+    """One organization's usage and cost over the asked window.
+
+    A figure Teli left out or mistyped is None, with why in `problems` under the field's name
+    (`voice` stands for `total_voice_seconds`, `voice_calls` for `total_voice_calls`).
+    """
 
     organization_unique_id: str
     name: str
-    users_count: int
-    sms: TeliSegments
-    mms: TeliSegments
-    voice: TeliVoice  # kb_seconds None: this endpoint folds KB into total_voice_seconds
-    api_requests: int
-    api_storage_cost: Decimal
-    phone_rentals: int
-    phone_purchases: int
-    brand_registrations: int
-    kb_count: int
-    total_cost: Decimal
+    users_count: int | None
+    sms: TeliSegments | None
+    mms: TeliSegments | None
+    voice: TeliVoice | None  # kb_seconds None: this endpoint folds KB into total_voice_seconds
+    api_requests: int | None
+    api_storage_cost: Decimal | None
+    phone_rentals: int | None
+    phone_purchases: int | None
+    brand_registrations: int | None
+    kb_count: int | None
+    total_cost: Decimal | None
+    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
 
 
 @dataclass(frozen=True)
@@ -171,20 +186,23 @@ class TeliUserAnalyticsRow:
     """One user's usage and cost over the asked window.
 
     `cost_sms`/`cost_mms` come from a `{sms, mms, voice}` breakdown; a breakdown that only has
-    `messaging_cost`/`voice_cost` (the shape on Teli's docs page) leaves them None.
+    `messaging_cost`/`voice_cost` (the shape on Teli's docs page) leaves them None, and a row
+    without a breakdown leaves all four None (they feed no figure: `total_cost` is the cost).
+    Figures left out or mistyped are None with why in `problems`, as on organization rows.
     """
 
     user_unique_id: str
     name: str
     email: str | None
-    sms: TeliSegments
-    mms: TeliSegments
-    voice: TeliVoice
-    cost_messaging: Decimal
+    sms: TeliSegments | None
+    mms: TeliSegments | None
+    voice: TeliVoice | None
+    cost_messaging: Decimal | None
     cost_sms: Decimal | None
     cost_mms: Decimal | None
-    cost_voice: Decimal
-    total_cost: Decimal
+    cost_voice: Decimal | None
+    total_cost: Decimal | None
+    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
 
 
 @dataclass(frozen=True)
@@ -203,27 +221,32 @@ class TeliUsage:
     """`analytics/usage` for one organization or one user.
 
     `first`/`last` are the inclusive UTC days asked for, both None for lifetime (all-time).
+    A figure left out or mistyped is None with why in `problems` (`sms`, `mms`, `voice`,
+    `kb_seconds`).
     """
 
     organization_unique_id: str | None
     user_unique_id: str | None
     name: str
     email: str | None
-    sms: TeliSegments
-    mms: TeliSegments
-    voice: TeliVoice  # kb_seconds always known here
+    sms: TeliSegments | None
+    mms: TeliSegments | None
+    voice: TeliVoice | None  # kb_seconds known here unless it is a problem
     first: date | None
     last: date | None
+    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
 
 
 def attach_organizations(
     users: Iterable[TeliUser], organizations: Iterable[TeliOrganization]
 ) -> tuple[TeliUser, ...]:
     """Users with `organization_unique_id` set from their org UUID where the org is known."""
-    by_uuid = {o.uuid: o.unique_id for o in organizations}
+    by_uuid = {o.uuid: o.unique_id for o in organizations if o.uuid is not None}
     return tuple(
         replace(u, organization_unique_id=by_uuid[u.organization_uuid])
-        if u.organization_unique_id is None and u.organization_uuid in by_uuid
+        if u.organization_unique_id is None
+        and u.organization_uuid is not None
+        and u.organization_uuid in by_uuid
         else u
         for u in users
     )
@@ -233,19 +256,31 @@ def attach_organizations(
 
 
 def _segments(
-    r: JsonReader, obj: Mapping[str, Any], out_key: str, in_key: str, path: str
-) -> TeliSegments:
-    return TeliSegments(
-        outbound=r.integer(obj, out_key, path), inbound=r.integer(obj, in_key, path)
-    )
+    r: JsonReader,
+    obj: Mapping[str, Any],
+    out_key: str,
+    in_key: str,
+    path: str,
+    problems: Problems,
+    name: str,
+) -> TeliSegments | None:
+    """Both directions, or None with a problem under `name` when either is unusable (the two
+    make one figure)."""
+    outbound = r.soft_integer(obj, out_key, path, problems, name)
+    inbound = r.soft_integer(obj, in_key, path, problems, name)
+    if outbound is None or inbound is None:
+        return None
+    return TeliSegments(outbound=outbound, inbound=inbound)
 
 
-def _segments_or_none(
+def _lifetime_segments(
     r: JsonReader, obj: Mapping[str, Any], out_key: str, in_key: str, path: str
 ) -> TeliSegments | None:
-    """Lifetime counters: None unless Teli sent both directions."""
-    outbound = r.integer_or_none(obj, out_key, path)
-    inbound = r.integer_or_none(obj, in_key, path)
+    """Lifetime counters on the hierarchy endpoints, which feed no figure: None unless Teli
+    sent both directions as integers."""
+    ignored: Problems = {}
+    outbound = r.soft_integer(obj, out_key, path, ignored)
+    inbound = r.soft_integer(obj, in_key, path, ignored)
     if outbound is None or inbound is None:
         return None
     return TeliSegments(outbound=outbound, inbound=inbound)
@@ -262,19 +297,32 @@ def _rows(r: JsonReader, body: Any, key: str) -> list[tuple[str, Mapping[str, An
 class TeliClient:
     """The Teli partner API of one tenant (one API key), on a shared transport."""
 
-    def __init__(self, transport: SourceTransport, *, base_url: str = DEFAULT_BASE_URL) -> None:
+    def __init__(
+        self,
+        transport: SourceTransport,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        usage_url: str | None = None,
+    ) -> None:
         self._transport = transport
-        self._base_url = base_url  # may carry a path prefix (partner.teli.ai/api/proxy)
+        self._base_url = base_url  # may carry a path prefix
+        # analytics/usage's host: the partner proxy (partner.teli.ai/api/proxy) in Teli's docs
+        self._usage_url = usage_url or base_url
 
     @property
     def source(self) -> str:
         return self._transport.source
 
     async def _get(
-        self, path: str, endpoint: str, params: Sequence[tuple[str, str]] = ()
+        self,
+        path: str,
+        endpoint: str,
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        base_url: str | None = None,
     ) -> tuple[JsonReader, Any]:
         body = await self._transport.get_json(
-            join_url(self._base_url, path),
+            join_url(base_url or self._base_url, path),
             endpoint=endpoint,
             params=list(params) or None,
             parse_float=Decimal,
@@ -307,7 +355,7 @@ class TeliClient:
         _check_window(first, last)
         params = [("start_date", first.isoformat()), ("end_date", last.isoformat())]
         r, body = await self._get("/v1/analytics/organizations", EP_ORG_ANALYTICS, params)
-        tenant_id = r.text(r.obj(body, ""), "tenant_id", "")
+        tenant_id = r.label(r.obj(body, ""), "tenant_id") or ""
         rows = tuple(_org_row(r, row, path) for path, row in _rows(r, body, "organizations"))
         return TeliOrganizationAnalytics(tenant_id=tenant_id, first=first, last=last, rows=rows)
 
@@ -323,10 +371,10 @@ class TeliClient:
         ]
         r, body = await self._get("/v1/analytics/users", EP_USER_ANALYTICS, params)
         top = r.obj(body, "")
-        org_id = r.text_or_none(top, "organization_id", "") or organization_unique_id
+        org_id = r.label(top, "organization_id") or organization_unique_id
         return TeliUserAnalytics(
             organization_unique_id=org_id,
-            organization_name=r.text_or_none(top, "organization_name", "") or org_id,
+            organization_name=r.label(top, "organization_name") or org_id,
             first=first,
             last=last,
             rows=tuple(_user_row(r, row, path) for path, row in _rows(r, body, "users")),
@@ -360,34 +408,37 @@ class TeliClient:
                 ("start_date", f"{first.isoformat()}T00:00:00Z"),
                 ("end_date", f"{last.isoformat()}T23:59:59Z"),
             ]
-        r, body = await self._get("/v1/analytics/usage", EP_USAGE, params)
+        r, body = await self._get("/v1/analytics/usage", EP_USAGE, params, base_url=self._usage_url)
         usage = r.child(r.obj(body, ""), "usage", "")
         if organization_id is not None:
             subject_org: str | None = r.text(usage, "organization_id", "usage")
             subject_user: str | None = None
-            name = r.text_or_none(usage, "organization_name", "usage") or subject_org or ""
+            name = r.label(usage, "organization_name") or subject_org or ""
             email = None
         else:
             subject_org = None
             subject_user = r.text(usage, "user_id", "usage")
-            name = r.text_or_none(usage, "user_name", "usage") or subject_user
-            email = r.text_or_none(usage, "user_email", "usage")
-        sms = r.child(usage, "sms", "usage")
-        mms = r.child(usage, "mms", "usage")
-        voice = r.child(usage, "voice", "usage")
+            name = r.label(usage, "user_name") or subject_user or ""
+            email = r.label(usage, "user_email")
+        problems: Problems = {}
+        sms = r.soft_child(usage, "sms", "usage", problems)
+        mms = r.soft_child(usage, "mms", "usage", problems)
+        voice = r.soft_child(usage, "voice", "usage", problems)
+        total_seconds = r.soft_integer(voice, "total_seconds", "usage.voice", problems, "voice")
+        kb_seconds = r.soft_integer(voice, "kb_seconds", "usage.voice", problems)
         return TeliUsage(
             organization_unique_id=subject_org,
             user_unique_id=subject_user,
             name=name,
             email=email,
-            sms=_segments(r, sms, "outbound", "inbound", "usage.sms"),
-            mms=_segments(r, mms, "outbound", "inbound", "usage.mms"),
-            voice=TeliVoice(
-                total_seconds=r.integer(voice, "total_seconds", "usage.voice"),
-                kb_seconds=r.integer(voice, "kb_seconds", "usage.voice"),
-            ),
+            sms=_segments(r, sms, "outbound", "inbound", "usage.sms", problems, "sms"),
+            mms=_segments(r, mms, "outbound", "inbound", "usage.mms", problems, "mms"),
+            voice=None
+            if total_seconds is None
+            else TeliVoice(total_seconds=total_seconds, kb_seconds=kb_seconds),
             first=first,
             last=last,
+            problems=tuple(problems.items()),
         )
 
 
@@ -398,17 +449,16 @@ def _check_window(first: date, last: date) -> None:
 
 def _organization(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliOrganization:
     unique_id = r.text(row, "unique_id", path)
-    name = r.text_or_none(row, "name", path) or r.text_or_none(row, "organization_name", path)
     return TeliOrganization(
         unique_id=unique_id,
-        uuid=r.text(row, "id", path),
-        name=name or unique_id,
-        status=r.text(row, "status", path),
-        tenant_id=r.text_or_none(row, "tenant_id", path),
-        sms=_segments_or_none(r, row, "total_sms_outbound", "total_sms_inbound", path),
-        mms=_segments_or_none(r, row, "total_mms_outbound", "total_mms_inbound", path),
-        voice_seconds=r.integer_or_none(row, "total_voice_seconds", path),
-        created_at=r.timestamp_or_none(row, "created_at", path),
+        uuid=r.label(row, "id"),
+        name=r.label(row, "name") or r.label(row, "organization_name") or unique_id,
+        status=r.label(row, "status"),
+        tenant_id=r.label(row, "tenant_id"),
+        sms=_lifetime_segments(r, row, "total_sms_outbound", "total_sms_inbound", path),
+        mms=_lifetime_segments(r, row, "total_mms_outbound", "total_mms_inbound", path),
+        voice_seconds=r.soft_integer(row, "total_voice_seconds", path, {}),
+        created_at=_moment(r, row, "created_at", path),
     )
 
 
@@ -416,80 +466,110 @@ def _user(r: JsonReader, row: Mapping[str, Any], path: str, org_unique_id: str) 
     unique_id = r.text(row, "unique_id", path)
     return TeliUser(
         unique_id=unique_id,
-        uuid=r.text(row, "id", path),
-        name=r.text_or_none(row, "name", path) or unique_id,
-        email=r.text_or_none(row, "email", path),
-        permission=r.text_or_none(row, "permission", path),
-        status=r.text_or_none(row, "status", path),
-        organization_uuid=r.text_or_none(row, "organization_id", path),
+        uuid=r.label(row, "id"),
+        name=r.label(row, "name") or unique_id,
+        email=r.label(row, "email"),
+        permission=r.label(row, "permission"),
+        status=r.label(row, "status"),
+        organization_uuid=r.label(row, "organization_id"),
         organization_unique_id=org_unique_id,
-        sms=_segments_or_none(r, row, "total_sms_outbound", "total_sms_inbound", path),
-        mms=_segments_or_none(r, row, "total_mms_outbound", "total_mms_inbound", path),
-        voice_seconds=r.integer_or_none(row, "total_voice_seconds", path),
-        created_at=r.timestamp_or_none(row, "created_at", path),
+        sms=_lifetime_segments(r, row, "total_sms_outbound", "total_sms_inbound", path),
+        mms=_lifetime_segments(r, row, "total_mms_outbound", "total_mms_inbound", path),
+        voice_seconds=r.soft_integer(row, "total_voice_seconds", path, {}),
+        created_at=_moment(r, row, "created_at", path),
     )
+
+
+def _moment(r: JsonReader, row: Mapping[str, Any], key: str, path: str) -> datetime | None:
+    """A timestamp that feeds no figure: None when it is absent or not ISO-8601."""
+    try:
+        return r.timestamp_or_none(row, key, path)
+    except UpstreamContractError:
+        return None
 
 
 def _agent(r: JsonReader, row: Mapping[str, Any], path: str, org_unique_id: str) -> TeliAgent:
     unique_id = r.text(row, "agent_id", path)
     return TeliAgent(
         unique_id=unique_id,
-        name=r.text_or_none(row, "agent_name", path) or unique_id,
-        agent_type=r.text_or_none(row, "agent_type", path),
-        status=r.text_or_none(row, "agent_status", path),
+        name=r.label(row, "agent_name") or unique_id,
+        agent_type=r.label(row, "agent_type"),
+        status=r.label(row, "agent_status"),
         organization_unique_id=org_unique_id,
-        created_by_user_unique_id=r.text_or_none(row, "created_by_user_id", path),
+        created_by_user_unique_id=r.label(row, "created_by_user_id"),
     )
+
+
+def _voice(
+    r: JsonReader, row: Mapping[str, Any], path: str, problems: Problems
+) -> TeliVoice | None:
+    """`total_voice_seconds` (KB included) with `total_voice_calls`; None when the seconds are
+    unusable (a problem under `voice`); unusable calls are a problem under `voice_calls`."""
+    seconds = r.soft_integer(row, "total_voice_seconds", path, problems, "voice")
+    calls = r.soft_integer(row, "total_voice_calls", path, problems, "voice_calls")
+    return None if seconds is None else TeliVoice(total_seconds=seconds, calls=calls)
 
 
 def _org_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliOrganizationAnalyticsRow:
     unique_id = r.text(row, "organization_id", path)
+    problems: Problems = {}
     return TeliOrganizationAnalyticsRow(
         organization_unique_id=unique_id,
-        name=r.text_or_none(row, "organization_name", path) or unique_id,
-        users_count=r.integer(row, "users_count", path),
-        sms=_segments(r, row, "total_sms_sent", "total_sms_received", path),
-        mms=_segments(r, row, "total_mms_sent", "total_mms_received", path),
-        voice=TeliVoice(
-            total_seconds=r.integer(row, "total_voice_seconds", path),
-            calls=r.integer(row, "total_voice_calls", path),
+        name=r.label(row, "organization_name") or unique_id,
+        users_count=r.soft_integer(row, "users_count", path, problems),
+        sms=_segments(r, row, "total_sms_sent", "total_sms_received", path, problems, "sms"),
+        mms=_segments(r, row, "total_mms_sent", "total_mms_received", path, problems, "mms"),
+        voice=_voice(r, row, path, problems),
+        api_requests=r.soft_integer(row, "api_requests_count", path, problems, "api_requests"),
+        api_storage_cost=r.soft_number(row, "api_storage_cost", path, problems),
+        phone_rentals=r.soft_integer(row, "phone_rental_count", path, problems, "phone_rentals"),
+        phone_purchases=r.soft_integer(
+            row, "phone_purchase_count", path, problems, "phone_purchases"
         ),
-        api_requests=r.integer(row, "api_requests_count", path),
-        api_storage_cost=r.number(row, "api_storage_cost", path),
-        phone_rentals=r.integer(row, "phone_rental_count", path),
-        phone_purchases=r.integer(row, "phone_purchase_count", path),
-        brand_registrations=r.integer(row, "brand_registration_count", path),
-        kb_count=r.integer(row, "kb_count", path),
-        total_cost=r.number(row, "total_cost", path),
+        brand_registrations=r.soft_integer(
+            row, "brand_registration_count", path, problems, "brand_registrations"
+        ),
+        kb_count=r.soft_integer(row, "kb_count", path, problems),
+        total_cost=r.soft_number(row, "total_cost", path, problems),
+        problems=tuple(problems.items()),
     )
+
+
+def _cost_breakdown(
+    r: JsonReader, row: Mapping[str, Any], path: str
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
+    """(messaging, sms, mms, voice) from `cost_breakdown` in either shape Teli uses; all None
+    when it is absent. It feeds no figure (`total_cost` is the cost), so nothing fails."""
+    costs = row.get("cost_breakdown")
+    if not isinstance(costs, Mapping):
+        return None, None, None, None
+    ignored: Problems = {}
+    where = join_path(path, "cost_breakdown")
+    if "sms" in costs or "mms" in costs:
+        sms = r.soft_number(costs, "sms", where, ignored)
+        mms = r.soft_number(costs, "mms", where, ignored)
+        messaging = None if sms is None or mms is None else sms + mms
+        return messaging, sms, mms, r.soft_number(costs, "voice", where, ignored)
+    # the shape on Teli's docs page: one messaging figure
+    messaging = r.soft_number(costs, "messaging_cost", where, ignored)
+    return messaging, None, None, r.soft_number(costs, "voice_cost", where, ignored)
 
 
 def _user_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliUserAnalyticsRow:
     unique_id = r.text(row, "user_id", path)
-    where = join_path(path, "cost_breakdown")
-    costs = r.child(row, "cost_breakdown", path)
-    cost_sms: Decimal | None = None
-    cost_mms: Decimal | None = None
-    if "sms" in costs or "mms" in costs:
-        sms, mms = r.number(costs, "sms", where), r.number(costs, "mms", where)
-        cost_sms, cost_mms, cost_messaging = sms, mms, sms + mms
-        cost_voice = r.number(costs, "voice", where)
-    else:  # the shape on Teli's docs page: one messaging figure
-        cost_messaging = r.number(costs, "messaging_cost", where)
-        cost_voice = r.number(costs, "voice_cost", where)
+    problems: Problems = {}
+    messaging, sms_cost, mms_cost, voice_cost = _cost_breakdown(r, row, path)
     return TeliUserAnalyticsRow(
         user_unique_id=unique_id,
-        name=r.text_or_none(row, "user_name", path) or unique_id,
-        email=r.text_or_none(row, "user_email", path),
-        sms=_segments(r, row, "total_sms_sent", "total_sms_received", path),
-        mms=_segments(r, row, "total_mms_sent", "total_mms_received", path),
-        voice=TeliVoice(
-            total_seconds=r.integer(row, "total_voice_seconds", path),
-            calls=r.integer(row, "total_voice_calls", path),
-        ),
-        cost_messaging=cost_messaging,
-        cost_sms=cost_sms,
-        cost_mms=cost_mms,
-        cost_voice=cost_voice,
-        total_cost=r.number(row, "total_cost", path),
+        name=r.label(row, "user_name") or unique_id,
+        email=r.label(row, "user_email"),
+        sms=_segments(r, row, "total_sms_sent", "total_sms_received", path, problems, "sms"),
+        mms=_segments(r, row, "total_mms_sent", "total_mms_received", path, problems, "mms"),
+        voice=_voice(r, row, path, problems),
+        cost_messaging=messaging,
+        cost_sms=sms_cost,
+        cost_mms=mms_cost,
+        cost_voice=voice_cost,
+        total_cost=r.soft_number(row, "total_cost", path, problems),
+        problems=tuple(problems.items()),
     )

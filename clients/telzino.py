@@ -6,15 +6,20 @@ One client per configured Telzino account. It speaks upstreams.md section 1 thro
 
 - Minutes exactly as sent (`Decimal`: JSON decoded with `parse_float=Decimal`) plus exact seconds.
   The vendor rounds each agent to 0.01 min (0.6 s), so `round(minutes * 60)` recovers the agent's
-  seconds exactly (error < 0.5 s); an org's report seconds are the sum of its agents' seconds (its
-  rounded total could be off by a few seconds), a billing row's are `round(voice_minutes * 60)`.
+  seconds exactly (error < 0.5 s). An org's report seconds are the sum of its agents' seconds
+  when the agents add up to `total_voice_minutes` within rounding (each of the n agents and the
+  total is off by at most 0.005 min: a bound of 0.005 x (n + 1) min); beyond that the total is
+  trusted (`round(total * 60)`), so calls of agents the report does not list show up as
+  unattributed instead of vanishing. A billing row's seconds are `round(voice_minutes * 60)`.
 - Names as the vendor sent them, fallbacks included (an unset name arrives as the id).
 - The period parsed from either date format the vendor uses (ISO in reports, MM/DD/YYYY in
-  billing) by one parser.
+  billing, zero padding optional); it feeds no figure, so an unreadable one is just None.
+- Tolerant reads (docs/vendors.md): ids are required; a figure that is missing or mistyped is
+  None with why in the row's `problems` (keyed by the model field it spoils); names may be absent.
 
 Filters go out in the comma form. Id lists longer than `max_ids_per_call` are split into chunks
 fetched concurrently (the transport caps concurrency) and merged, deduplicated by id. An empty id
-list asks for nothing and answers empty without a call. Missing or mistyped required fields raise
+list asks for nothing and answers empty without a call. A missing or mistyped id raises
 `UpstreamContractError` with a JSON path; extra fields are ignored; `data[]` order is not relied on.
 """
 
@@ -23,14 +28,15 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import product
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from clients.decoding import JsonReader, join_path
+from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems
+from clients.errors import UpstreamContractError
 from clients.transport import OAuthClientCredentials, SourceTransport, join_url
 
 __all__ = [
@@ -86,12 +92,14 @@ class TelzinoPeriod:
 
 @dataclass(frozen=True)
 class TelzinoAgentMinutes:
-    """One agent's line in the minutes-by-organization report."""
+    """One agent's line in the minutes-by-organization report; `minutes`/`seconds` None (with
+    why in `problems["minutes"]`) when the vendor sent no usable `voice_minutes`."""
 
     agent_id: str
     agent_name: str  # name, else external_id, else the id (the vendor's fallback)
-    minutes: Decimal
-    seconds: int
+    minutes: Decimal | None
+    seconds: int | None
+    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
 
 
 @dataclass(frozen=True)
@@ -100,10 +108,10 @@ class _TelzinoOrgRow:
 
     organization_id: str
     organization_name: str
-    reseller_id: str
+    reseller_id: str | None
     reseller_name: str
-    minutes: Decimal
-    seconds: int
+    minutes: Decimal | None  # None: unusable, see the row's problems["minutes"]
+    seconds: int | None
 
 
 OrgRow = TypeVar("OrgRow", bound=_TelzinoOrgRow)
@@ -111,10 +119,11 @@ OrgRow = TypeVar("OrgRow", bound=_TelzinoOrgRow)
 
 @dataclass(frozen=True)
 class _TelzinoOrgReport(Generic[OrgRow]):
-    """One organization report over one period."""
+    """One organization report over one period (None when the echoed period was unreadable:
+    it feeds no figure)."""
 
     organizations: tuple[OrgRow, ...]
-    period: TelzinoPeriod
+    period: TelzinoPeriod | None
 
     def by_id(self) -> dict[str, OrgRow]:
         return {o.organization_id: o for o in self.organizations}
@@ -124,12 +133,14 @@ class _TelzinoOrgReport(Generic[OrgRow]):
 class TelzinoOrgMinutes(_TelzinoOrgRow):
     """One organization in the minutes-by-organization report.
 
-    `agent_count` is every agent under the org (not only active ones); `seconds` is the sum of
-    the agents' exact seconds.
+    `agent_count` is every agent under the org (not only active ones). `seconds` is the sum of
+    the agents' exact seconds when they add up to the total within rounding, else the total's
+    (see the module docstring). `agents` is None when the report sent no usable breakdown.
     """
 
-    agent_count: int
-    agents: tuple[TelzinoAgentMinutes, ...]
+    agent_count: int | None
+    agents: tuple[TelzinoAgentMinutes, ...] | None
+    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,8 @@ class TelzinoMinutesReport(_TelzinoOrgReport[TelzinoOrgMinutes]):
 class TelzinoBillingRow(_TelzinoOrgRow):
     """One organization in the billing report; `active_agent_count` counts agents with usage."""
 
-    active_agent_count: int
+    active_agent_count: int | None
+    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
 
 
 @dataclass(frozen=True)
@@ -187,11 +199,12 @@ def minutes_to_seconds(minutes: Decimal) -> int:
 
 
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_US_DAY = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
+_US_DAY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 
 
 def parse_vendor_date(text: str) -> date:
-    """A day in either of Telzino's formats: `YYYY-MM-DD` (reports) or `MM/DD/YYYY` (billing).
+    """A day in either of Telzino's formats: `YYYY-MM-DD` (reports) or `MM/DD/YYYY` (billing,
+    where zero padding is optional: `1/5/2025` too).
 
     Raises ValueError for anything else.
     """
@@ -207,64 +220,101 @@ def parse_vendor_date(text: str) -> date:
 # -- decoding -------------------------------------------------------------------------------------
 
 
-def _day(r: JsonReader, obj: Mapping[str, Any], key: str, path: str) -> date:
-    """A required day in either of the vendor's formats (see `parse_vendor_date`)."""
-    raw = r.text(obj, key, path)
+def _period(body: Mapping[str, Any]) -> TelzinoPeriod | None:
+    """The echoed period, or None when it is absent or unreadable: nothing is derived from it
+    (the client knows the days it asked for)."""
+    period = body.get("period")
+    if not isinstance(period, Mapping):
+        return None
+    first, last = period.get("start_date"), period.get("end_date")
     try:
-        return parse_vendor_date(raw)
+        if isinstance(first, str) and isinstance(last, str):
+            return TelzinoPeriod(first=parse_vendor_date(first), last=parse_vendor_date(last))
     except ValueError:
-        raise r.fail(join_path(path, key), "is not a YYYY-MM-DD or MM/DD/YYYY date") from None
+        pass
+    return None
 
 
-def _period(r: JsonReader, body: Mapping[str, Any]) -> TelzinoPeriod:
-    period = r.child(body, "period", "")
-    return TelzinoPeriod(
-        first=_day(r, period, "start_date", "period"), last=_day(r, period, "end_date", "period")
-    )
-
-
-def _org_identity(r: JsonReader, row: Mapping[str, Any], path: str) -> dict[str, str]:
+def _identity(r: JsonReader, row: Mapping[str, Any], path: str) -> dict[str, Any]:
+    organization_id = r.text(row, "organization_id", path)
+    reseller_id = r.label(row, "reseller_id")
     return {
-        "organization_id": r.text(row, "organization_id", path),
-        "organization_name": r.text(row, "organization_name", path),
-        "reseller_id": r.text(row, "reseller_id", path),
-        "reseller_name": r.text(row, "reseller_name", path),
+        "organization_id": organization_id,
+        "organization_name": r.label(row, "organization_name") or organization_id,
+        "reseller_id": reseller_id,
+        "reseller_name": r.label(row, "reseller_name") or reseller_id or "",
     }
 
 
 def _agent_minutes(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutes:
-    minutes = r.number(row, "voice_minutes", path)
+    agent_id = r.text(row, "agent_id", path)
+    problems: Problems = {}
+    minutes = r.soft_number(row, "voice_minutes", path, problems, "minutes")
     return TelzinoAgentMinutes(
-        agent_id=r.text(row, "agent_id", path),
-        agent_name=r.text(row, "agent_name", path),
+        agent_id=agent_id,
+        agent_name=r.label(row, "agent_name") or agent_id,
         minutes=minutes,
-        seconds=minutes_to_seconds(minutes),
+        seconds=None if minutes is None else minutes_to_seconds(minutes),
+        problems=tuple(problems.items()),
     )
 
 
+# Each minutes figure is rounded to 0.01: off by at most half of that from the exact value.
+_ROUNDING = Decimal("0.005")
+
+
+def _org_seconds(
+    minutes: Decimal | None, agents: tuple[TelzinoAgentMinutes, ...] | None
+) -> int | None:
+    """The org's exact seconds: its agents' when they add up to the total within rounding, else
+    the total's (agents the report does not list, or a total the vendor computed otherwise)."""
+    if minutes is None:
+        return None
+    if agents and all(a.minutes is not None for a in agents):
+        listed = sum((a.minutes for a in agents if a.minutes is not None), Decimal(0))
+        if abs(minutes - listed) <= _ROUNDING * (len(agents) + 1):
+            return sum(a.seconds for a in agents if a.seconds is not None)
+    return minutes_to_seconds(minutes)
+
+
+def _agents(
+    r: JsonReader, row: Mapping[str, Any], path: str, problems: Problems
+) -> tuple[TelzinoAgentMinutes, ...] | None:
+    """The per-agent breakdown, or None (a problem under `agents`) when it is not a list."""
+    if not isinstance(row.get("agents"), list):
+        try:
+            r.array(row, "agents", path)
+        except UpstreamContractError as error:
+            problems["agents"] = error
+        return None
+    return tuple(_agent_minutes(r, a, where) for where, a in r.objects(row, "agents", path))
+
+
 def _org_minutes(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoOrgMinutes:
-    identity = _org_identity(r, row, path)
-    minutes = r.number(row, "total_voice_minutes", path)
-    agents = tuple(_agent_minutes(r, a, where) for where, a in r.objects(row, "agents", path))
-    # the agents' exact seconds add up exactly; with no agent breakdown, the total is all we have
-    seconds = sum(a.seconds for a in agents) if agents else minutes_to_seconds(minutes)
+    identity = _identity(r, row, path)
+    problems: Problems = {}
+    minutes = r.soft_number(row, "total_voice_minutes", path, problems, "minutes")
+    agents = _agents(r, row, path, problems)
     return TelzinoOrgMinutes(
         **identity,
         minutes=minutes,
-        seconds=seconds,
-        agent_count=r.count(row, "agent_count", path),
+        seconds=_org_seconds(minutes, agents),
+        agent_count=r.soft_count(row, "agent_count", path, problems),
         agents=agents,
+        problems=tuple(problems.items()),
     )
 
 
 def _billing_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoBillingRow:
-    identity = _org_identity(r, row, path)
-    minutes = r.number(row, "voice_minutes", path)
+    identity = _identity(r, row, path)
+    problems: Problems = {}
+    minutes = r.soft_number(row, "voice_minutes", path, problems, "minutes")
     return TelzinoBillingRow(
         **identity,
         minutes=minutes,
-        seconds=minutes_to_seconds(minutes),
-        active_agent_count=r.count(row, "agent_count", path),
+        seconds=None if minutes is None else minutes_to_seconds(minutes),
+        active_agent_count=r.soft_count(row, "agent_count", path, problems, "active_agent_count"),
+        problems=tuple(problems.items()),
     )
 
 
@@ -281,17 +331,26 @@ def _agent_minutes_row(r: JsonReader, row: Mapping[str, Any], path: str) -> Telz
 
 
 def _agent_info(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoAgentInfo:
+    active = row.get("is_active")
     return TelzinoAgentInfo(
         id=r.text(row, "id", path),
         organization_id=r.text(row, "organization_id", path),
-        name=r.text_or_none(row, "name", path),
-        external_id=r.text_or_none(row, "external_id", path),
-        description=r.text_or_none(row, "description", path),
-        status=r.text_or_none(row, "status", path),
-        is_active=r.flag_or_none(row, "is_active", path),
-        created_at=r.timestamp_or_none(row, "created_at", path),
-        updated_at=r.timestamp_or_none(row, "updated_at", path),
+        name=r.label(row, "name"),
+        external_id=r.label(row, "external_id"),
+        description=r.label(row, "description"),
+        status=r.label(row, "status"),
+        is_active=active if type(active) is bool else None,
+        created_at=_moment(r, row, "created_at", path),
+        updated_at=_moment(r, row, "updated_at", path),
     )
+
+
+def _moment(r: JsonReader, row: Mapping[str, Any], key: str, path: str) -> datetime | None:
+    """A timestamp that feeds no figure: None when it is absent or not ISO-8601."""
+    try:
+        return r.timestamp_or_none(row, key, path)
+    except UpstreamContractError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -400,7 +459,7 @@ class TelzinoClient:
         organization_ids: Sequence[str] | None,
         reseller_ids: Sequence[str] | None,
         parse_row: Callable[[JsonReader, Mapping[str, Any], str], OrgRow],
-    ) -> tuple[tuple[OrgRow, ...], TelzinoPeriod]:
+    ) -> tuple[tuple[OrgRow, ...], TelzinoPeriod | None]:
         """Both org reports: chunk the filters, fetch concurrently, merge by organization id."""
         _check_range(first, last)
         org_ids = None if organization_ids is None else _unique(organization_ids, "organization")
@@ -412,7 +471,7 @@ class TelzinoClient:
 
         async def fetch(
             org_chunk: str | None, res_chunk: str | None
-        ) -> tuple[tuple[OrgRow, ...], TelzinoPeriod]:
+        ) -> tuple[tuple[OrgRow, ...], TelzinoPeriod | None]:
             params = list(dates)
             if org_chunk is not None:
                 params.append(("organization_ids", org_chunk))
@@ -421,7 +480,7 @@ class TelzinoClient:
             r, body = await self._get(base_url, path, endpoint, params)
             top = r.obj(body, "")
             rows = tuple(parse_row(r, row, where) for where, row in r.objects(top, "data", ""))
-            return rows, _period(r, top)
+            return rows, _period(top)
 
         # both filters apply together (AND), so every org chunk meets every reseller chunk
         size = self.max_ids_per_call

@@ -257,16 +257,6 @@ async def test_malformed_body_is_a_contract_error(make, control, northwind) -> N
     assert caught.value.source == "talkdesk-northwind"
 
 
-def test_voice_seconds_from_call_rows(dataset) -> None:
-    rows = [expected_row(r) for r in dataset.talkdesk_rows()]
-    minutes = next(r for r in rows if r.type == "CALL" and r.unit == "MINUTES")
-    seconds = next(r for r in rows if r.type == "CALL" and r.unit == "SECONDS")
-    sms = next(r for r in rows if r.type == "MESSAGE")
-    assert minutes.voice_seconds == int(minutes.number_of_units) * 60
-    assert seconds.voice_seconds == int(seconds.number_of_units)
-    assert sms.voice_seconds is None
-
-
 # -- filter building -----------------------------------------------------------------------------
 
 
@@ -362,52 +352,173 @@ async def test_known_total_pages_are_fetched_concurrently_from_the_next_link_sha
     assert peak == 3  # pages 2..4 in flight together
 
 
-async def test_row_count_must_match_total() -> None:
+async def test_a_total_that_moves_while_paging_is_read_once_more() -> None:
+    reads = 0
+
     def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal reads
+        reads += 1
+        # the first read says 2 rows (one was removed meanwhile); the second is consistent
+        return hal([raw_row(1)], {}, total=2 if reads == 1 else 1, total_pages=1)
+
+    rows = await mock_client(handler, base_url="https://td.example").monthly_usage()
+    assert [r.id for r in rows] == ["row1"]
+    assert reads == 2
+
+
+async def test_a_total_the_pages_never_match_is_refused_after_two_reads() -> None:
+    reads = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal reads
+        reads += 1
         return hal([raw_row(1)], {}, total=2, total_pages=1)
 
     with pytest.raises(UpstreamContractError) as caught:
         await mock_client(handler, base_url="https://td.example").monthly_usage()
     assert caught.value.field == "total"
+    assert "read twice" in str(caught.value)
+    assert reads == 2
+
+
+async def test_next_links_at_the_top_level_are_followed() -> None:
+    """Seed 004's schema lists first/last/next/prev/self/show at the top level too."""
+    base = "https://td.example"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        body: dict[str, Any] = {"_embedded": {"usage": [raw_row(page)]}}
+        body["self"] = body["show"] = {"href": str(request.url)}
+        if page < 3:
+            body["next"] = {"href": f"{base}/express/usage/month?page={page + 1}&per_page=250"}
+        return httpx.Response(200, json=body)
+
+    rows = await mock_client(handler, base_url=base).monthly_usage()
+    assert [r.id for r in rows] == ["row1", "row2", "row3"]
+
+
+async def test_a_server_that_pages_below_per_page_is_read_to_the_end() -> None:
+    """Asked for 250 a page, the server serves 2 and numbers its pages by that size."""
+    base = "https://td.example"
+    rows_total = [raw_row(i) for i in range(1, 8)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.params["per_page"] == "250"
+        page = int(request.url.params.get("page", "1"))
+        links = {"self": str(request.url)}
+        if page < 4:
+            links["next"] = f"{base}/express/usage/month?page={page + 1}&per_page=250"
+        return hal(rows_total[2 * page - 2 : 2 * page], links, total=7, total_pages=4, per_page=2)
+
+    rows = await mock_client(handler, base_url=base).monthly_usage()
+    assert [r.id for r in rows] == [f"row{i}" for i in range(1, 8)]
+
+
+async def test_pages_beyond_the_stated_page_count_are_still_followed() -> None:
+    """total_pages said 2 but page 2 still links to a page 3: the link wins."""
+    base = "https://td.example"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        links = {}
+        if page < 3:
+            links["next"] = f"{base}/express/usage/month?page={page + 1}"
+        return hal([raw_row(page)], links, total=3, total_pages=2)
+
+    rows = await mock_client(handler, base_url=base).monthly_usage()
+    assert [r.id for r in rows] == ["row1", "row2", "row3"]
+
+
+async def test_a_next_link_back_to_a_fetched_page_is_refused() -> None:
+    base = "https://td.example"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        return hal([raw_row(page)], {"next": f"{base}/express/usage/month?page=2"})
+
+    with pytest.raises(UpstreamContractError) as caught:
+        await mock_client(handler, base_url=base).monthly_usage()
+    assert caught.value.field == "next.href"
+
+
+async def test_figures_that_are_missing_or_mistyped_become_row_problems() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return hal(
+            [
+                raw_row(0, total_amount=None),
+                raw_row(1, total_amount="0.12"),
+                raw_row(2, currency="usd"),
+                raw_row(3, number_of_units=True),
+                raw_row(4, unit=None),
+            ],
+            {},
+        )
+
+    rows = await mock_client(handler, base_url="https://td.example").monthly_usage()
+    problems = [{k: e.field for k, e in row.problems} for row in rows]
+    assert problems == [
+        {"total_amount": "_embedded.usage[0].total_amount"},
+        {"total_amount": "_embedded.usage[1].total_amount"},
+        {"currency": "_embedded.usage[2].currency"},
+        {"number_of_units": "_embedded.usage[3].number_of_units"},
+        {"unit": "_embedded.usage[4].unit"},
+    ]
+    assert [r.total_amount for r in rows] == [None, None, *[Decimal("0.12")] * 3]
+    assert rows[2].currency is None and rows[3].number_of_units is None and rows[4].unit is None
+    assert all(
+        e.code == "UPSTREAM_CONTRACT" and e.source == "talkdesk-mock"
+        for e in (error for row in rows for _, error in row.problems)
+    )
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    "overrides",
     [
-        ({"total_amount": None}, "_embedded.usage[1].total_amount"),
-        ({"total_amount": "0.12"}, "_embedded.usage[1].total_amount"),
-        ({"currency": "usd"}, "_embedded.usage[1].currency"),
-        ({"month": "2026-1"}, "_embedded.usage[1].month"),
-        ({"id": 7}, "_embedded.usage[1].id"),
-        ({"direction": 1}, "_embedded.usage[1].direction"),
+        {"description": None},
+        {"wallet_name": None, "product_id": None, "aggr_product_id": None},
+        {"month": "2026-1"},
+        {"id": 7},
+        {"direction": 1, "resolution": 2},
+        {"price": "0.012"},
     ],
 )
-async def test_mistyped_fields_name_their_path(overrides, field) -> None:
+async def test_fields_that_feed_no_figure_fail_nothing(overrides) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return hal([raw_row(0), raw_row(1, **overrides)], {})
 
-    with pytest.raises(UpstreamContractError) as caught:
-        await mock_client(handler, base_url="https://td.example").monthly_usage()
-    assert caught.value.field == field
-    assert caught.value.endpoint == "GET /express/usage/month"
+    rows = await mock_client(handler, base_url="https://td.example").monthly_usage()
+    assert [r.problems for r in rows] == [(), ()]
+    assert rows[1].number_of_units == Decimal(10) and rows[1].total_amount == Decimal("0.12")
+    for key in overrides:
+        assert getattr(rows[1], key) is None
 
 
-async def test_missing_field_and_missing_embedded() -> None:
-    def missing_field(request: httpx.Request) -> httpx.Response:
+async def test_a_row_without_its_account_is_refused() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
         row = raw_row(0)
         del row["account_id"]
         return hal([row], {})
 
     with pytest.raises(UpstreamContractError) as caught:
-        await mock_client(missing_field, base_url="https://td.example").monthly_usage()
+        await mock_client(handler, base_url="https://td.example").monthly_usage()
     assert caught.value.field == "_embedded.usage[0].account_id"
 
-    def no_embedded(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"count": 0, "_links": {}})
+
+@pytest.mark.parametrize("body", [{"count": 0, "_links": {}}, {"total": 0}, {"_embedded": {}}])
+async def test_an_empty_page_without_embedded_is_empty(body) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    assert await mock_client(handler, base_url="https://td.example").monthly_usage() == ()
+
+
+async def test_a_page_that_counts_items_but_embeds_none_is_refused() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"count": 3, "_links": {}})
 
     with pytest.raises(UpstreamContractError) as caught:
-        await mock_client(no_embedded, base_url="https://td.example").monthly_usage()
-    assert caught.value.field == "_embedded"
+        await mock_client(handler, base_url="https://td.example").monthly_usage()
+    assert caught.value.field == "_embedded.usage"
 
 
 async def test_unknown_fields_are_tolerated_and_decimals_exact() -> None:
@@ -428,4 +539,3 @@ async def test_unknown_fields_are_tolerated_and_decimals_exact() -> None:
     (row,) = await mock_client(handler, base_url="https://td.example").monthly_usage()
     assert row.total_amount == Decimal("0.1200000000000000011")
     assert row.number_of_units == Decimal(10)
-    assert row.voice_seconds == 600

@@ -434,20 +434,15 @@ ORG = {
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"success": True, "organizations": [ORG, {**ORG, "id": None}]}, "organizations[1].id"),
         (
             {"success": True, "organizations": [{k: ORG[k] for k in ("id", "name", "status")}]},
             "organizations[0].unique_id",
-        ),
-        (
-            {"success": True, "organizations": [{**ORG, "total_voice_seconds": "12"}]},
-            "organizations[0].total_voice_seconds",
         ),
         ({"success": True, "organizations": {"0": ORG}}, "organizations"),
         ({"success": True}, "organizations"),
     ],
 )
-async def test_missing_or_mistyped_fields_name_their_path(body: dict[str, Any], field: str) -> None:
+async def test_a_missing_id_or_list_names_its_path(body: dict[str, Any], field: str) -> None:
     client = mock_client(answering(body))
     with pytest.raises(UpstreamContractError) as caught:
         await client.organizations()
@@ -455,7 +450,19 @@ async def test_missing_or_mistyped_fields_name_their_path(body: dict[str, Any], 
     assert caught.value.endpoint == "GET /v1/organizations"
 
 
-async def test_a_missing_kb_share_in_usage_is_a_contract_error() -> None:
+async def test_organization_fields_that_feed_no_figure_may_be_absent_or_odd() -> None:
+    odd = {**ORG, "id": None, "status": 3, "name": None, "total_voice_seconds": "12"}
+    client = mock_client(answering({"success": True, "organizations": [ORG, odd]}))
+    _, org = await client.organizations()
+    assert (org.uuid, org.status, org.name, org.voice_seconds) == (
+        None,
+        None,
+        ORG["unique_id"],
+        None,
+    )
+
+
+async def test_a_missing_kb_share_in_usage_nulls_only_that_figure() -> None:
     body = {
         "success": True,
         "usage": {
@@ -465,36 +472,136 @@ async def test_a_missing_kb_share_in_usage_is_a_contract_error() -> None:
             "voice": {"seconds": 10, "total_seconds": 10},
         },
     }
-    client = mock_client(answering(body))
-    with pytest.raises(UpstreamContractError) as caught:
-        await client.usage(organization_id="o1")
-    assert caught.value.field == "usage.voice.kb_seconds"
+    usage = await mock_client(answering(body)).usage(organization_id="o1")
+    assert usage.voice == TeliVoice(total_seconds=10, kb_seconds=None)
+    assert usage.sms == TeliSegments(outbound=1, inbound=1)
+    ((name, error),) = usage.problems
+    assert name == "kb_seconds" and error.field == "usage.voice.kb_seconds"
 
 
-async def test_a_string_cost_in_org_analytics_is_a_contract_error_an_integer_is_not() -> None:
+async def test_usage_without_an_sms_object_nulls_only_sms() -> None:
+    body = {
+        "success": True,
+        "usage": {
+            "user_id": "u1",
+            "mms": {"outbound": 2, "inbound": 3},
+            "voice": {"total_seconds": 10, "kb_seconds": 4},
+        },
+    }
+    usage = await mock_client(answering(body)).usage(user_id="u1")
+    assert usage.sms is None and usage.mms == TeliSegments(outbound=2, inbound=3)
+    assert [(name, error.field) for name, error in usage.problems] == [("sms", "usage.sms")]
+
+
+ORG_ROW = {
+    "organization_id": "o1",
+    "organization_name": "Acme",
+    "users_count": 1,
+    "total_sms_sent": 1,
+    "total_sms_received": 1,
+    "total_mms_sent": 0,
+    "total_mms_received": 0,
+    "total_voice_calls": 1,
+    "total_voice_seconds": 60,
+    "api_requests_count": 10,
+    "api_storage_cost": 0.01,
+    "phone_rental_count": 0,
+    "phone_purchase_count": 0,
+    "brand_registration_count": 0,
+    "kb_count": 0,
+    "total_cost": 1,
+}
+
+
+async def test_a_string_cost_in_org_analytics_is_a_problem_of_that_figure_only() -> None:
+    rows = [{**ORG_ROW, "total_cost": "1.00"}, ORG_ROW]
+    client = mock_client(answering({"tenant_id": "t", "organizations": rows, "extra": 1}))
+    report = await client.organization_analytics(date(2026, 1, 1), date(2026, 1, 31))
+    broken, fine = report.rows
+    assert broken.total_cost is None and broken.voice == TeliVoice(total_seconds=60, calls=1)
+    ((name, error),) = broken.problems
+    assert (name, error.field, error.code) == (
+        "total_cost",
+        "organizations[0].total_cost",
+        "UPSTREAM_CONTRACT",
+    )
+    assert fine.total_cost == Decimal(1) and fine.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("total_sms_received", "sms"),
+        ("total_mms_sent", "mms"),
+        ("total_voice_seconds", "voice"),
+        ("total_voice_calls", "voice_calls"),
+        ("api_requests_count", "api_requests"),
+        ("phone_rental_count", "phone_rentals"),
+        ("phone_purchase_count", "phone_purchases"),
+        ("brand_registration_count", "brand_registrations"),
+        ("kb_count", "kb_count"),
+        ("users_count", "users_count"),
+        ("api_storage_cost", "api_storage_cost"),
+    ],
+)
+async def test_each_missing_org_figure_is_its_own_problem(key: str, problem: str) -> None:
+    row = {k: v for k, v in ORG_ROW.items() if k != key}
+    client = mock_client(answering({"organizations": [row]}))  # no tenant_id either
+    report = await client.organization_analytics(date(2026, 1, 1), date(2026, 1, 31))
+    ((name, error),) = report.rows[0].problems
+    assert (name, error.field) == (problem, f"organizations[0].{key}")
+    assert report.tenant_id == ""
+
+
+async def test_user_analytics_without_a_cost_breakdown_keep_every_figure() -> None:
     row = {
-        "organization_id": "o1",
-        "organization_name": "Acme",
-        "users_count": 1,
-        "total_sms_sent": 1,
-        "total_sms_received": 1,
+        "user_id": "u1",
+        "total_sms_sent": 5,
+        "total_sms_received": 2,
         "total_mms_sent": 0,
         "total_mms_received": 0,
         "total_voice_calls": 1,
         "total_voice_seconds": 60,
-        "api_requests_count": 10,
-        "api_storage_cost": 0.01,
-        "phone_rental_count": 0,
-        "phone_purchase_count": 0,
-        "brand_registration_count": 0,
-        "kb_count": 0,
-        "total_cost": "1.00",
+        "total_cost": 0.09,
     }
-    client = mock_client(answering({"tenant_id": "t", "organizations": [row], "extra": 1}))
-    with pytest.raises(UpstreamContractError) as caught:
-        await client.organization_analytics(date(2026, 1, 1), date(2026, 1, 31))
-    assert caught.value.field == "organizations[0].total_cost"
-    fixed = await mock_client(
-        answering({"tenant_id": "t", "organizations": [{**row, "total_cost": 1}]})
-    ).organization_analytics(date(2026, 1, 1), date(2026, 1, 31))
-    assert fixed.rows[0].total_cost == Decimal(1)
+    client = mock_client(answering({"organization_id": "o1", "users": [row]}))
+    (user,) = (await client.user_analytics("o1", date(2026, 1, 1), date(2026, 1, 31))).rows
+    assert user.sms == TeliSegments(outbound=5, inbound=2)
+    assert user.total_cost == Decimal("0.09")
+    assert (user.cost_messaging, user.cost_sms, user.cost_voice) == (None, None, None)
+    assert user.problems == ()
+
+
+async def test_usage_goes_to_the_proxy_host_and_the_rest_to_the_api_host() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url.copy_with(query=None)))
+        if request.url.path.endswith("/analytics/usage"):
+            body = {
+                "success": True,
+                "usage": {
+                    "organization_id": "o1",
+                    "sms": {"outbound": 1, "inbound": 0},
+                    "mms": {"outbound": 0, "inbound": 0},
+                    "voice": {"kb_seconds": 0, "total_seconds": 6},
+                },
+            }
+            return httpx.Response(200, json=body)
+        return httpx.Response(200, json={"success": True, "organizations": [ORG]})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    transport = SourceTransport(
+        source="teli-mock", http=http, auth=teli_auth("k"), retry=RetryPolicy(max_attempts=1)
+    )
+    client = TeliClient(
+        transport,
+        base_url="https://api.teli.ai",
+        usage_url="https://partner.teli.ai/api/proxy",
+    )
+    await client.organizations()
+    await client.usage(organization_id="o1")
+    assert seen == [
+        "https://api.teli.ai/v1/organizations",
+        "https://partner.teli.ai/api/proxy/v1/analytics/usage",
+    ]
