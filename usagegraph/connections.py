@@ -72,7 +72,7 @@ def _connection(source: Source, transport: SourceTransport) -> Connection:
         )
         return Connection(source.name, "telzino", client, transport)
     if isinstance(source, TeliSource):
-        client = TeliClient(transport, base_url=str(source.base_url))
+        client = TeliClient(transport, base_url=source.api_host, usage_url=source.usage_host)
         return Connection(source.name, "teli", client, transport)
     assert isinstance(source, TalkdeskSource)
     client = TalkdeskClient(transport, base_url=str(source.base_url))

@@ -56,6 +56,8 @@ __all__ = [
 CONFIG_ENV_VAR = "USAGEGRAPH_CONFIG"
 
 SOURCE_KINDS = ("telzino", "teli", "talkdesk")
+TELI_API_URL = "https://api.teli.ai"
+TELI_USAGE_URL = "https://partner.teli.ai/api/proxy"
 
 
 class ConfigError(Exception):
@@ -138,11 +140,27 @@ class TelzinoSource(_SourceBase):
 
 
 class TeliSource(_SourceBase):
-    """One Teli partner tenant, reached with its API key."""
+    """One Teli partner tenant, reached with its API key.
+
+    Teli serves `analytics/usage` from its partner proxy and everything else from its API host
+    (seeds 002, 003). Both default to the documented hosts; a `base_url` given alone serves both
+    (as the sandbox does), and `usage_url` then only moves the usage endpoint.
+    """
 
     kind: Literal["teli"]
-    base_url: HttpURL
+    base_url: HttpURL | None = None
+    usage_url: HttpURL | None = None
     api_key: Secret
+
+    @property
+    def api_host(self) -> str:
+        return self.base_url or TELI_API_URL
+
+    @property
+    def usage_host(self) -> str:
+        if self.usage_url is not None:
+            return self.usage_url
+        return self.base_url or TELI_USAGE_URL
 
 
 class TalkdeskSource(_SourceBase):
@@ -445,17 +463,45 @@ def _validate(data: Mapping[str, Any]) -> Settings:
         return Settings.model_validate(data)
     except ValidationError as exc:
         described = [_describe(error) for error in exc.errors(include_url=False)]
-    # A misspelt key is both unknown and missing; the unknown one points at the typo.
+    # A misspelt key is unknown (and, when required, missing too); it points at the typo, and
+    # the keys that place takes (the missing ones first) suggest what was meant.
     unknown = [d for d in described if d[1].startswith("unknown key")]
     key, problem = (unknown or described)[0]
     missing = [p.split("'")[1] for k, p in described if k == key and p.startswith("missing")]
-    if unknown and (close := difflib.get_close_matches(problem.split("'")[1], missing, n=1)):
+    known = missing + [k for k in _keys_at(data, key) if k not in missing]
+    if unknown and (close := difflib.get_close_matches(problem.split("'")[1], known, n=1)):
         problem += f" (did you mean '{close[0]}'?)"
         described = [
             d for d in described if d[0] != key or d[1] != f"missing required key '{close[0]}'"
         ]
     more = len(described) - 1
     raise ConfigError(key, problem + (f" (and {more} more)" if more else ""))
+
+
+_SOURCE_MODELS: dict[str, type[BaseModel]] = {
+    "telzino": TelzinoSource,
+    "teli": TeliSource,
+    "talkdesk": TalkdeskSource,
+}
+
+
+def _keys_at(data: Mapping[str, Any], key: str | None) -> list[str]:
+    """The keys the config takes at `key` (None: the top level; `sources[2]`: that source's
+    kind's keys; `server`: that section's keys), for "did you mean" suggestions."""
+    if key is None:
+        return list(Settings.model_fields)
+    if match := re.fullmatch(r"sources\[(\d+)\]", key):
+        sources = data.get("sources")
+        entry = sources[int(match[1])] if isinstance(sources, list) else None
+        kind = entry.get("kind") if isinstance(entry, Mapping) else None
+        model = _SOURCE_MODELS.get(kind) if isinstance(kind, str) else None
+        return list(model.model_fields) if model else []
+    field = Settings.model_fields.get(key)
+    annotation = field.annotation if field else None
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return list(candidate.model_fields)
+    return []
 
 
 def _describe(error: Mapping[str, Any]) -> tuple[str | None, str]:

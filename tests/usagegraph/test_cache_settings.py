@@ -115,7 +115,7 @@ ttl_past_seconds = 7200
         ({"backend": "memcached"}, "cache.backend: input should be 'memory' or 'redis'"),
         ({"max_entries": 0}, "cache.max_entries: input should be greater than or equal to 1"),
         ({"stale_seconds": -1}, "cache.stale_seconds: input should be greater than or equal to 0"),
-        ({"ttl_live": 60}, "cache: unknown key 'ttl_live'"),
+        ({"ttl_live": 60}, "cache: unknown key 'ttl_live' (did you mean 'ttl_live_seconds'?)"),
     ],
 )
 def test_cache_mistakes_name_their_key(cache: dict[str, Any], message: str) -> None:

@@ -564,7 +564,10 @@ def test_operability_defaults() -> None:
             {"observability": {"ready_window_seconds": 0}},
             "observability.ready_window_seconds: input should be greater than 0",
         ),
-        ({"observability": {"tracin": True}}, "observability: unknown key 'tracin'"),
+        (
+            {"observability": {"tracin": True}},
+            "observability: unknown key 'tracin' (did you mean 'tracing'?)",
+        ),
     ],
 )
 def test_operability_settings_errors_name_the_key(overrides: dict, message: str) -> None:

@@ -214,7 +214,7 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         (
             "[directory]",
             "[server]\nport = 8000\nhots = 'x'\n[directory]",
-            "config error: server: unknown key 'hots'",
+            "config error: server: unknown key 'hots' (did you mean 'host'?)",
         ),
         (
             "[[sources]]",
