@@ -4,15 +4,21 @@ Each connection discovers its own resellers, organizations and agents (`SourceDi
 catalog merges them with the directory so one customer at three vendors is one node. Unlinked
 entities keep the id `<source>:<native id>` (a Talkdesk connection's reseller is just `<source>`),
 and lookups accept either form.
+
+A source whose discovery failed with nothing to stand in (`failures`) still keeps the parts the
+directory links to it, so a linked node's usage names the failed source instead of quietly
+summing the others; what it alone knew is missing, and the fields that list it say so. A source
+whose discovery failed but whose last good one stands in is in `stale`, with when that was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from clients.errors import UpstreamError
-from resolvers.directory import Directory, Link
+from resolvers.directory import Directory, DirectoryEntry, Link
 
 __all__ = [
     "AgentNode",
@@ -24,6 +30,7 @@ __all__ = [
     "Part",
     "ResellerNode",
     "SourceDiscovery",
+    "StaleDiscovery",
     "UserNode",
     "build_catalog",
 ]
@@ -75,6 +82,14 @@ class SourceDiscovery:
     agents: tuple[DiscoveredAgent, ...] = ()
 
 
+@dataclass(frozen=True)
+class StaleDiscovery:
+    """A source's discovery failed; its last good one, fetched at `as_of`, stands in."""
+
+    error: UpstreamError
+    as_of: datetime
+
+
 # -- merged nodes ------------------------------------------------------------------------------
 
 
@@ -123,6 +138,7 @@ class Catalog:
     aliases: dict[str, str]  # any accepted id form -> canonical node id
     failures: dict[str, UpstreamError]  # source -> why its discovery failed (no stale copy)
     warnings: dict[str, list[str]]  # source -> directory links no source knows, etc.
+    stale: dict[str, StaleDiscovery] = field(default_factory=dict)  # source -> stand-in's age
 
     def reseller(self, any_id: str) -> ResellerNode | None:
         return self.resellers.get(self.aliases.get(any_id, any_id))
@@ -148,8 +164,12 @@ def build_catalog(
     directory: Directory,
     *,
     failures: Mapping[str, UpstreamError] | None = None,
+    kinds: Mapping[str, str] | None = None,
+    stale: Mapping[str, StaleDiscovery] | None = None,
 ) -> Catalog:
-    """Merge every connection's discovery with the directory links."""
+    """Merge every connection's discovery with the directory links. `failures` are the sources
+    with no discovery at all; the directory's links to them become parts of their nodes
+    (`kinds` says each source's vendor)."""
     discoveries = list(discoveries)
     resellers: dict[str, ResellerNode] = {}
     organizations: dict[str, OrganizationNode] = {}
@@ -200,6 +220,8 @@ def build_catalog(
             agents[part.global_id] = AgentNode(part.global_id, a.name or a.native_id, org_id, part)
             organizations[org_id].agent_ids.append(part.global_id)
 
+    _link_undiscovered(directory, resellers, organizations, aliases, failures or {}, kinds or {})
+
     # the directory's explicit parent wins over what the vendors imply
     for entry in directory.organizations:
         if entry.reseller:
@@ -225,4 +247,26 @@ def build_catalog(
             resellers[node.reseller_id].organization_ids.append(node.id)
         else:
             node.reseller_id = None
-    return Catalog(resellers, organizations, agents, aliases, failed, warnings)
+    return Catalog(resellers, organizations, agents, aliases, failed, warnings, dict(stale or {}))
+
+
+def _link_undiscovered(
+    directory: Directory,
+    resellers: dict[str, ResellerNode],
+    organizations: dict[str, OrganizationNode],
+    aliases: dict[str, str],
+    failures: Mapping[str, UpstreamError],
+    kinds: Mapping[str, str],
+) -> None:
+    """Give each directory node the parts its links name on sources that failed discovery."""
+    nodes: list[tuple[DirectoryEntry, ResellerNode | OrganizationNode]] = [
+        *((e, resellers[e.id]) for e in directory.resellers),
+        *((e, organizations[e.id]) for e in directory.organizations),
+    ]
+    for entry, node in nodes:
+        for link in entry.links:
+            kind = kinds.get(link.source)
+            if link.source in failures and kind is not None:
+                part = Part(link.source, kind, link.native_id)
+                node.parts.append(part)
+                aliases[part.global_id] = node.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.fastapi import BaseContext
 
 from clients.protection import CallBudget
@@ -32,6 +33,9 @@ class GraphContext(BaseContext):
         # (usage field's AST node ids, organization id) -> its Usage
         self.ahead_plans: dict[tuple[int, ...], Any] = {}
         self.usage_ahead: dict[tuple[tuple[int, ...], str], Any] = {}
+        # errors of list and lookup fields that leave out a failed source (schema/left_out.py)
+        self.left_out: list[GraphQLError] = []
+        self.left_out_said: set[tuple[tuple[str | int, ...], tuple[str, ...]]] = set()
 
     async def load_catalog(self) -> Catalog:
         """Awaited once at the root, before any loader is used (an uneven await would split
@@ -42,6 +46,11 @@ class GraphContext(BaseContext):
                 # the one place scoping happens: every resolver reads this catalog
                 catalog = self.service.scoped_catalog(catalog, self.identity.resellers)
             self._catalog = catalog
+        return self._catalog
+
+    @property
+    def loaded_catalog(self) -> Catalog | None:
+        """The catalog this request read, if it read one."""
         return self._catalog
 
     @property

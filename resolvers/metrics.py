@@ -4,15 +4,34 @@
 part measures the metric. Knowledge-base seconds are stricter: a part that measured voice but cannot
 split out its knowledge-base share makes the total unknown, because adding only the parts that can
 tell would understate it.
+
+A figure a vendor's answer could not give (a field missing or mistyped, docs/vendors.md) is a
+*problem*: `Metrics.problems` pairs the metric's name with the `UpstreamError` that says why, and
+sums carry every part's problems along, so a total is never silently short of a part: whoever
+reads that metric gets the error instead of a number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
+from typing import TypeVar
 
-__all__ = ["COUNTER_FIELDS", "Metrics", "Money", "add_costs", "sum_metrics"]
+from clients.errors import UpstreamError
+
+__all__ = [
+    "COUNTER_FIELDS",
+    "Metrics",
+    "Money",
+    "Problem",
+    "Quantity",
+    "WalletMovement",
+    "add_costs",
+    "add_quantities",
+    "add_wallet",
+    "sum_metrics",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,19 +40,72 @@ class Money:
     currency: str  # ISO-4217
 
 
-def add_costs(*groups: Iterable[Money] | None) -> tuple[Money, ...] | None:
-    """Sum per currency, never across currencies; sorted by currency code for stable output."""
-    totals: dict[str, Decimal] = {}
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """Usage the graph has no figure for, kept in the vendor's own terms: a Talkdesk (type,
+    unit) pair without a mapping, e.g. `SPEECH_TRANSCRIPTION` in `MINUTES`."""
+
+    amount: Decimal
+    type: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class WalletMovement:
+    """Money put into or committed to a prepaid wallet (Talkdesk `RECHARGE`, `CREDIT_COMMIT`):
+    not a usage charge, so never part of `costs`."""
+
+    amount: Decimal
+    kind: str  # RECHARGE | CREDIT_COMMIT
+    currency: str  # ISO-4217
+
+
+# (metric name, why the vendor's answer could not give it)
+Problem = tuple[str, UpstreamError]
+
+A = TypeVar("A", Money, Quantity, WalletMovement)
+
+
+def _sum_by(
+    groups: Iterable[Iterable[A] | None],
+    key: Callable[[A], tuple[str, ...]],
+    build: Callable[[A, Decimal], A],
+) -> tuple[A, ...] | None:
+    """Amounts added per key (never across keys), sorted by key; None when no group is given."""
+    totals: dict[tuple[str, ...], tuple[A, Decimal]] = {}
     seen = False
     for group in groups:
         if group is None:
             continue
         seen = True
-        for money in group:
-            totals[money.currency] = totals.get(money.currency, Decimal(0)) + money.amount
+        for item in group:
+            k = key(item)
+            first, total = totals.get(k, (item, Decimal(0)))
+            totals[k] = (first, total + item.amount)
     if not seen:
         return None
-    return tuple(Money(amount, currency) for currency, amount in sorted(totals.items()))
+    return tuple(build(*totals[k]) for k in sorted(totals))
+
+
+def add_costs(*groups: Iterable[Money] | None) -> tuple[Money, ...] | None:
+    """Sum per currency, never across currencies; sorted by currency code for stable output."""
+    return _sum_by(groups, lambda m: (m.currency,), lambda m, total: Money(total, m.currency))
+
+
+def add_quantities(*groups: Iterable[Quantity] | None) -> tuple[Quantity, ...] | None:
+    """Sum per (type, unit), never across units."""
+    return _sum_by(
+        groups, lambda q: (q.type, q.unit), lambda q, total: Quantity(total, q.type, q.unit)
+    )
+
+
+def add_wallet(*groups: Iterable[WalletMovement] | None) -> tuple[WalletMovement, ...] | None:
+    """Sum per (kind, currency)."""
+    return _sum_by(
+        groups,
+        lambda w: (w.kind, w.currency),
+        lambda w, total: WalletMovement(total, w.kind, w.currency),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +117,7 @@ class Metrics:
     knowledge_base_seconds: int | None = None
     sms_inbound_segments: int | None = None
     sms_outbound_segments: int | None = None
+    sms_other_segments: int | None = None  # direction neither inbound nor outbound (or unknown)
     mms_inbound_segments: int | None = None
     mms_outbound_segments: int | None = None
     api_requests: int | None = None
@@ -53,17 +126,25 @@ class Metrics:
     brand_registrations: int | None = None
     knowledge_bases: int | None = None
     costs: tuple[Money, ...] | None = None
+    other: tuple[Quantity, ...] | None = None
+    wallet: tuple[WalletMovement, ...] | None = None
+    problems: tuple[Problem, ...] = ()
 
     @property
     def knowledge_base_known(self) -> bool:
         """False when this part has voice time whose knowledge-base share it cannot tell."""
         return self.knowledge_base_seconds is not None or not self.voice_seconds
 
+    def problems_of(self, *names: str) -> list[UpstreamError]:
+        """Why the named metrics could not be given (empty when they are fine)."""
+        return [error for name, error in self.problems if name in names]
+
     def __add__(self, other: Metrics) -> Metrics:
         return sum_metrics((self, other))
 
     def __sub__(self, other: Metrics) -> Metrics:
-        """What `self` has beyond `other` (used for an organization's unattributed remainder)."""
+        """What `self` has beyond `other` (used for an organization's unattributed remainder);
+        the remainder is as unsure as either side, so it keeps both sides' problems."""
         values: dict[str, object] = {}
         for name in COUNTER_FIELDS:
             mine, theirs = getattr(self, name), getattr(other, name)
@@ -72,10 +153,20 @@ class Metrics:
         if self.costs is not None:
             negated = tuple(Money(-m.amount, m.currency) for m in other.costs or ())
             costs = tuple(m for m in add_costs(self.costs, negated) or ())
-        return replace(Metrics(), **values, costs=costs)  # type: ignore[arg-type]
+        return replace(
+            Metrics(),
+            **values,  # type: ignore[arg-type]
+            costs=costs,
+            other=self.other,  # only Talkdesk has these, and it has no agents or users
+            wallet=self.wallet,
+            problems=self.problems + other.problems,
+        )
 
 
-COUNTER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Metrics) if f.name != "costs")
+_AMOUNT_FIELDS = ("costs", "other", "wallet", "problems")
+COUNTER_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(Metrics) if f.name not in _AMOUNT_FIELDS
+)
 
 
 def sum_metrics(parts: Iterable[Metrics]) -> Metrics:
@@ -88,4 +179,10 @@ def sum_metrics(parts: Iterable[Metrics]) -> Metrics:
         p.knowledge_base_known for p in parts
     ):
         values["knowledge_base_seconds"] = None
-    return Metrics(**values, costs=add_costs(*(p.costs for p in parts)))
+    return Metrics(
+        **values,
+        costs=add_costs(*(p.costs for p in parts)),
+        other=add_quantities(*(p.other for p in parts)),
+        wallet=add_wallet(*(p.wallet for p in parts)),
+        problems=tuple(problem for p in parts for problem in p.problems),
+    )

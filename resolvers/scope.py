@@ -65,12 +65,17 @@ def scope_catalog(catalog: Catalog, resellers: Collection[str]) -> Catalog:
     }
     visible = visible_resellers.keys() | organizations.keys()
     aliases = {alias: node_id for alias, node_id in catalog.aliases.items() if node_id in visible}
+    # the failed sources that could hold what the caller may see: those of its resellers'
+    # parts, and those its scope names but no visible node stands for (lost with the failure)
+    concerned = {p.source for node in visible_resellers.values() for p in node.parts}
+    concerned |= {r.partition(":")[0] for r in resellers if catalog.reseller(r) is None}
     return Catalog(
         resellers=visible_resellers,
         organizations=organizations,
         agents=agents,
         aliases=aliases,
-        failures=dict(catalog.failures),
+        failures={s: e for s, e in catalog.failures.items() if s in concerned},
         # directory warnings name other customers' links: operators' business, not a tenant's
         warnings={},
+        stale={s: d for s, d in catalog.stale.items() if s in concerned},
     )

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from clients.errors import UpstreamError
 from resolvers.cache import Fetched, ResultCache, TtlClass
-from resolvers.catalog import Catalog, SourceDiscovery, UserNode, build_catalog
+from resolvers.catalog import Catalog, SourceDiscovery, StaleDiscovery, UserNode, build_catalog
 from resolvers.connections import Connection
 from resolvers.directory import Directory
 from resolvers.ranges import DayRange, Month
@@ -71,7 +71,7 @@ class GraphService:
     _catalog: _Cached | None = None
     _refresh: asyncio.Task[Catalog] | None = None
     _probe: asyncio.Task[Catalog] | None = None
-    _discoveries: dict[str, SourceDiscovery] = field(default_factory=dict)
+    _discoveries: dict[str, Fetched[SourceDiscovery]] = field(default_factory=dict)
     _users: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     _user_flights: dict[tuple[str, str], asyncio.Task[tuple[UserNode, ...]]] = field(
         default_factory=dict
@@ -149,15 +149,29 @@ class GraphService:
             elif isinstance(outcome, BaseException):
                 raise outcome
             elif outcome.stale and outcome.error is not None:
-                # the cached discovery stands in, but `sources` must still say the source failed
+                # the cached discovery stands in, but the answer must still say the source failed
                 log.warning("discovery of %s failed, cached one used: %s", conn.name, outcome.error)
                 self.record_failure(outcome.error)
                 failures[conn.name] = outcome.error
-                self._discoveries[conn.name] = outcome.value
+                self._discoveries[conn.name] = outcome
             else:
-                self._discoveries[conn.name] = outcome.value
+                self._discoveries[conn.name] = outcome
                 self.record_success(conn.name)
-        catalog = build_catalog(self._discoveries.values(), self.directory, failures=failures)
+        # a failed source with a discovery from before (the cache's stale entry, else the last
+        # one this process saw) keeps it, marked stale; one with none is a failure of the lists
+        stale = {
+            name: StaleDiscovery(error, self._discoveries[name].fetched_at)
+            for name, error in failures.items()
+            if name in self._discoveries
+        }
+        missing = {name: error for name, error in failures.items() if name not in stale}
+        catalog = build_catalog(
+            (d.value for d in self._discoveries.values()),
+            self.directory,
+            failures=missing,
+            kinds={c.name: c.kind for c in conns},
+            stale=stale,
+        )
         # a failed refresh is retried sooner than a good one
         ttl = self.discovery_ttl if not failures else min(self.discovery_ttl, 10.0)
         self._catalog = _Cached(catalog, self.clock() + ttl)

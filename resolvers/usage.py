@@ -3,6 +3,9 @@
 Each part resolves on its own: a failing source leaves a part with an error (its fields become
 null with an error naming it), a Talkdesk part asked for days that are not whole months is left
 out with the reason (unless the caller accepted whole months), and everything else is exact.
+A source whose discovery failed with nothing to stand in fails its parts without a call. Days
+after today (UTC) are never claimed as covered: a part's coverage stops at today
+(`unreported`), and a part whose days all lie ahead is left out without a call.
 All parts of all nodes in one query load in the same tick, so the loaders batch them.
 Each part carries when its figures were fetched (`as_of`, the cache entry's fetch time) and
 whether they are a stale stand-in for a source that just failed (`stale`).
@@ -13,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from functools import cached_property, partial
 from itertools import islice
@@ -59,7 +62,9 @@ MEASURES: dict[str, frozenset[str]] = {
             "costs",
         }
     ),
-    "talkdesk": frozenset({"voice", "sms", "apiRequests", "phoneNumbers", "costs"}),
+    "talkdesk": frozenset(
+        {"voice", "sms", "apiRequests", "phoneNumbers", "costs", "otherUsage", "walletMovements"}
+    ),
 }
 
 
@@ -74,6 +79,7 @@ class CoverageReason(Enum):
     GRANULARITY_TOO_COARSE = "GRANULARITY_TOO_COARSE"
     EXPANDED_TO_WHOLE_MONTHS = "EXPANDED_TO_WHOLE_MONTHS"
     UPSTREAM_FAILED = "UPSTREAM_FAILED"
+    NOT_YET_REPORTED = "NOT_YET_REPORTED"
 
 
 @dataclass(frozen=True)
@@ -87,10 +93,14 @@ class PartUsage:
     error: UpstreamError | None = None
     reason: CoverageReason | None = None
     details: tuple[Any, ...] = ()  # the vendor's own rows, for `bySource`
-    subject: str = "organization"  # or "agent" / "user": which vendor record the part is
+    # which vendor record the part is: "organization", "agent", "user", or "unattributed"
+    # (an organization's remainder; `details` then holds the Teli users it excludes)
+    subject: str = "organization"
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
     # served from the cache because the source failed; as_of is when it was really fetched
     stale: bool = False
+    # days of `covered` (or of `asked`) after today (UTC): not reported yet, so not covered
+    unreported: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,61 +137,101 @@ class _Pending(NamedTuple):
     finish: Callable[[Any], PartUsage]
 
 
+def today() -> date:
+    """The current UTC day: later days are not reported by any vendor yet."""
+    return datetime.now(UTC).date()
+
+
+def _reported(part: PartUsage) -> PartUsage:
+    """The part with its coverage stopped at today (days after it are not reported yet)."""
+    covered, now = part.covered, today()
+    if covered is None or covered.last <= now:
+        return part
+    return replace(part, covered=DayRange(covered.first, now), unreported=True)
+
+
+def _not_started(part: Part, rng: DayRange, first: date | None = None) -> PartUsage | None:
+    """A part whose days (from `first`, default the range's) all lie after today: nothing to
+    report yet, so it is left out of the figures without a call."""
+    if (first or rng.first) <= today():
+        return None
+    return PartUsage(part, rng, None, None, reason=CoverageReason.NOT_YET_REPORTED, unreported=True)
+
+
+def _undiscovered(ctx: GraphContext, part: Part, rng: DayRange) -> PartUsage | None:
+    """A part of a source whose discovery failed with nothing to stand in: failed, uncalled."""
+    failure = ctx.catalog.failures.get(part.source)
+    if failure is None:
+        return None
+    return PartUsage(part, rng, None, None, error=failure, reason=CoverageReason.UPSTREAM_FAILED)
+
+
 def _telzino_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
     row = fetched.value
-    return PartUsage(
-        part,
-        rng,
-        telzino.organization_metrics(row),
-        rng,
-        details=(row,) if row is not None else (),
-        as_of=fetched.fetched_at,
-        stale=fetched.stale,
+    return _reported(
+        PartUsage(
+            part,
+            rng,
+            telzino.organization_metrics(row),
+            rng,
+            details=(row,) if row is not None else (),
+            as_of=fetched.fetched_at,
+            stale=fetched.stale,
+        )
     )
 
 
 def _teli_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
     row = fetched.value.get(part.native_id)
-    return PartUsage(
-        part,
-        rng,
-        teli.organization_metrics(row),
-        rng,
-        details=(row,) if row is not None else (),
-        as_of=fetched.fetched_at,
-        stale=fetched.stale,
+    return _reported(
+        PartUsage(
+            part,
+            rng,
+            teli.organization_metrics(row),
+            rng,
+            details=(row,) if row is not None else (),
+            as_of=fetched.fetched_at,
+            stale=fetched.stale,
+        )
     )
 
 
 def _talkdesk_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
     rows = fetched.value
     covered = rng.expanded_to_months()
-    return PartUsage(
-        part,
-        rng,
-        talkdesk.rows_metrics(rows),
-        covered,
-        reason=None if covered == rng else CoverageReason.EXPANDED_TO_WHOLE_MONTHS,
-        details=tuple(rows),
-        as_of=fetched.fetched_at,
-        stale=fetched.stale,
+    return _reported(
+        PartUsage(
+            part,
+            rng,
+            talkdesk.rows_metrics(part.source, rows),
+            covered,
+            reason=None if covered == rng else CoverageReason.EXPANDED_TO_WHOLE_MONTHS,
+            details=tuple(rows),
+            as_of=fetched.fetched_at,
+            stale=fetched.stale,
+        )
     )
 
 
 def _start_org_part(
     ctx: GraphContext, part: Part, rng: DayRange, policy: PartialMonths
 ) -> PartUsage | _Pending:
+    done = _undiscovered(ctx, part, rng)
+    if done is not None:
+        return done
+    if part.kind == "talkdesk" and not rng.whole_months and policy is PartialMonths.EXCLUDE:
+        return PartUsage(part, rng, None, None, reason=CoverageReason.GRANULARITY_TOO_COARSE)
+    first = rng.expanded_to_months().first if part.kind == "talkdesk" else rng.first
+    done = _not_started(part, rng, first)
+    if done is not None:
+        return done
     loaders = ctx.loaders
     if part.kind == "telzino":
-        key: tuple[Any, ...] = (part.source, part.native_id, rng)
-        return _Pending(
-            part, rng, loaders.telzino_minutes.load(key), partial(_telzino_org, part, rng)
-        )
+        loading = loaders.telzino_minutes.load((part.source, part.native_id, rng))
+        return _Pending(part, rng, loading, partial(_telzino_org, part, rng))
     if part.kind == "teli":
         loading = loaders.teli_organizations.load((part.source, rng))
         return _Pending(part, rng, loading, partial(_teli_org, part, rng))
-    if not rng.whole_months and policy is PartialMonths.EXCLUDE:
-        return PartUsage(part, rng, None, None, reason=CoverageReason.GRANULARITY_TOO_COARSE)
     loading = loaders.talkdesk_rows.load((part.source, part.native_id, rng.months))
     return _Pending(part, rng, loading, partial(_talkdesk_org, part, rng))
 
@@ -282,20 +332,28 @@ async def _remainder(ctx: GraphContext, p: PartUsage) -> PartUsage:
     if p.metrics is None or p.part.kind == "talkdesk":
         return p
     if p.part.kind == "telzino":
-        # the report row carries every agent's exact seconds
-        attributed = Metrics(voice_seconds=sum(a.seconds for d in p.details for a in d.agents))
-    else:
-        key = (p.part.source, p.part.native_id, p.asked)
-        try:
-            users: Fetched[Any] = await ctx.loaders.teli_users_usage.load(key)
-        except UpstreamError as error:
-            return replace(
-                p, metrics=None, covered=None, error=error, reason=CoverageReason.UPSTREAM_FAILED
-            )
-        attributed = sum_metrics(teli.user_metrics(r) for r in users.value.values())
+        # the report row carries every listed agent's exact seconds; what the organization's
+        # total has beyond them (e.g. agents the report does not list) stays unattributed
+        attributed = sum_metrics(telzino.agents_metrics(row) for row in p.details)
+        return replace(p, metrics=p.metrics - attributed, details=(), subject="unattributed")
+    key = (p.part.source, p.part.native_id, p.asked)
+    try:
+        users: Fetched[Any] = await ctx.loaders.teli_users_usage.load(key)
+    except UpstreamError as error:
+        return replace(
+            p, metrics=None, covered=None, error=error, reason=CoverageReason.UPSTREAM_FAILED
+        )
+    attributed = sum_metrics(teli.user_metrics(r) for r in users.value.values())
+    return replace(
+        p,
+        metrics=p.metrics - attributed,
+        # the users excluded, for the knowledge-base share (known only per user)
+        details=tuple(users.value),
+        subject="unattributed",
         # the remainder is only as fresh as the older of its two figures
-        p = replace(p, as_of=min(p.as_of, users.fetched_at), stale=p.stale or users.stale)
-    return replace(p, metrics=p.metrics - attributed, details=())
+        as_of=min(p.as_of, users.fetched_at),
+        stale=p.stale or users.stale,
+    )
 
 
 async def reseller_usage(
@@ -305,26 +363,39 @@ async def reseller_usage(
     policy: PartialMonths = PartialMonths.EXCLUDE,
     kinds: frozenset[str] | None = None,
 ) -> UsageResult:
-    """The sum of the reseller's organizations (so the two always reconcile)."""
+    """The sum of the reseller's organizations (so the two always reconcile). A reseller part
+    of a source whose discovery failed stands for the organizations nobody could list: it is
+    a failed part of its own, so the total names the source instead of coming up short."""
     orgs = [ctx.catalog.organizations[i] for i in node.organization_ids]
-    started = [job for org in orgs for job in _org_parts(ctx, org, rng, policy, kinds)]
+    started: list[PartUsage | _Pending] = [
+        job for org in orgs for job in _org_parts(ctx, org, rng, policy, kinds)
+    ]
+    for part in node.parts:
+        failed = _undiscovered(ctx, part, rng)
+        if failed is not None and (kinds is None or part.kind in kinds):
+            started.append(failed)
     return UsageResult(rng, await _settle(started))
 
 
 async def agent_usage(ctx: GraphContext, node: AgentNode, rng: DayRange) -> UsageResult:
     org = ctx.catalog.organizations[node.organization_id]
     org_part = next(p for p in org.parts if p.source == node.part.source and p.kind == "telzino")
+    done = _not_started(node.part, rng)
+    if done is not None:
+        return UsageResult(rng, (replace(done, subject="agent"),))
 
     def finish(fetched: Fetched[Any]) -> PartUsage:
         metrics = telzino.agent_metrics(fetched.value, node.part.native_id or "")
-        return PartUsage(
-            node.part,
-            rng,
-            metrics,
-            rng,
-            subject="agent",
-            as_of=fetched.fetched_at,
-            stale=fetched.stale,
+        return _reported(
+            PartUsage(
+                node.part,
+                rng,
+                metrics,
+                rng,
+                subject="agent",
+                as_of=fetched.fetched_at,
+                stale=fetched.stale,
+            )
         )
 
     loading = ctx.loaders.telzino_minutes.load((org_part.source, org_part.native_id, rng))
@@ -333,18 +404,23 @@ async def agent_usage(ctx: GraphContext, node: AgentNode, rng: DayRange) -> Usag
 
 async def user_usage(ctx: GraphContext, node: UserNode, rng: DayRange) -> UsageResult:
     org_native = _teli_org_native(ctx, node)
+    done = _not_started(node.part, rng)
+    if done is not None:
+        return UsageResult(rng, (replace(done, subject="user"),))
 
     def finish(fetched: Fetched[Any]) -> PartUsage:
         row = fetched.value.get(node.part.native_id)
-        return PartUsage(
-            node.part,
-            rng,
-            teli.user_metrics(row),
-            rng,
-            details=(row,) if row is not None else (),
-            subject="user",
-            as_of=fetched.fetched_at,
-            stale=fetched.stale,
+        return _reported(
+            PartUsage(
+                node.part,
+                rng,
+                teli.user_metrics(row),
+                rng,
+                details=(row,) if row is not None else (),
+                subject="user",
+                as_of=fetched.fetched_at,
+                stale=fetched.stale,
+            )
         )
 
     loading = ctx.loaders.teli_users_usage.load((node.part.source, org_native, rng))

@@ -32,6 +32,7 @@ from schema.federation import client_sdl, describe
 from schema.inputs import DATE_SCALAR
 from schema.limits import SchemaLimits, limit_extensions
 from schema.naming import schema_config
+from schema.left_out import LeftOut
 from schema.plain import PlainExecutor
 from schema.query import Query
 from schema.release import ReleaseLoaded
@@ -103,6 +104,7 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
             OperationTelemetry,
             operation_tracing,
             ErrorCodes,
+            LeftOut,  # after ErrorCodes: its errors are in place before codes are shaped
             UpstreamBudget,
             *limit_extensions(limits or SchemaLimits()),
             # dashboards send the same few operations again and again: parse each text once,

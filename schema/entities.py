@@ -19,7 +19,7 @@ import strawberry
 from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
 from resolvers.context import GraphContext
 from resolvers.errors import BadUserInput, SourceFailure
-from resolvers.metrics import sum_metrics
+from resolvers.metrics import Metrics, sum_metrics
 from resolvers.ranges import DayRange, month_range, parse_month
 from resolvers.usage import (
     LifetimePart,
@@ -32,8 +32,9 @@ from resolvers.usage import (
     user_usage,
 )
 from schema.inputs import DateRange, PartialMonths, SourceKind
+from schema.left_out import note_left_out, sources_of
 from schema.selection import cached_kinds, kinds_for_monthly, kinds_for_usage
-from schema.usage import MessagingUsage, Usage
+from schema.usage import FIELD_METRICS, MessagingUsage, Usage, checked
 
 __all__ = [
     "Agent",
@@ -166,36 +167,37 @@ class MonthlyUsage:
 class LifetimeUsage:
     _parts: strawberry.Private[tuple[LifetimePart, ...]]
 
-    def _checked(self) -> None:
+    def _total(self, *names: str) -> Metrics:
+        """The parts' counters added up, or the failure of a part or of the named counters."""
         failures = [p.error for p in self._parts if p.error is not None]
         if failures:
             raise SourceFailure(failures)
+        return checked(sum_metrics(p.metrics for p in self._parts if p.metrics), *names)
 
     @strawberry.field(description="Voice seconds, knowledge-base calls included.")
     def voice_seconds(self) -> int:
-        self._checked()
-        return sum_metrics(p.metrics for p in self._parts if p.metrics).voice_seconds or 0
+        return self._total("voice_seconds").voice_seconds or 0
 
     @strawberry.field(description="The part of voiceSeconds that used a knowledge base.")
     def knowledge_base_seconds(self) -> int:
-        self._checked()
-        metrics = sum_metrics(p.metrics for p in self._parts if p.metrics)
-        return metrics.knowledge_base_seconds or 0
+        return self._total("knowledge_base_seconds").knowledge_base_seconds or 0
 
     @strawberry.field(description="SMS segments.")
     def sms(self) -> MessagingUsage:
-        self._checked()
-        m = sum_metrics(p.metrics for p in self._parts if p.metrics)
+        m = self._total(*FIELD_METRICS["sms"])
         return MessagingUsage(
-            inbound_segments=m.sms_inbound_segments, outbound_segments=m.sms_outbound_segments
+            inbound_segments=m.sms_inbound_segments,
+            outbound_segments=m.sms_outbound_segments,
+            other_direction_segments=m.sms_other_segments,
         )
 
     @strawberry.field(description="MMS segments.")
     def mms(self) -> MessagingUsage:
-        self._checked()
-        m = sum_metrics(p.metrics for p in self._parts if p.metrics)
+        m = self._total(*FIELD_METRICS["mms"])
         return MessagingUsage(
-            inbound_segments=m.mms_inbound_segments, outbound_segments=m.mms_outbound_segments
+            inbound_segments=m.mms_inbound_segments,
+            outbound_segments=m.mms_outbound_segments,
+            other_direction_segments=0,
         )
 
     @strawberry.field(description="The sources counted.")
@@ -211,6 +213,8 @@ class Agent:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Agent | None:
         """A gateway's `{__typename: "Agent", id}`: the same lookup as `agent(id:)`."""
         node = (await info.context.load_catalog()).agent(str(id))
+        if node is None:
+            note_left_out(info, sources_of(info, str(id)))
         return cls(_node=node) if node else None
 
     @strawberry.field(description="Stable id: `<source>:<Telzino agent uuid>`.")
@@ -243,7 +247,10 @@ class User:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
         """A gateway's `{__typename: "User", id}`: the same lookup as `user(id:)`."""
-        return await find_user(info, str(id))
+        user = await find_user(info, str(id))
+        if user is None:
+            note_left_out(info, sources_of(info, str(id)))
+        return user
 
     @strawberry.field(description="Stable id: `<source>:<Teli user unique_id>`.")
     def id(self) -> strawberry.ID:
@@ -287,6 +294,8 @@ class Organization:
         """A gateway's `{__typename: "Organization", id}` (either id form): the same lookup as
         `organization(id:)`."""
         node = (await info.context.load_catalog()).organization(str(id))
+        if node is None:
+            note_left_out(info, sources_of(info, str(id)))
         return cls(_node=node) if node else None
 
     @strawberry.field(
@@ -324,11 +333,14 @@ class Organization:
         if first is not None and first < 0:
             raise BadUserInput(f"first must not be negative, got {first}")
         catalog = info.context.catalog
+        # agents come from Telzino's discovery: a failed one leaves them out
+        note_left_out(info, (p.source for p in self._node.parts_of("telzino")))
         nodes = [catalog.agents[i] for i in self._node.agent_ids]
         if ranked_by is not None:
             rng = _range(info, ranked_by)
             results = await asyncio.gather(*(agent_usage(info.context, n, rng) for n in nodes))
             failures = [p.error for r in results for p in r.parts if p.error is not None]
+            failures += [e for r in results for e in r.total.problems_of("voice_seconds")]
             if failures:
                 raise SourceFailure(failures)
             seconds = {
@@ -419,6 +431,8 @@ class Reseller:
         """A gateway's `{__typename: "Reseller", id}` (either id form): the same lookup as
         `reseller(id:)`."""
         node = (await info.context.load_catalog()).reseller(str(id))
+        if node is None:
+            note_left_out(info, sources_of(info, str(id)))
         return cls(_node=node) if node else None
 
     @strawberry.field(
@@ -438,9 +452,15 @@ class Reseller:
     def sources(self) -> list[SourceLink]:
         return [SourceLink.of(p) for p in self._node.parts]
 
-    @strawberry.field(description="The reseller's organizations.")
+    @strawberry.field(
+        description=(
+            "The reseller's organizations. When one of its sources could not be listed, the "
+            "others still answer and an error names it."
+        )
+    )
     def organizations(self, info: Info) -> list[Organization]:
         catalog = info.context.catalog
+        note_left_out(info, (p.source for p in self._node.parts))
         return [Organization(_node=catalog.organizations[i]) for i in self._node.organization_ids]
 
     @strawberry.field(description="Usage summed over the reseller's organizations.")

@@ -11,6 +11,7 @@ from resolvers.context import GraphContext
 from resolvers.scope import Forbidden
 from schema.entities import Agent, Organization, Reseller, User, find_user
 from schema.inputs import SourceKind
+from schema.left_out import note_left_out, sources_of
 
 __all__ = ["Query", "SourceStatus"]
 
@@ -83,39 +84,63 @@ class SourceStatus:
 
 @strawberry.type(description="The root of every read.")
 class Query:
-    @strawberry.field(description="Every reseller, merged across sources.")
+    @strawberry.field(
+        description=(
+            "Every reseller, merged across sources. When a source could not be listed, the "
+            "others still answer and an error names it."
+        )
+    )
     async def resellers(self, info: Info) -> list[Reseller]:
         catalog = await info.context.load_catalog()
+        note_left_out(info)
         return [Reseller(_node=n) for n in catalog.resellers.values()]
 
     @strawberry.field(description="One reseller by directory id or `<source>:<native id>`.")
     async def reseller(self, info: Info, id: NodeIdArg) -> Reseller | None:
         node = (await info.context.load_catalog()).reseller(str(id))
+        if node is None:
+            note_left_out(info, sources_of(info, str(id)))
         return Reseller(_node=node) if node else None
 
     @strawberry.field(
-        description="Organizations, all or those with the given ids (either id form, in order)."
+        description=(
+            "Organizations, all or those with the given ids (either id form, in order). When a "
+            "source could not be listed, the others still answer and an error names it."
+        )
     )
     async def organizations(self, info: Info, ids: NodeIdsArg = None) -> list[Organization]:
         catalog = await info.context.load_catalog()
         if ids is None:
+            note_left_out(info)
             return [Organization(_node=n) for n in catalog.organizations.values()]
-        found = (catalog.organization(str(i)) for i in ids)
+        found = [catalog.organization(str(i)) for i in ids]
+        unknown = [str(i) for i, node in zip(ids, found, strict=True) if node is None]
+        if unknown:
+            named = [sources_of(info, i) for i in unknown]
+            # a directory id could belong to any source; ids naming theirs, to that one
+            note_left_out(info, None if None in named else {s for n in named for s in n or ()})
         return [Organization(_node=n) for n in found if n is not None]
 
     @strawberry.field(description="One organization by directory id or `<source>:<native id>`.")
     async def organization(self, info: Info, id: NodeIdArg) -> Organization | None:
         node = (await info.context.load_catalog()).organization(str(id))
+        if node is None:
+            note_left_out(info, sources_of(info, str(id)))
         return Organization(_node=node) if node else None
 
     @strawberry.field(description="One Telzino agent by `<source>:<agent uuid>`.")
     async def agent(self, info: Info, id: AgentIdArg) -> Agent | None:
         node = (await info.context.load_catalog()).agent(str(id))
+        if node is None:
+            note_left_out(info, sources_of(info, str(id)))
         return Agent(_node=node) if node else None
 
     @strawberry.field(description="One Teli user by `<source>:<user unique_id>`.")
     async def user(self, info: Info, id: UserIdArg) -> User | None:
-        return await find_user(info, str(id))
+        user = await find_user(info, str(id))
+        if user is None:
+            note_left_out(info, sources_of(info, str(id)))
+        return user
 
     @strawberry.field(
         description=(

@@ -62,7 +62,7 @@ log = logging.getLogger("usagegraph.cache")
 V = TypeVar("V")
 W = TypeVar("W")
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: models carry their problems (tolerant readers)
 _LONG_PARAMS = 160  # longer params are hashed, so a 500-id filter does not make a 10 kB key
 
 Outcome = Literal["hit", "miss", "stale"]

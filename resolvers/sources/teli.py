@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from clients.decoding import RowProblems
 from clients.teli import (
     TeliOrganizationAnalyticsRow,
     TeliSegments,
@@ -20,7 +21,7 @@ from resolvers.catalog import (
     UserNode,
 )
 from resolvers.connections import Connection
-from resolvers.metrics import Metrics, Money
+from resolvers.metrics import Metrics, Money, Problem
 from resolvers.ranges import DayRange
 
 __all__ = [
@@ -88,26 +89,49 @@ async def fetch_usage(
     return await conn.teli.usage(user_id=unique_id, first=first, last=last)
 
 
-def _usd(amount: Decimal) -> tuple[Money, ...]:
-    return (Money(amount, CURRENCY),)
+def _usd(amount: Decimal | None) -> tuple[Money, ...] | None:
+    return None if amount is None else (Money(amount, CURRENCY),)
 
 
 _NO_SEGMENTS = TeliSegments(outbound=0, inbound=0)
 _NO_VOICE = TeliVoice(total_seconds=0, calls=0)
 
+# the client's names for a row's figures -> the metrics they feed (its other fields feed none)
+_METRICS_OF: dict[str, tuple[str, ...]] = {
+    "voice": ("voice_seconds",),
+    "voice_calls": ("voice_calls",),
+    "kb_seconds": ("knowledge_base_seconds",),
+    "sms": ("sms_inbound_segments", "sms_outbound_segments"),
+    "mms": ("mms_inbound_segments", "mms_outbound_segments"),
+    "api_requests": ("api_requests",),
+    "phone_rentals": ("phone_number_rentals",),
+    "phone_purchases": ("phone_number_purchases",),
+    "brand_registrations": ("brand_registrations",),
+    "kb_count": ("knowledge_bases",),
+    "total_cost": ("costs",),
+}
+
+
+def _problems(row_problems: RowProblems) -> tuple[Problem, ...]:
+    return tuple(
+        (metric, error) for name, error in row_problems for metric in _METRICS_OF.get(name, ())
+    )
+
 
 def _voice_and_messaging(
-    voice: TeliVoice, sms: TeliSegments, mms: TeliSegments
+    voice: TeliVoice | None, sms: TeliSegments | None, mms: TeliSegments | None
 ) -> dict[str, int | None]:
-    """The figures every Teli endpoint reports, by their normalized names."""
+    """The figures every Teli endpoint reports, by their normalized names. Teli splits every
+    message by direction, so none is of "other" direction."""
     return {
-        "voice_seconds": voice.total_seconds,
-        "voice_calls": voice.calls,
-        "knowledge_base_seconds": voice.kb_seconds,
-        "sms_inbound_segments": sms.inbound,
-        "sms_outbound_segments": sms.outbound,
-        "mms_inbound_segments": mms.inbound,
-        "mms_outbound_segments": mms.outbound,
+        "voice_seconds": voice.total_seconds if voice else None,
+        "voice_calls": voice.calls if voice else None,
+        "knowledge_base_seconds": voice.kb_seconds if voice else None,
+        "sms_inbound_segments": sms.inbound if sms else None,
+        "sms_outbound_segments": sms.outbound if sms else None,
+        "sms_other_segments": 0 if sms else None,
+        "mms_inbound_segments": mms.inbound if mms else None,
+        "mms_outbound_segments": mms.outbound if mms else None,
     }
 
 
@@ -123,6 +147,7 @@ def organization_metrics(row: TeliOrganizationAnalyticsRow | None) -> Metrics:
         brand_registrations=row.brand_registrations,
         knowledge_bases=row.kb_count,
         costs=_usd(row.total_cost),
+        problems=_problems(row.problems),
     )
 
 
@@ -131,12 +156,19 @@ def user_metrics(row: TeliUserAnalyticsRow | None) -> Metrics:
     if row is None:
         figures = _voice_and_messaging(_NO_VOICE, _NO_SEGMENTS, _NO_SEGMENTS)
         return Metrics(**figures, costs=_usd(Decimal("0")))
-    return Metrics(**_voice_and_messaging(row.voice, row.sms, row.mms), costs=_usd(row.total_cost))
+    return Metrics(
+        **_voice_and_messaging(row.voice, row.sms, row.mms),
+        costs=_usd(row.total_cost),
+        problems=_problems(row.problems),
+    )
 
 
 def usage_metrics(usage: TeliUsage) -> Metrics:
     """`analytics/usage` counters: messaging and voice only (no costs, no calls)."""
-    return Metrics(**_voice_and_messaging(usage.voice, usage.sms, usage.mms))
+    return Metrics(
+        **_voice_and_messaging(usage.voice, usage.sms, usage.mms),
+        problems=_problems(usage.problems),
+    )
 
 
 def zero_metrics() -> Metrics:

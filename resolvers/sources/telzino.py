@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from clients.decoding import RowProblems
 from clients.telzino import TelzinoBillingRow, TelzinoOrgMinutes
 from resolvers.catalog import (
     DiscoveredAgent,
@@ -19,11 +20,12 @@ from resolvers.catalog import (
     SourceDiscovery,
 )
 from resolvers.connections import Connection
-from resolvers.metrics import Metrics
+from resolvers.metrics import Metrics, Problem
 from resolvers.ranges import DayRange
 
 __all__ = [
     "agent_metrics",
+    "agents_metrics",
     "discover",
     "fetch_billing",
     "fetch_minutes",
@@ -97,12 +99,36 @@ async def fetch_billing(
 
 def organization_metrics(row: TelzinoOrgMinutes | None) -> Metrics:
     """Telzino measures voice only; an organization the report omits used none."""
-    return Metrics(voice_seconds=row.seconds if row is not None else 0)
+    if row is None:
+        return Metrics(voice_seconds=0)
+    return Metrics(voice_seconds=row.seconds, problems=_voice_problems(row.problems, "minutes"))
 
 
 def agent_metrics(row: TelzinoOrgMinutes | None, agent_id: str) -> Metrics:
-    if row is not None:
-        for agent in row.agents:
-            if agent.agent_id == agent_id:
-                return Metrics(voice_seconds=agent.seconds)
+    """An agent's voice from its organization's row; an agent the row does not list used none,
+    unless the row had no usable breakdown at all."""
+    if row is None:
+        return Metrics(voice_seconds=0)
+    if row.agents is None:
+        return Metrics(problems=_voice_problems(row.problems, "agents"))
+    for agent in row.agents:
+        if agent.agent_id == agent_id:
+            return Metrics(
+                voice_seconds=agent.seconds, problems=_voice_problems(agent.problems, "minutes")
+            )
     return Metrics(voice_seconds=0)
+
+
+def agents_metrics(row: TelzinoOrgMinutes) -> Metrics:
+    """What the organization's listed agents account for together (its attributed share)."""
+    if row.agents is None:
+        return Metrics(problems=_voice_problems(row.problems, "agents"))
+    problems = tuple(p for a in row.agents for p in _voice_problems(a.problems, "minutes"))
+    return Metrics(
+        voice_seconds=sum(a.seconds for a in row.agents if a.seconds is not None),
+        problems=problems,
+    )
+
+
+def _voice_problems(row_problems: RowProblems, name: str) -> tuple[Problem, ...]:
+    return tuple(("voice_seconds", error) for key, error in row_problems if key == name)

@@ -145,7 +145,7 @@ def test_memory_backend_needs_a_positive_bound() -> None:
 
 def test_keys_name_connection_fetch_and_normalized_params() -> None:
     assert cache_key("telzino", "fetch_minutes", (PAST, ["o1", "o2"])) == (
-        'fetch:1:telzino:fetch_minutes:["2025-09-01..2025-09-30",["o1","o2"]]'
+        'fetch:2:telzino:fetch_minutes:["2025-09-01..2025-09-30",["o1","o2"]]'
     )
     # unfiltered (None) and filtered reports are different entries
     assert cache_key("telzino", "fetch_minutes", (PAST, None)) != cache_key(
@@ -160,7 +160,7 @@ def test_keys_name_connection_fetch_and_normalized_params() -> None:
 def test_long_params_are_hashed_into_a_short_key() -> None:
     ids = [f"org-{i:05d}" for i in range(500)]
     key = cache_key("talkdesk", "fetch_rows", (ids, ("2025-09",)))
-    assert key.startswith("fetch:1:talkdesk:fetch_rows:sha256=")
+    assert key.startswith("fetch:2:talkdesk:fetch_rows:sha256=")
     assert len(key) < 120
     assert key != cache_key("talkdesk", "fetch_rows", (ids[:-1], ("2025-09",)))
 

@@ -282,11 +282,12 @@ async def test_a_failed_source_leaves_other_organizations_complete(
     }
 
 
-async def test_discovery_failure_of_one_source_still_lists_the_others(
+async def test_discovery_failure_of_one_source_lists_the_others_and_names_it(
     sandbox: SandboxServer, dataset: Dataset, directory_file: Path
 ) -> None:
     sandbox.control.inject(vendor="teli", status=503)
     settings = tuned_sandbox_settings(sandbox, directory_file, FAST)
+    teli_sources = sorted(teli_source_name(t) for t in dataset.teli_tenants)
     async with open_graph(settings) as run:
         result = await run(
             """
@@ -297,17 +298,24 @@ async def test_discovery_failure_of_one_source_still_lists_the_others(
             }
             """
         )
-    assert "errors" not in result, result
     data = result["data"]
+    # the lists still answer, and each says what it leaves out: the Teli tenants' entities
+    errors = {tuple(e["path"]): e for e in result["errors"]}
+    assert set(errors) == {("resellers",), ("organizations",)}
+    for error in errors.values():
+        assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+        assert error["extensions"]["source"] == teli_sources[0]
+        assert error["extensions"]["sources"] == teli_sources
+        assert "leaves out" in error["message"] and "teli-sandbox-key" not in error["message"]
     expected_orgs = {
         organization_id_of(dataset, c)
         for c in dataset.customer_names
         if any(p.kind != "TELI" for p in customer_parts(dataset, c))
     }
     assert {o["id"] for o in data["organizations"]} == expected_orgs
-    assert all(
-        not s["source"].startswith("teli-") for o in data["organizations"] for s in o["sources"]
-    )
+    # an organization the directory links to a Teli org keeps that part: its usage names Teli
+    linked = {o["id"]: {s["source"] for s in o["sources"]} for o in data["organizations"]}
+    assert "teli-northwind" in linked["cust0000"]
     assert {r["id"] for r in data["resellers"]} == set(dataset.channel_names)
     statuses = {s["name"]: s for s in data["sources"]}
     for name, status in statuses.items():
@@ -319,7 +327,40 @@ async def test_discovery_failure_of_one_source_still_lists_the_others(
             assert status["lastErrorCode"] is None and status["lastSuccess"] is not None
 
 
-async def test_telzino_discovery_failure_keeps_teli_and_talkdesk(
+async def test_an_undiscovered_source_fails_the_usage_it_measures_without_a_call(
+    sandbox: SandboxServer, dataset: Dataset, directory_file: Path
+) -> None:
+    sandbox.control.inject(vendor="teli", status=503)
+    first, last = last_full_month(dataset)
+    query = """
+    query ($first: Date!, $last: Date!) {
+      reseller(id: "northwind") {
+        usage(range: {firstDay: $first, lastDay: $last}) {
+          voice { seconds } costs { amount currency }
+          coverage { complete sources { source status reason } }
+        }
+      }
+    }
+    """
+    settings = tuned_sandbox_settings(sandbox, directory_file, FAST)
+    async with open_graph(settings) as run:
+        await run("{ resellers { id } }")  # discovery fails here
+        sandbox.control.reset()
+        result = await run(query, {"first": str(first), "last": str(last)})
+        teli_calls = [r for r in sandbox.control.requests if r.vendor == "teli"]
+    usage = result["data"]["reseller"]["usage"]
+    # Teli measures voice and costs: both null, with the discovery's failure, not a short sum
+    assert usage["voice"] is None and usage["costs"] is None
+    assert {tuple(e["path"][-1:]) for e in result["errors"]} == {("voice",), ("costs",)}
+    assert {e["extensions"]["source"] for e in result["errors"]} == {"teli-northwind"}
+    coverage = {s["source"]: s for s in usage["coverage"]["sources"]}
+    assert coverage["teli-northwind"]["status"] == "MISSING"
+    assert coverage["teli-northwind"]["reason"] == "UPSTREAM_FAILED"
+    assert usage["coverage"]["complete"] is False
+    assert teli_calls == []  # the failed discovery stands for the source until it is retried
+
+
+async def test_telzino_discovery_failure_keeps_teli_and_talkdesk_and_names_telzino(
     sandbox: SandboxServer, dataset: Dataset, directory_file: Path
 ) -> None:
     sandbox.control.inject(mount="telzino-api", path="/v1/reports", status=503)
@@ -328,7 +369,6 @@ async def test_telzino_discovery_failure_keeps_teli_and_talkdesk(
         result = await run(
             '{ organizations { id } agents: organization(id: "cust0000") { agents { id } } }'
         )
-    assert "errors" not in result
     expected = {
         organization_id_of(dataset, c)
         for c in dataset.customer_names
@@ -336,6 +376,11 @@ async def test_telzino_discovery_failure_keeps_teli_and_talkdesk(
     }
     assert {o["id"] for o in result["data"]["organizations"]} == expected
     assert result["data"]["agents"]["agents"] == []
+    errors = {tuple(e["path"]): e["extensions"] for e in result["errors"]}
+    assert errors == {
+        ("organizations",): {"code": "UPSTREAM_UNAVAILABLE", "source": "telzino"},
+        ("agents", "agents"): {"code": "UPSTREAM_UNAVAILABLE", "source": "telzino"},
+    }
 
 
 async def test_one_organizations_users_failing_nulls_only_those_users(
