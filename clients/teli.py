@@ -1,7 +1,7 @@
 """Teli partner API client: tenants' organizations, users and usage, normalized.
 
 One client per configured Teli source (one API key = one tenant). It speaks the endpoints of
-upstreams.md section 2 through the shared `SourceTransport` and returns frozen dataclasses:
+docs/vendors.md (Teli) through the shared `SourceTransport` and returns frozen dataclasses:
 
 - `unique_id` (Bubble style) is the key of every org and user; the UUID `id` is kept as `uuid`.
   Teli's `users[].organization_id` holds the org's *UUID*: it is kept as `organization_uuid`, and

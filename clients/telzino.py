@@ -1,6 +1,6 @@
 """Telzino client: the minutes and billing reports and the agent list, normalized.
 
-One client per configured Telzino account. It speaks upstreams.md section 1 through the shared
+One client per configured Telzino account. It speaks docs/vendors.md (Telzino) through the shared
 `SourceTransport`; the same OAuth token serves both hosts (`reports_url` = api.telzino.com,
 `billing_url` = dashboard.telzino.com). What it returns:
 
