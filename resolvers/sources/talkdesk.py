@@ -64,6 +64,9 @@ _QUANTITIES: Final = (
 )
 
 
+_NO_FLAWS: Final[dict[str, UpstreamContractError]] = {}
+
+
 async def discover(conn: Connection) -> SourceDiscovery:
     accounts = await conn.talkdesk.accounts()
     return SourceDiscovery(
@@ -102,7 +105,7 @@ class _Tally:
         self.problems: list[Problem] = []
 
     def add(self, row: TalkdeskUsageRow) -> None:
-        flaws = dict(row.problems)
+        flaws = dict(row.problems) if row.problems else _NO_FLAWS
         kind, unit, units = row.type, row.unit, row.number_of_units
         if kind is None:  # nothing says what the row is: none of its figures can be trusted
             error = flaws["type"]

@@ -50,16 +50,18 @@ async def discover(conn: Connection) -> SourceDiscovery:
     agents: list[DiscoveredAgent] = []
     short: list[str] = []
     for org in report.organizations:
-        resellers.setdefault(
-            org.reseller_id, DiscoveredReseller(org.reseller_id, org.reseller_name)
-        )
+        # an organization the report gives no reseller is listed on its own (reseller null)
+        if org.reseller_id is not None:
+            resellers.setdefault(
+                org.reseller_id, DiscoveredReseller(org.reseller_id, org.reseller_name)
+            )
         organizations.append(
             DiscoveredOrganization(org.organization_id, org.organization_name, org.reseller_id)
         )
         agents.extend(
-            DiscoveredAgent(a.agent_id, a.agent_name, org.organization_id) for a in org.agents
+            DiscoveredAgent(a.agent_id, a.agent_name, org.organization_id) for a in org.agents or ()
         )
-        if org.agent_count > len(org.agents):
+        if org.agent_count is not None and org.agent_count > len(org.agents or ()):
             short.append(org.organization_id)
     if short:
         listed = {a.native_id for a in agents}
