@@ -386,6 +386,28 @@ async def test_a_failed_discovery_keeps_the_cached_one_and_says_so_in_sources(
     codes = {s["name"]: s["lastErrorCode"] for s in after["data"]["sources"]}
     assert codes["teli-northwind"] == "UPSTREAM_UNAVAILABLE"
     assert codes["telzino"] is None
+    # the answer itself says an older discovery stands in, for which sources and since when
+    assert "errors" not in after and "staleDiscovery" not in before.get("extensions", {})
+    stale = after["extensions"]["staleDiscovery"]
+    assert [s["source"] for s in stale] == ["teli-northwind", "teli-southpoint"]
+    for entry in stale:
+        assert entry["code"] == "UPSTREAM_UNAVAILABLE" and "503" in entry["message"]
+        age = datetime.now(UTC) - datetime.fromisoformat(entry["asOf"])
+        assert timedelta(0) <= age < timedelta(minutes=1)
+
+
+async def test_a_scoped_key_hears_only_of_its_own_sources_stale_discovery(
+    sandbox: SandboxServer, directory_file: Path, cache_config: dict[str, Any]
+) -> None:
+    settings = auth_settings(
+        sandbox, directory_file, graph={"discovery_ttl_seconds": 0}, cache=cache_config
+    )
+    async with serving(settings) as (_, client):
+        await ask(client, "ops", "{ resellers { id } }")
+        sandbox.control.inject(vendor="teli", status=503)
+        result = await ask(client, "northwind", "{ resellers { id } }")
+    assert result["data"]["resellers"] == [{"id": "northwind"}]
+    assert [s["source"] for s in result["extensions"]["staleDiscovery"]] == ["teli-northwind"]
 
 
 # -- who may read what -------------------------------------------------------------------------
