@@ -1,7 +1,8 @@
 """One HTTP server hosting every vendor emulator, each on its own mount (its own "host").
 
 Mounts: `/telzino-api` (api.telzino.com), `/telzino-dashboard` (dashboard.telzino.com), `/teli`
-(api.teli.ai), `/talkdesk` (api.talkdeskapp.com), `/talkdesk-id` ({account}.talkdeskid.com).
+(api.teli.ai), `/teli-proxy` (partner.teli.ai/api/proxy), `/talkdesk` (api.talkdeskapp.com),
+`/talkdesk-id` ({account}.talkdeskid.com).
 `GET /` describes the sandbox as ready-to-use `[[sources]]` entries; `/_control/...` exposes the
 recorder, fault injection and variants to other processes (benchmarks, frontend developers).
 """

@@ -209,6 +209,7 @@ DOWN_CASES = {
         [
             ("GET", "/teli/v1/organizations"),
             ("GET", "/teli/v1/analytics/usage"),
+            ("GET", "/teli-proxy/v1/analytics/usage"),
         ],
         {"success": False, "error": "Service temporarily unavailable", "powered_by": "Teli"},
     ),
