@@ -47,6 +47,8 @@ def source_entries(dataset: Dataset, base_url: str) -> list[dict[str, str]]:
                 "name": teli_source_name(tenant),
                 "kind": "teli",
                 "base_url": f"{base}/teli",
+                # Teli's docs serve analytics/usage from the partner proxy, the rest from the API
+                "usage_url": f"{base}/teli-proxy",
                 "api_key": tenant.api_key,
             }
         )

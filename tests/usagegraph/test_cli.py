@@ -312,6 +312,7 @@ def test_sandbox_command_serves_the_emulators_and_prints_their_config(
     assert directory.status_code == 200
     assert "[[sources]]" in out
     assert f"{base}/directory.toml" in out
+    assert out.count(f'usage_url = "{base}/teli-proxy"') == 2  # both Teli tenants
     # The printed text is a config file as is.
     config = tmp_path / "sandbox.toml"
     config.write_text(out, encoding="utf-8")
