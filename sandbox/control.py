@@ -1,8 +1,15 @@
-"""Test controls shared by every emulator: a request recorder, injectable faults and tokens.
+"""Test controls shared by every emulator: a request recorder, injectable faults, tokens and
+variants.
 
 The control sits in front of the vendor mounts as ASGI middleware, so each emulator stays a plain
 FastAPI app that knows nothing about counting or faults. Tests reach it in-process
 (`SandboxServer.control`) and other processes over HTTP (`/_control/...`, see `server.py`).
+
+Variants are opt-in shapes the vendors' docs allow but the default sandbox never serves (links at
+the top level, capped pages, missing fields, a vendor down...). `VARIANTS` names them; each
+emulator reads `control.variants` once per request, and the `<vendor>-down` ones are answered
+here, before the vendor app sees the request. The default (no variant) path costs one empty-set
+check per request.
 """
 
 from __future__ import annotations
@@ -13,12 +20,22 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
 
-__all__ = ["Fault", "RecordedRequest", "SandboxControl", "TokenStore"]
+__all__ = [
+    "SEEN_LIMIT",
+    "VARIANTS",
+    "Fault",
+    "RecordedRequest",
+    "SandboxControl",
+    "TokenStore",
+    "down_variant",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,12 +43,55 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+# Opt-in variants: name -> what changes while it is active. The docs allow each shape; the default
+# sandbox never serves it (see the README's variant table).
+VARIANTS: Mapping[str, str] = MappingProxyType(
+    {
+        "talkdesk-capped-pages": "Talkdesk serves at most 7 items per page whatever per_page asks "
+        "(the body's per_page says so; hrefs keep the asked per_page)",
+        "talkdesk-top-level-links": "Talkdesk paging links (first/last/next/prev/self/show) sit at "
+        "the top level of the body, with no _links",
+        "talkdesk-empty-without-embedded": "a Talkdesk page holding no items has no _embedded key",
+        "talkdesk-null-texts": "Talkdesk usage rows' description, wallet_name, product_id, "
+        "aggr_product_id and resolution, and accounts' company_name and status, are null",
+        "talkdesk-total-drift": "the first page-1 answer of each distinct Talkdesk query states "
+        "total one too high; later answers are right",
+        "talkdesk-unmapped-units": "Talkdesk MESSAGE rows come with unit CONVERSATIONS",
+        "teli-no-cost-breakdown": "Teli analytics/users rows come without cost_breakdown",
+        "teli-no-total-cost": "Teli analytics/organizations and analytics/users rows come without "
+        "total_cost (and organizations without api_storage_cost)",
+        "teli-split-hosts": "/teli answers 404 for /v1/analytics/usage: only the partner proxy "
+        "(/teli-proxy) serves it",
+        "telzino-billing-unpadded-period": "the Telzino billing report's period dates are "
+        "M/D/YYYY, without zero padding",
+        "telzino-unlisted-agent-minutes": "some Telzino organizations' minutes also count agents "
+        "the report does not list",
+        "telzino-down": "every request to a Telzino mount answers 503",
+        "teli-down": "every request to a Teli mount answers 503",
+        "talkdesk-down": "every request to a Talkdesk mount (token host included) answers 503",
+    }
+)
+
+# distinct keys each variant remembers (`SandboxControl.first_sight`); the oldest are forgotten
+SEEN_LIMIT = 4096
+
+
+def down_variant(vendor: str) -> str:
+    """The variant that takes `vendor` down: `teli` -> `teli-down`."""
+    return f"{vendor}-down"
+
+
 # Each vendor's own error envelope, so an injected fault looks like the real vendor failing.
-_ERROR_BODIES: dict[str, Callable[[int], dict[str, Any]]] = {
-    "telzino": lambda status: {"error": _REASONS.get(status, "Error"), "message": "Injected fault"},
-    "teli": lambda status: {"success": False, "error": "Injected fault", "powered_by": "Teli"},
-    "talkdesk": lambda status: {"code": f"{status}0001", "message": _REASONS.get(status, "Error")},
+_ERROR_BODIES: dict[str, Callable[[int, str], dict[str, Any]]] = {
+    "telzino": lambda status, why: {"error": _REASONS.get(status, "Error"), "message": why},
+    "teli": lambda status, why: {"success": False, "error": why, "powered_by": "Teli"},
+    "talkdesk": lambda status, why: {
+        "code": f"{status}0001",
+        "message": _REASONS.get(status, "Error"),
+    },
 }
+_INJECTED = "Injected fault"
+_DOWN = "Service temporarily unavailable"
 _REASONS = {
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -126,8 +186,8 @@ class TokenStore:
 
 @dataclass
 class SandboxControl:
-    """Counters, faults and tokens for one sandbox instance (thread-safe: tests poke it from
-    the test thread while the server runs in its own)."""
+    """Counters, faults, tokens and variants for one sandbox instance (thread-safe: tests poke it
+    from the test thread while the server runs in its own)."""
 
     base_latency_ms: int = 0
     token_ttl: float = 3600.0
@@ -136,6 +196,10 @@ class SandboxControl:
     faults: list[Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _random: random.Random = field(default_factory=lambda: random.Random(0))
+    # Replaced, never mutated: request handlers read it without the lock.
+    _variants: frozenset[str] = frozenset()
+    # per variant, the keys it has seen (an ordered set, oldest first)
+    _seen: dict[str, OrderedDict[Hashable, None]] = field(default_factory=dict)
 
     # -- recorder ------------------------------------------------------------------------------
     def record(self, request: RecordedRequest) -> None:
@@ -162,10 +226,65 @@ class SandboxControl:
         return len(self.calls(vendor, mount=mount, path=path))
 
     def reset(self) -> None:
-        """Forget recorded requests and clear faults (tokens stay valid)."""
+        """Forget recorded requests, clear faults and variants (tokens stay valid)."""
         with self._lock:
             self.requests.clear()
             self.faults.clear()
+            self._variants = frozenset()
+            self._seen.clear()
+
+    # -- variants ------------------------------------------------------------------------------
+    @property
+    def variants(self) -> frozenset[str]:
+        """The active variants (read-only: change them with enable/disable)."""
+        return self._variants
+
+    def enable(self, *names: str) -> None:
+        """Activate variants; ValueError (nothing changed) when a name is unknown."""
+        self.update_variants(enable=names)
+
+    def disable(self, *names: str) -> None:
+        """Deactivate variants (inactive ones are fine); ValueError when a name is unknown."""
+        self.update_variants(disable=names)
+
+    def clear_variants(self) -> None:
+        with self._lock:
+            self._variants = frozenset()
+            self._seen.clear()
+
+    def update_variants(
+        self, *, enable: Iterable[str] = (), disable: Iterable[str] = ()
+    ) -> frozenset[str]:
+        """Enable and disable in one step, all or nothing; returns the active set.
+
+        ValueError for an unknown name, or one both enabled and disabled. A variant switched on
+        starts with an empty memory (`first_sight`).
+        """
+        on, off = set(enable), set(disable)
+        unknown = sorted((on | off) - VARIANTS.keys())
+        if unknown:
+            known = ", ".join(sorted(VARIANTS))
+            raise ValueError(f"unknown variant(s): {', '.join(unknown)} (known: {known})")
+        if on & off:
+            raise ValueError(f"both enabled and disabled: {', '.join(sorted(on & off))}")
+        with self._lock:
+            for name in on - self._variants:
+                self._seen.pop(name, None)
+            self._variants = (self._variants | on) - off
+            return self._variants
+
+    def first_sight(self, variant: str, key: Hashable) -> bool:
+        """True the first time `variant` sees `key` since it was switched on or reset.
+
+        The memory keeps the last `SEEN_LIMIT` keys; a forgotten key counts as new again."""
+        with self._lock:
+            seen = self._seen.setdefault(variant, OrderedDict())
+            if key in seen:
+                return False
+            seen[key] = None
+            if len(seen) > SEEN_LIMIT:
+                seen.popitem(last=False)
+            return True
 
     # -- faults --------------------------------------------------------------------------------
     def inject(self, fault: Fault | None = None, **kwargs: Any) -> Fault:
@@ -199,11 +318,15 @@ class SandboxControl:
             return {
                 "requests": [asdict(r) for r in self.requests],
                 "faults": [asdict(f) for f in self.faults],
+                "variants": sorted(self._variants),
             }
 
     # -- middleware ----------------------------------------------------------------------------
     def middleware(self, mount: str, app: ASGIApp) -> ASGIApp:
-        """Wrap one vendor mount: record, delay, and answer injected faults."""
+        """Wrap one vendor mount: record, answer 503 while its vendor is down (a variant),
+        delay, and answer injected faults."""
+        vendor = vendor_of(mount)
+        down = down_variant(vendor)
 
         async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
@@ -215,27 +338,42 @@ class SandboxControl:
                 path = path[len(root) :] or "/"
             query = scope.get("query_string", b"").decode("latin-1")
             self.record(RecordedRequest(mount, scope["method"], path, query))
+            if down in self._variants:
+                # down from the first request on, before latency and faults: nothing is served
+                await _send_error(send, vendor, 503, _DOWN)
+                return
             latency, fault = self._pick(mount, path)
             if latency:
                 await asyncio.sleep(latency / 1000)
             if fault is None:
                 await app(scope, receive, send)
                 return
-            await _send_fault(fault, vendor_of(mount), send)
+            await _send_fault(fault, vendor, send)
 
         return wrapped
 
 
 async def _send_fault(fault: Fault, vendor: str, send: Send) -> None:
+    retry_after = None if fault.retry_after is None else _format_retry_after(fault.retry_after)
     if fault.malformed:
-        status, body, ctype = 200, b'{"data": [ {"truncated', b"application/json"
-    else:
-        status = fault.status or 500
-        body = json.dumps(_ERROR_BODIES[vendor](status)).encode()
-        ctype = b"application/json"
-    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]
-    if fault.retry_after is not None:
-        headers.append((b"retry-after", _format_retry_after(fault.retry_after).encode()))
+        body = b'{"data": [ {"truncated'
+        await _send(send, 200, body, retry_after)
+        return
+    await _send_error(send, vendor, fault.status or 500, _INJECTED, retry_after)
+
+
+async def _send_error(
+    send: Send, vendor: str, status: int, why: str, retry_after: str | None = None
+) -> None:
+    """`status` with the vendor's own error body."""
+    body = json.dumps(_ERROR_BODIES[vendor](status, why)).encode()
+    await _send(send, status, body, retry_after)
+
+
+async def _send(send: Send, status: int, body: bytes, retry_after: str | None) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

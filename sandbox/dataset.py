@@ -8,6 +8,21 @@ organizations (one OAuth client each) and accounts with monthly billing rows.
 Every value for a given (seed, entity, month) is drawn from its own RNG, so a day's data does not
 change when the window around it grows. The "truth" methods answer exact totals for inclusive UTC
 day ranges from prefix sums; tests compare the emulators and the graph against them.
+
+Shapes the vendors' docs show that a client must not get wrong, each with its own RNG stream so
+the values that were there before them did not change:
+- Talkdesk: the seed's own example line (`NUMBER` "SIP Number" billed in `MINUTES` at 1, 0-40 a
+  month) beside a phone-number rental line (`NUMBER`/`NUMBERS`); inbound SMS, `MESSAGE` rows
+  with direction `OTHER` and null, answering-machine detection (`AMD`/`REQUESTS`); and wallet
+  movements that are not usage charges: occasional `RECHARGE` (a top-up of 100 or 250) and
+  `CREDIT_COMMIT` (500 or 1000) rows, unit `OTHER`, one unit priced at the amount.
+- Teli: about half the organizations (odd customer index) also have calls of unassigned agents,
+  credited to no user (`TELI_UNATTRIBUTED_FIELDS`, priced like users' voice). They count in the
+  org's figures (`teli_org_totals`) and nowhere in its users', so an org is no longer the sum of
+  its users; `teli_org_unattributed_totals` is the difference.
+- Telzino: every third organization with agents also has seconds of agents the reports do not
+  list (`telzino_org_unlisted_seconds`), served only under a variant; `telzino_org_seconds`
+  stays the listed agents' seconds.
 """
 
 from __future__ import annotations
@@ -21,9 +36,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
+from typing import NamedTuple
 
 __all__ = [
     "SCALES",
+    "TELI_UNATTRIBUTED_FIELDS",
     "TELZINO_CLIENT_ID",
     "TELZINO_CLIENT_SECRET",
     "Dataset",
@@ -148,6 +165,8 @@ class TelzinoOrg:
     name: str | None
     customer: str  # the dataset's customer key, for the directory
     agents: list[TelzinoAgent]
+    # seconds of agents the reports do not list (e.g. deleted ones); None for most orgs
+    unlisted_seconds: Series | None = field(default=None, repr=False)
 
     @property
     def display_name(self) -> str:
@@ -189,6 +208,8 @@ TELI_ORG_FIELDS = (
     "kbs_created",
     "cost_other_cents",  # phone, brand, knowledge-base fees
 )
+# Calls of an organization's unassigned agents: org usage that no user is credited with.
+TELI_UNATTRIBUTED_FIELDS = ("voice_calls", "voice_seconds", "kb_seconds", "cost_voice_cents")
 
 
 @dataclass
@@ -215,6 +236,8 @@ class TeliOrg:
     created_at: datetime
     users: list[TeliUser]
     series: dict[str, Series] = field(repr=False)
+    # TELI_UNATTRIBUTED_FIELDS series for the orgs that have such usage, else None
+    unattributed: dict[str, Series] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -268,9 +291,28 @@ class TalkdeskOrg:
     accounts: list[TalkdeskAccount]
 
 
-# (product_id, aggr_product_id, type, description, unit, direction, resolution, wallet, price)
-_TALKDESK_PRODUCTS: tuple[tuple[str, str, str, str, str, str | None, str | None, str, str], ...] = (
-    (
+class _Product(NamedTuple):
+    """One Talkdesk billing line an account may have each month."""
+
+    product_id: str
+    aggr_product_id: str
+    type: str
+    description: str
+    unit: str
+    direction: str | None
+    resolution: str | None
+    wallet: str
+    price: str  # USD per unit, 4 decimals
+    # inclusive range of monthly units; None: the original lines' draw (see _talkdesk_rows)
+    units: tuple[int, int] | None = None
+    every_month: bool = False  # billed every month (else skipped in about a quarter of months)
+
+
+# The original lines, drawn from the month's first RNG exactly as before, so their rows keep
+# their values. The seed's own example line (SIP Number, NUMBER billed in MINUTES at 1) is
+# printed here as the seed prints it; its monthly units come from the second RNG.
+_TALKDESK_PRODUCTS: tuple[_Product, ...] = (
+    _Product(
         "TD-USG-TEL-IN-100101",
         "TD-USG-TEL-UG-102213",
         "CALL",
@@ -281,7 +323,7 @@ _TALKDESK_PRODUCTS: tuple[tuple[str, str, str, str, str, str | None, str | None,
         "contact center",
         "0.0120",
     ),
-    (
+    _Product(
         "TD-USG-TEL-OUT-100102",
         "TD-USG-TEL-UG-102213",
         "CALL",
@@ -292,7 +334,7 @@ _TALKDESK_PRODUCTS: tuple[tuple[str, str, str, str, str, str | None, str | None,
         "contact center",
         "0.0185",
     ),
-    (
+    _Product(
         "TD-USG-TEL-IVR-100103",
         "TD-USG-TEL-UG-102213",
         "CALL",
@@ -303,7 +345,7 @@ _TALKDESK_PRODUCTS: tuple[tuple[str, str, str, str, str, str | None, str | None,
         "contact center",
         "0.0003",
     ),
-    (
+    _Product(
         "TD-USG-MSG-SMS-100201",
         "TD-USG-MSG-UG-102214",
         "MESSAGE",
@@ -314,18 +356,20 @@ _TALKDESK_PRODUCTS: tuple[tuple[str, str, str, str, str, str | None, str | None,
         "messaging",
         "0.0079",
     ),
-    (
+    _Product(
         "TD-LIC-APP-RC-101910",
         "TD-USG-TEL-UG-102213",
         "NUMBER",
         "SIP Number",
-        "NUMBERS",
+        "MINUTES",
         "INBOUND",
         None,
         "contact center",
         "1.0000",
+        units=(0, 40),
+        every_month=True,
     ),
-    (
+    _Product(
         "TD-USG-STT-100301",
         "TD-USG-AI-UG-102215",
         "SPEECH_TRANSCRIPTION",
@@ -336,7 +380,7 @@ _TALKDESK_PRODUCTS: tuple[tuple[str, str, str, str, str, str | None, str | None,
         "ai",
         "0.0240",
     ),
-    (
+    _Product(
         "TD-USG-API-100401",
         "TD-USG-API-UG-102216",
         "API_REQUEST",
@@ -346,6 +390,90 @@ _TALKDESK_PRODUCTS: tuple[tuple[str, str, str, str, str, str | None, str | None,
         None,
         "platform",
         "0.0001",
+    ),
+)
+# Lines added later, drawn from the month's second RNG so the lines above keep their values.
+_TALKDESK_MORE_PRODUCTS: tuple[_Product, ...] = (
+    _Product(
+        "TD-LIC-NUM-RENT-101911",
+        "TD-USG-TEL-UG-102213",
+        "NUMBER",
+        "Phone number rental",
+        "NUMBERS",
+        None,
+        None,
+        "contact center",
+        "1.0000",
+        units=(1, 6),
+        every_month=True,
+    ),
+    _Product(
+        "TD-USG-MSG-SMS-100202",
+        "TD-USG-MSG-UG-102214",
+        "MESSAGE",
+        "Inbound SMS segments",
+        "SEGMENTS",
+        "INBOUND",
+        None,
+        "messaging",
+        "0.0050",
+        units=(0, 3000),
+    ),
+    _Product(
+        "TD-USG-MSG-OTH-100203",
+        "TD-USG-MSG-UG-102214",
+        "MESSAGE",
+        "Messaging segments (other)",
+        "SEGMENTS",
+        "OTHER",
+        None,
+        "messaging",
+        "0.0079",
+        units=(0, 400),
+    ),
+    _Product(
+        "TD-USG-MSG-UNK-100204",
+        "TD-USG-MSG-UG-102214",
+        "MESSAGE",
+        "Message segments",
+        "SEGMENTS",
+        None,
+        None,
+        "messaging",
+        "0.0079",
+        units=(0, 400),
+    ),
+    _Product(
+        "TD-USG-AMD-100501",
+        "TD-USG-TEL-UG-102213",
+        "AMD",
+        "Answering machine detection",
+        "REQUESTS",
+        "OUTBOUND",
+        None,
+        "contact center",
+        "0.0040",
+        units=(0, 6000),
+    ),
+)
+# Wallet movements, not usage charges: (product, aggr product, type, description, chance per
+# month, amounts). One unit at price = the amount, in the account's currency, never discounted.
+_TALKDESK_WALLET: tuple[tuple[str, str, str, str, float, tuple[str, ...]], ...] = (
+    (
+        "TD-WAL-RCH-900001",
+        "TD-WAL-UG-900000",
+        "RECHARGE",
+        "Wallet recharge",
+        0.2,
+        ("100.0000", "250.0000"),
+    ),
+    (
+        "TD-WAL-CMT-900002",
+        "TD-WAL-UG-900000",
+        "CREDIT_COMMIT",
+        "Credit commitment",
+        0.1,
+        ("500.0000", "1000.0000"),
     ),
 )
 _EUR_PRICE_FACTOR = Decimal("0.92")
@@ -391,7 +519,7 @@ class Dataset:
     talkdesk_orgs: list[TalkdeskOrg]
     channel_names: dict[str, str]
     customer_names: dict[str, str]
-    # memo of _teli_users_summed (org unique_id -> counter -> summed series)
+    # memo of _teli_usage_summed (org unique_id -> counter -> summed series)
     _teli_user_sums: dict[str, dict[str, Series]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -447,8 +575,18 @@ class Dataset:
         return self.telzino_agents[agent_id].calls.total(a, b)
 
     def telzino_org_seconds(self, org_id: str, first: date, last: date) -> int:
+        """The seconds of the org's listed agents (unlisted ones not included)."""
         org = self.telzino_org_by_id[org_id]
         return sum(self.telzino_agent_seconds(a.id, first, last) for a in org.agents)
+
+    def telzino_org_unlisted_seconds(self, org_id: str, first: date, last: date) -> int:
+        """The seconds of agents the reports do not list (0 for most orgs); served only under
+        the `telzino-unlisted-agent-minutes` variant."""
+        series = self.telzino_org_by_id[org_id].unlisted_seconds
+        if series is None:
+            return 0
+        a, b = self.clip(first, last)
+        return series.total(a, b)
 
     def telzino_active_agents(self, org_id: str, first: date, last: date) -> int:
         org = self.telzino_org_by_id[org_id]
@@ -461,25 +599,40 @@ class Dataset:
         return {name: s.total(a, b) for name, s in user.series.items()}
 
     def teli_org_totals(self, unique_id: str, first: date, last: date) -> dict[str, int]:
-        """Org-level counters plus the sum of its users' counters (cents for money)."""
+        """Org-level counters plus the sum of its users' counters plus its unattributed usage
+        (cents for money): what the org's analytics and usage answers say."""
         a, b = self.clip(first, last)
         org = self.teli_orgs[unique_id]
         totals = {name: s.total(a, b) for name, s in org.series.items()}
-        for name, series in self._teli_users_summed(org).items():
+        for name, series in self._teli_usage_summed(org).items():
             totals[name] = series.total(a, b)
         return totals
 
-    def _teli_users_summed(self, org: TeliOrg) -> dict[str, Series]:
-        """The org's users' daily counters added up, built once: the emulator answers
-        tenant-wide analytics on every call, and its own speed counts against every system the
-        benchmark measures."""
+    def teli_org_unattributed_totals(
+        self, unique_id: str, first: date, last: date
+    ) -> dict[str, int]:
+        """The org's own share of TELI_UNATTRIBUTED_FIELDS (calls of agents no user is credited
+        with; zeros for most orgs): `teli_org_totals` minus the sum of its users' figures."""
+        unattributed = self.teli_orgs[unique_id].unattributed
+        if unattributed is None:
+            return dict.fromkeys(TELI_UNATTRIBUTED_FIELDS, 0)
+        a, b = self.clip(first, last)
+        return {name: s.total(a, b) for name, s in unattributed.items()}
+
+    def _teli_usage_summed(self, org: TeliOrg) -> dict[str, Series]:
+        """The org's users' daily counters and its unattributed usage added up, built once: the
+        emulator answers tenant-wide analytics on every call, and its own speed counts against
+        every system the benchmark measures."""
         summed = self._teli_user_sums.get(org.unique_id)
         if summed is None:
             summed = {}
             for name in TELI_USER_FIELDS:
                 values = array("q", bytes(8 * self.days))
-                for user in org.users:
-                    for i, value in enumerate(user.series[name].values):
+                parts = [user.series[name] for user in org.users]
+                if org.unattributed is not None and name in org.unattributed:
+                    parts.append(org.unattributed[name])
+                for part in parts:
+                    for i, value in enumerate(part.values):
                         values[i] += value
                 summed[name] = Series(values)
             self._teli_user_sums[org.unique_id] = summed
@@ -632,6 +785,29 @@ def _teli_user_day(activity: float) -> DailyDraw:
     return draw
 
 
+def _teli_unattributed_day(rng: random.Random) -> dict[str, int]:
+    """Calls of an org's unassigned agents, priced like users' voice (2 cents per started
+    minute of voice + KB seconds in the day)."""
+    if rng.random() >= 0.5:
+        return dict.fromkeys(TELI_UNATTRIBUTED_FIELDS, 0)
+    calls = rng.randint(1, 6)
+    seconds = calls * rng.randint(20, 300)
+    kb = rng.randint(0, seconds // 4)
+    return {
+        "voice_calls": calls,
+        "voice_seconds": seconds,
+        "kb_seconds": kb,
+        "cost_voice_cents": (seconds + kb + 59) // 60 * 2,
+    }
+
+
+def _unlisted_agent_day(rng: random.Random) -> dict[str, int]:
+    """Seconds of agents a Telzino report no longer lists (deleted ones): fewer, shorter days."""
+    if rng.random() >= 0.3:
+        return {"seconds": 0}
+    return {"seconds": rng.randint(1, 6) * rng.randint(35, 300) + rng.randint(0, 59)}
+
+
 def _teli_org_day(rng: random.Random) -> dict[str, int]:
     rentals = 1 if rng.random() < 0.04 else 0
     purchases = 1 if rng.random() < 0.01 else 0
@@ -752,6 +928,10 @@ def generate(
                         calls=Series(arrays.get("calls", array("q", bytes(8 * gen.days)))),
                     )
                 )
+            unlisted = None
+            if agents and k % 3 == 1:  # every third org with agents had agents now unlisted
+                arrays = gen.daily(f"unlisted/{k}", _unlisted_agent_day)
+                unlisted = Series(arrays.get("seconds", array("q", bytes(8 * gen.days))))
             telzino_orgs.append(
                 TelzinoOrg(
                     id=org_id,
@@ -759,6 +939,7 @@ def generate(
                     name=None if k % 9 == 2 else name,
                     customer=key,
                     agents=agents,
+                    unlisted_seconds=unlisted,
                 )
             )
 
@@ -791,6 +972,10 @@ def generate(
                     )
                 )
             org_arrays = gen.daily(f"teliorg/{k}", _teli_org_day)
+            unattributed = None
+            if k % 2 == 1:  # about half the orgs have calls no user is credited with
+                arrays = gen.daily(f"teliorg-unattributed/{k}", _teli_unattributed_day)
+                unattributed = _series(arrays, TELI_UNATTRIBUTED_FIELDS, gen.days)
             tenant.organizations.append(
                 TeliOrg(
                     unique_id=org_uid,
@@ -802,6 +987,7 @@ def generate(
                     created_at=created,
                     users=users,
                     series=_series(org_arrays, TELI_ORG_FIELDS, gen.days),
+                    unattributed=unattributed,
                 )
             )
 
@@ -844,44 +1030,87 @@ def _talkdesk_rows(
     rows: list[TalkdeskRow] = []
     for month, _offset, _length in gen.blocks:
         rng = gen.rng("talkdesk", k, month)
+        more = gen.rng("talkdesk-more", k, month)
         for p_index, product in enumerate(_TALKDESK_PRODUCTS):
-            pid, aggr, kind, desc, unit, direction, resolution, wallet, usd_price = product
-            if kind != "NUMBER" and rng.random() < 0.25:
+            if not product.every_month and rng.random() < 0.25:
                 continue  # not every product is used every month
-            currency = currencies[p_index % len(currencies)]
-            price = Decimal(usd_price)
-            if currency == "EUR":
-                price = (price * _EUR_PRICE_FACTOR).quantize(Decimal("0.0001"))
-            units = {
+            # The original draw, kept so these rows keep their values: one draw per unit kind,
+            # the product's own kind taken.
+            drawn = {
                 "MINUTES": rng.randint(0, 9000),
                 "SECONDS": rng.randint(0, 200_000),
                 "SEGMENTS": rng.randint(0, 5000),
                 "NUMBERS": rng.randint(1, 6),
                 "REQUESTS": rng.randint(0, 90_000),
-            }[unit]
-            amount = price * units
-            if rng.random() < 0.15:  # a discounted line: total_amount is not price x units
-                amount = amount * Decimal("0.90")
+            }[product.unit]
+            units = drawn if product.units is None else more.randint(*product.units)
+            discounted = rng.random() < 0.15
+            currency = currencies[p_index % len(currencies)]
+            rows.append(_usage_row(account_id, month, product, currency, units, discounted))
+        for p_index, product in enumerate(_TALKDESK_MORE_PRODUCTS, len(_TALKDESK_PRODUCTS)):
+            if not product.every_month and more.random() < 0.25:
+                continue
+            assert product.units is not None
+            units = more.randint(*product.units)
+            discounted = more.random() < 0.15
+            currency = currencies[p_index % len(currencies)]
+            rows.append(_usage_row(account_id, month, product, currency, units, discounted))
+        for pid, aggr, kind, desc, chance, amounts in _TALKDESK_WALLET:
+            if more.random() >= chance:
+                continue
+            amount = Decimal(more.choice(amounts))
             rows.append(
                 TalkdeskRow(
-                    id=hashlib.md5(f"{account_id}/{month}/{pid}/{currency}".encode()).hexdigest(),
+                    id=_talkdesk_row_id(account_id, month, pid, currencies[0]),
                     account_id=account_id,
                     product_id=pid,
                     aggr_product_id=aggr,
                     month=month,
                     type=kind,
                     description=desc,
-                    currency=currency,
-                    direction=direction,
-                    resolution=resolution,
-                    unit=unit,
-                    price=price,
-                    wallet_name=wallet,
-                    number_of_units=units,
-                    total_amount=amount.quantize(Decimal("0.0001")),
+                    currency=currencies[0],
+                    direction=None,
+                    resolution=None,
+                    unit="OTHER",
+                    price=amount,
+                    wallet_name="contact center",
+                    number_of_units=1,
+                    total_amount=amount,
                 )
             )
     return rows
+
+
+def _talkdesk_row_id(account_id: str, month: str, product_id: str, currency: str) -> str:
+    return hashlib.md5(f"{account_id}/{month}/{product_id}/{currency}".encode()).hexdigest()
+
+
+def _usage_row(
+    account_id: str, month: str, product: _Product, currency: str, units: int, discounted: bool
+) -> TalkdeskRow:
+    price = Decimal(product.price)
+    if currency == "EUR":
+        price = (price * _EUR_PRICE_FACTOR).quantize(Decimal("0.0001"))
+    amount = price * units
+    if discounted:  # a discounted line: total_amount is not price x units
+        amount = amount * Decimal("0.90")
+    return TalkdeskRow(
+        id=_talkdesk_row_id(account_id, month, product.product_id, currency),
+        account_id=account_id,
+        product_id=product.product_id,
+        aggr_product_id=product.aggr_product_id,
+        month=month,
+        type=product.type,
+        description=product.description,
+        currency=currency,
+        direction=product.direction,
+        resolution=product.resolution,
+        unit=product.unit,
+        price=price,
+        wallet_name=product.wallet,
+        number_of_units=units,
+        total_amount=amount.quantize(Decimal("0.0001")),
+    )
 
 
 def iter_days(first: date, last: date) -> Iterator[date]:

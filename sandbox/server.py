@@ -1,9 +1,10 @@
 """One HTTP server hosting every vendor emulator, each on its own mount (its own "host").
 
 Mounts: `/telzino-api` (api.telzino.com), `/telzino-dashboard` (dashboard.telzino.com), `/teli`
-(api.teli.ai), `/talkdesk` (api.talkdeskapp.com), `/talkdesk-id` ({account}.talkdeskid.com).
+(api.teli.ai), `/teli-proxy` (partner.teli.ai/api/proxy), `/talkdesk` (api.talkdeskapp.com),
+`/talkdesk-id` ({account}.talkdeskid.com).
 `GET /` describes the sandbox as ready-to-use `[[sources]]` entries; `/_control/...` exposes the
-recorder and fault injection to other processes (benchmarks, frontend developers).
+recorder, fault injection and variants to other processes (benchmarks, frontend developers).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount
 
 from sandbox import talkdesk, teli, telzino
-from sandbox.control import Fault, SandboxControl
+from sandbox.control import VARIANTS, Fault, SandboxControl
 from sandbox.dataset import TELZINO_CLIENT_ID, TELZINO_CLIENT_SECRET, Dataset, teli_source_name
 
 __all__ = ["SandboxServer", "create_sandbox_app", "source_entries", "sources_toml"]
@@ -46,6 +47,8 @@ def source_entries(dataset: Dataset, base_url: str) -> list[dict[str, str]]:
                 "name": teli_source_name(tenant),
                 "kind": "teli",
                 "base_url": f"{base}/teli",
+                # Teli's docs serve analytics/usage from the partner proxy, the rest from the API
+                "usage_url": f"{base}/teli-proxy",
                 "api_key": tenant.api_key,
             }
         )
@@ -96,6 +99,7 @@ def create_sandbox_app(dataset: Dataset, control: SandboxControl | None = None) 
                 "last_day": dataset.end.isoformat(),
             },
             "sources": source_entries(dataset, base),
+            "variants": sorted(control.variants),
         }
 
     @app.get("/directory.toml")
@@ -113,10 +117,10 @@ def create_sandbox_app(dataset: Dataset, control: SandboxControl | None = None) 
 
     @app.post("/_control/faults")
     async def inject(request: Request) -> JSONResponse:
-        body = await request.json()
         try:
+            body = await _json_object(request)
             fault = control.inject(Fault(**body))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"injected": fault.__dict__}, status_code=201)
 
@@ -125,12 +129,55 @@ def create_sandbox_app(dataset: Dataset, control: SandboxControl | None = None) 
         control.clear_faults()
         return {"cleared": True}
 
+    @app.get("/_control/variants")
+    async def variants() -> dict[str, Any]:
+        return {"active": sorted(control.variants), "known": dict(VARIANTS)}
+
+    @app.post("/_control/variants")
+    async def change_variants(request: Request) -> JSONResponse:
+        try:
+            enable, disable = _variant_changes(await _json_object(request))
+            active = control.update_variants(enable=enable, disable=disable)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"active": sorted(active)})
+
+    @app.delete("/_control/variants")
+    async def clear_variants() -> dict[str, Any]:
+        control.clear_variants()
+        return {"cleared": True, "active": []}
+
     @app.post("/_control/revoke-tokens")
     async def revoke() -> dict[str, bool]:
         control.tokens.revoke_all()
         return {"revoked": True}
 
     return app
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body; ValueError for anything else (answered with a 400)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValueError("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+def _variant_changes(body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """`{"enable": [...], "disable": [...]}` (both optional) as two lists of names."""
+    extra = sorted(set(body) - {"enable", "disable"})
+    if extra:
+        raise ValueError(f"unknown key(s) {', '.join(extra)}: expected enable and/or disable")
+    lists: list[list[str]] = []
+    for key in ("enable", "disable"):
+        names = body.get(key, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{key} must be a list of variant names")
+        lists.append(names)
+    return lists[0], lists[1]
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -9,6 +9,20 @@ Two mounts (upstreams.md section 3, quirks 18-24):
 
 One OAuth client per Talkdesk organization; a token sees every account under its organization and
 naming any other account in a filter is a 403, never an empty page.
+
+Variants (opt-in, `SandboxControl.variants`; both list endpoints unless said):
+- `talkdesk-capped-pages`: at most 7 items a page whatever `per_page` asks; the body's `per_page`
+  is the size served and `total_pages`/`last`/`next` follow it, while the hrefs keep the asked
+  `per_page`, as a server that caps without saying so in its links would.
+- `talkdesk-top-level-links`: `first/last/next/prev/self` and `show` (= `self`) at the top level
+  of the body (the seed's schema lists them there) and no `_links`.
+- `talkdesk-empty-without-embedded`: a page holding no items has no `_embedded` at all.
+- `talkdesk-null-texts`: usage rows' `description`, `wallet_name`, `product_id`,
+  `aggr_product_id`, `resolution` and accounts' `company_name`, `status` are null.
+- `talkdesk-total-drift`: the first page-1 answer of each distinct query (caller, path, filter,
+  order_by, per_page) states `total` one too high, `total_pages` and `last` following it; every
+  later answer is right.
+- `talkdesk-unmapped-units` (usage only): `MESSAGE` rows come with unit `CONVERSATIONS`.
 """
 
 from __future__ import annotations
@@ -64,6 +78,20 @@ FILTER_FIELDS = ("account_id", "month")
 FORBIDDEN_ACCOUNTS_MESSAGE = "This caller is not authorized to query the given accounts."
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _T = TypeVar("_T")
+
+# variants (see the module docstring)
+CAPPED_PAGES = "talkdesk-capped-pages"
+TOP_LEVEL_LINKS = "talkdesk-top-level-links"
+EMPTY_WITHOUT_EMBEDDED = "talkdesk-empty-without-embedded"
+NULL_TEXTS = "talkdesk-null-texts"
+TOTAL_DRIFT = "talkdesk-total-drift"
+UNMAPPED_UNITS = "talkdesk-unmapped-units"
+CAPPED_PAGE_SIZE = 7
+UNMAPPED_UNIT = "CONVERSATIONS"
+_NULL_ROW_TEXTS = dict.fromkeys(
+    ("description", "wallet_name", "product_id", "aggr_product_id", "resolution")
+)
+_NULL_ACCOUNT_TEXTS = dict.fromkeys(("company_name", "status"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,13 +360,20 @@ def _hal_page(
     serialize: Callable[[_T], dict[str, Any]],
     paging: _Paging,
     kept: Sequence[tuple[str, str]],
+    variants: frozenset[str] = frozenset(),
+    extra_total: int = 0,
 ) -> dict[str, Any]:
-    """One HAL page of `items` plus the auxiliary counters and absolute links."""
-    total = len(items)
-    total_pages = max(1, math.ceil(total / paging.per_page))
-    start = (paging.page - 1) * paging.per_page
+    """One HAL page of `items` plus the auxiliary counters and absolute links.
+
+    `extra_total` is added to the stated total (the drift variant); `variants` reshape it."""
+    size = paging.per_page
+    if CAPPED_PAGES in variants:
+        size = min(size, CAPPED_PAGE_SIZE)
+    total = len(items) + extra_total
+    total_pages = max(1, math.ceil(total / size))
+    start = (paging.page - 1) * size
     # serialize only this page: the org's full list can be large at the bigger dataset scales
-    chunk = [serialize(item) for item in items[start : start + paging.per_page]]
+    chunk = [serialize(item) for item in items[start : start + size]]
     base = _own_base_url(request) + path
 
     def href(page: int) -> dict[str, str]:
@@ -350,15 +385,37 @@ def _hal_page(
         links["next"] = href(paging.page + 1)
     if paging.page > 1:
         links["prev"] = href(min(paging.page - 1, total_pages))
-    return {
+    body = {
         "count": len(chunk),
         "page": paging.page,
-        "per_page": paging.per_page,
+        "per_page": size,
         "total": total,
         "total_pages": total_pages,
         "_embedded": {key: chunk},
         "_links": links,
     }
+    if variants:
+        _reshape(body, variants)
+    return body
+
+
+def _reshape(body: dict[str, Any], variants: frozenset[str]) -> None:
+    """Apply the HAL shape variants to a page body, in place."""
+    if EMPTY_WITHOUT_EMBEDDED in variants and not body["count"]:
+        del body["_embedded"]
+    if TOP_LEVEL_LINKS in variants:
+        links = body.pop("_links")
+        body.update(links)
+        body["show"] = links["self"]
+
+
+def _drift(
+    control: SandboxControl, variants: frozenset[str], query: tuple[str, ...], paging: _Paging
+) -> int:
+    """1 for the first page-1 answer of `query` under the drift variant, else 0."""
+    if TOTAL_DRIFT not in variants or paging.page != 1:
+        return 0
+    return int(control.first_sight(TOTAL_DRIFT, (*query, paging.per_page)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,6 +449,30 @@ def _account_json(account: TalkdeskAccount) -> dict[str, Any]:
         "company_name": account.company_name,
         "status": account.status,
     }
+
+
+def _row_serializer(variants: frozenset[str]) -> Callable[[TalkdeskRow], dict[str, Any]]:
+    """`_row_json`, or a wrapper applying the row variants (the default path pays nothing)."""
+    null_texts = NULL_TEXTS in variants
+    unmapped = UNMAPPED_UNITS in variants
+    if not (null_texts or unmapped):
+        return _row_json
+
+    def serialize(row: TalkdeskRow) -> dict[str, Any]:
+        body = _row_json(row)
+        if null_texts:
+            body.update(_NULL_ROW_TEXTS)
+        if unmapped and row.type == "MESSAGE":
+            body["unit"] = UNMAPPED_UNIT
+        return body
+
+    return serialize
+
+
+def _account_serializer(variants: frozenset[str]) -> Callable[[TalkdeskAccount], dict[str, Any]]:
+    if NULL_TEXTS not in variants:
+        return _account_json
+    return lambda account: {**_account_json(account), **_NULL_ACCOUNT_TEXTS}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,16 +618,24 @@ def _api_app(
             rows = [r for r in rows if parsed.predicate(r)]
         rows.sort(key=lambda r: r.id, reverse=(order_by or "id:desc") == "id:desc")
         kept = [(k, v) for k in ("filter", "order_by") if (v := params.get(k)) is not None]
-        body = _hal_page(request, "/express/usage/month", "usage", rows, _row_json, paging, kept)
+        path = "/express/usage/month"
+        variants = control.variants
+        drift = _drift(control, variants, (org.slug, path, text or "", order_by or ""), paging)
+        serialize = _row_serializer(variants)
+        body = _hal_page(request, path, "usage", rows, serialize, paging, kept, variants, drift)
         return _JSON(body)
 
     @app.get("/express/accounts")
     async def accounts(request: Request) -> Response:
         org = caller(request, ACCOUNTS_SCOPE)
         paging = _paging(request)
+        path = "/express/accounts"
+        variants = control.variants
+        drift = _drift(control, variants, (org.slug, path), paging)
+        serialize = _account_serializer(variants)
         return _JSON(
             _hal_page(
-                request, "/express/accounts", "accounts", org.accounts, _account_json, paging, ()
+                request, path, "accounts", org.accounts, serialize, paging, (), variants, drift
             )
         )
 

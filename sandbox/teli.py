@@ -1,4 +1,9 @@
-"""Teli partner API emulator (api.teli.ai), derived from the dataset's Teli tenants.
+"""Teli partner API emulator, derived from the dataset's Teli tenants.
+
+Two mounts, as Teli's docs have two hosts: `teli` (api.teli.ai: organizations, users, agents and
+the analytics) and `teli-proxy` (partner.teli.ai/api/proxy: `GET /v1/analytics/usage` only, every
+other path a 404 in Teli's shape). By default `teli` serves `analytics/usage` too, as it always
+did; the `teli-split-hosts` variant makes it a 404 there.
 
 Serves what upstreams.md section 2 describes, quirks included:
 - `X-API-Key` names the tenant; a tenant sees only its own organizations and users (anything else
@@ -19,6 +24,15 @@ Serves what upstreams.md section 2 describes, quirks included:
 - Lifetime counters on `/v1/organizations` and `/v1/organizations/{id}/users` cover the whole
   dataset window; their `total_voice_seconds` includes knowledge-base seconds.
 - Money is served as USD floats made from the dataset's integer cents (`cents / 100`).
+- Organizations' figures include their calls no user is credited with (the dataset's
+  unattributed usage); users' figures do not.
+
+Variants (opt-in, `SandboxControl.variants`):
+- `teli-no-cost-breakdown`: analytics/users rows come without `cost_breakdown`.
+- `teli-no-total-cost`: analytics/organizations and analytics/users rows come without
+  `total_cost`, and organization rows without `api_storage_cost`.
+- `teli-split-hosts`: `teli` answers `/v1/analytics/usage` with 404 `{"success": false,
+  "error": "Not found", "powered_by": "Teli"}`; only `teli-proxy` serves it.
 """
 
 from __future__ import annotations
@@ -35,12 +49,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sandbox.control import SandboxControl
 from sandbox.dataset import Dataset, TeliOrg, TeliTenant, TeliUser
 
-__all__ = ["DEFAULT_WINDOW_DAYS", "create_apps", "whole_days"]
+__all__ = ["DEFAULT_WINDOW_DAYS", "USAGE_PATH", "create_apps", "whole_days"]
 
 # analytics/organizations and analytics/users default to the last 30 days
 DEFAULT_WINDOW_DAYS = 30
+USAGE_PATH = "/v1/analytics/usage"
 _POWERED_BY = "Teli"
 _LAST_SECOND = time(23, 59, 59)
+
+# variants (see the module docstring)
+NO_COST_BREAKDOWN = "teli-no-cost-breakdown"
+NO_TOTAL_COST = "teli-no-total-cost"
+SPLIT_HOSTS = "teli-split-hosts"
 
 
 class TeliError(Exception):
@@ -298,100 +318,66 @@ def _agents_json(org: TeliOrg) -> list[dict[str, Any]]:
     return agents
 
 
-# -- app ------------------------------------------------------------------------------------------
+def _without(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows minus `keys` (a variant's missing fields), in place."""
+    for row in rows:
+        for key in keys:
+            row.pop(key, None)
+    return rows
 
 
-def create_apps(dataset: Dataset, control: SandboxControl) -> dict[str, FastAPI]:
-    """The Teli mount (`/teli`, standing for api.teli.ai and partner.teli.ai/api/proxy)."""
-    app = FastAPI(title="Teli partner API (sandbox)", docs_url=None, redoc_url=None)
-    tenants = {t.api_key: t for t in dataset.teli_tenants}
-    orgs_by_tenant = {
-        t.tenant_id: {o.unique_id: o for o in t.organizations} for t in tenants.values()
-    }
-    users_by_tenant = {
-        t.tenant_id: {u.unique_id: (o, u) for o in t.organizations for u in o.users}
-        for t in tenants.values()
-    }
+def _org_analytics_keys_dropped(variants: frozenset[str]) -> tuple[str, ...]:
+    return ("total_cost", "api_storage_cost") if NO_TOTAL_COST in variants else ()
 
-    @app.exception_handler(TeliError)
-    async def teli_error(request: Request, exc: TeliError) -> JSONResponse:
-        return exc.response()
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = "Not found" if exc.status_code == 404 else str(exc.detail)
-        return TeliError(exc.status_code, message).response()
+def _user_analytics_keys_dropped(variants: frozenset[str]) -> tuple[str, ...]:
+    dropped = ("cost_breakdown",) if NO_COST_BREAKDOWN in variants else ()
+    return dropped + (("total_cost",) if NO_TOTAL_COST in variants else ())
 
-    def tenant_of(request: Request) -> TeliTenant:
+
+# -- apps -----------------------------------------------------------------------------------------
+
+
+class _Tenants:
+    """Who a request's key is, and what that tenant may see (shared by both hosts)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.by_key = {t.api_key: t for t in dataset.teli_tenants}
+        self.orgs = {
+            t.tenant_id: {o.unique_id: o for o in t.organizations} for t in dataset.teli_tenants
+        }
+        self.users = {
+            t.tenant_id: {u.unique_id: (o, u) for o in t.organizations for u in o.users}
+            for t in dataset.teli_tenants
+        }
+
+    def tenant_of(self, request: Request) -> TeliTenant:
         key = request.headers.get("x-api-key")
         if not key:
             raise TeliError(401, "API key is required", powered_by=False)
-        tenant = tenants.get(key)
+        tenant = self.by_key.get(key)
         if tenant is None:
             raise TeliError(401, "Invalid API key")
         return tenant
 
-    def org_of(tenant: TeliTenant, unique_id: str, *, powered_by: bool = True) -> TeliOrg:
+    def org_of(self, tenant: TeliTenant, unique_id: str, *, powered_by: bool = True) -> TeliOrg:
         # another tenant's org is answered exactly like an unknown one
-        org = orgs_by_tenant[tenant.tenant_id].get(unique_id)
+        org = self.orgs[tenant.tenant_id].get(unique_id)
         if org is None:
             raise TeliError(404, "Organization not found", powered_by=powered_by)
         return org
 
-    def required_org(request: Request, tenant: TeliTenant) -> TeliOrg:
+    def required_org(self, request: Request, tenant: TeliTenant) -> TeliOrg:
         org_id = _param(request, "organization_id")
         if org_id is None:
             raise TeliError(400, "organization_id required")
-        return org_of(tenant, org_id)
+        return self.org_of(tenant, org_id)
 
-    @app.get("/v1/organizations")
-    async def organizations(request: Request) -> JSONResponse:
-        tenant = tenant_of(request)
-        rows = [_org_json(dataset, o) for o in tenant.organizations]
-        return JSONResponse(
-            {"success": True, "count": len(rows), "organizations": rows, "powered_by": _POWERED_BY}
-        )
-
-    @app.get("/v1/organizations/{org_id}/users")
-    async def users(org_id: str, request: Request) -> JSONResponse:
-        org = org_of(tenant_of(request), org_id)
-        rows = [_user_json(dataset, org, u) for u in org.users]
-        return JSONResponse(
-            {"success": True, "count": len(rows), "users": rows, "powered_by": _POWERED_BY}
-        )
-
-    @app.get("/v1/analytics/organizations")
-    async def organization_analytics(request: Request) -> JSONResponse:
-        tenant = tenant_of(request)
-        first, last = analytics_window(request)
-        rows = [_org_analytics_row(dataset, o, first, last) for o in tenant.organizations]
-        return JSONResponse(
-            {
-                "success": True,
-                "tenant_id": tenant.tenant_id,
-                "period": {"start": first.isoformat(), "end": last.isoformat()},
-                "organizations": rows,
-            }
-        )
-
-    @app.get("/v1/analytics/users")
-    async def user_analytics(request: Request) -> JSONResponse:
-        tenant = tenant_of(request)
-        org = required_org(request, tenant)
-        first, last = analytics_window(request)
-        return JSONResponse(
-            {
-                "success": True,
-                "organization_id": org.unique_id,
-                "organization_name": org.name,
-                "period": {"start": first.isoformat(), "end": last.isoformat()},
-                "users": [_user_analytics_row(dataset, u, first, last) for u in org.users],
-            }
-        )
-
-    @app.get("/v1/analytics/usage")
-    async def usage(request: Request) -> JSONResponse:
-        tenant = tenant_of(request)
+    def usage(self, request: Request) -> JSONResponse:
+        """`GET /v1/analytics/usage`, the same on both hosts."""
+        dataset = self.dataset
+        tenant = self.tenant_of(request)
         org_id = _param(request, "organization_id")
         user_id = _param(request, "user_id")
         if org_id is None and user_id is None:
@@ -402,11 +388,11 @@ def create_apps(dataset: Dataset, control: SandboxControl) -> dict[str, FastAPI]
             raise TeliError(400, "start_date must not be after end_date", powered_by=False)
         first, last = whole_days(start, end, (dataset.start, dataset.end))
         if org_id is not None:  # organization_id wins when both are given
-            org = org_of(tenant, org_id, powered_by=False)
+            org = self.org_of(tenant, org_id, powered_by=False)
             head = {"organization_id": org.unique_id, "organization_name": org.name}
             totals = dataset.teli_org_totals(org.unique_id, first, last)
         else:
-            found = users_by_tenant[tenant.tenant_id].get(user_id or "")
+            found = self.users[tenant.tenant_id].get(user_id or "")
             if found is None:
                 raise TeliError(404, "User not found", powered_by=False)
             user = found[1]
@@ -416,12 +402,104 @@ def create_apps(dataset: Dataset, control: SandboxControl) -> dict[str, FastAPI]
             {"success": True, "usage": {**head, **_counters(totals)}, "powered_by": _POWERED_BY}
         )
 
+
+def _new_app(title: str) -> FastAPI:
+    """A FastAPI app answering every error, unknown routes included, in Teli's envelope."""
+    app = FastAPI(title=title, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(TeliError)
+    async def teli_error(request: Request, exc: TeliError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = "Not found" if exc.status_code == 404 else str(exc.detail)
+        return TeliError(exc.status_code, message).response()
+
+    return app
+
+
+def create_apps(dataset: Dataset, control: SandboxControl) -> dict[str, FastAPI]:
+    """The Teli mounts: `teli` (api.teli.ai) and `teli-proxy` (partner.teli.ai/api/proxy)."""
+    tenants = _Tenants(dataset)
+    return {"teli": _api_app(tenants, control), "teli-proxy": _proxy_app(tenants)}
+
+
+def _proxy_app(tenants: _Tenants) -> FastAPI:
+    app = _new_app("Teli partner proxy (sandbox)")
+
+    @app.get(USAGE_PATH)
+    async def usage(request: Request) -> JSONResponse:
+        return tenants.usage(request)
+
+    return app
+
+
+def _api_app(tenants: _Tenants, control: SandboxControl) -> FastAPI:
+    app = _new_app("Teli partner API (sandbox)")
+    dataset = tenants.dataset
+
+    @app.get("/v1/organizations")
+    async def organizations(request: Request) -> JSONResponse:
+        tenant = tenants.tenant_of(request)
+        rows = [_org_json(dataset, o) for o in tenant.organizations]
+        return JSONResponse(
+            {"success": True, "count": len(rows), "organizations": rows, "powered_by": _POWERED_BY}
+        )
+
+    @app.get("/v1/organizations/{org_id}/users")
+    async def users(org_id: str, request: Request) -> JSONResponse:
+        org = tenants.org_of(tenants.tenant_of(request), org_id)
+        rows = [_user_json(dataset, org, u) for u in org.users]
+        return JSONResponse(
+            {"success": True, "count": len(rows), "users": rows, "powered_by": _POWERED_BY}
+        )
+
+    @app.get("/v1/analytics/organizations")
+    async def organization_analytics(request: Request) -> JSONResponse:
+        tenant = tenants.tenant_of(request)
+        first, last = analytics_window(request)
+        rows = [_org_analytics_row(dataset, o, first, last) for o in tenant.organizations]
+        dropped = _org_analytics_keys_dropped(control.variants)
+        return JSONResponse(
+            {
+                "success": True,
+                "tenant_id": tenant.tenant_id,
+                "period": {"start": first.isoformat(), "end": last.isoformat()},
+                "organizations": _without(rows, dropped) if dropped else rows,
+            }
+        )
+
+    @app.get("/v1/analytics/users")
+    async def user_analytics(request: Request) -> JSONResponse:
+        tenant = tenants.tenant_of(request)
+        org = tenants.required_org(request, tenant)
+        first, last = analytics_window(request)
+        rows = [_user_analytics_row(dataset, u, first, last) for u in org.users]
+        dropped = _user_analytics_keys_dropped(control.variants)
+        return JSONResponse(
+            {
+                "success": True,
+                "organization_id": org.unique_id,
+                "organization_name": org.name,
+                "period": {"start": first.isoformat(), "end": last.isoformat()},
+                "users": _without(rows, dropped) if dropped else rows,
+            }
+        )
+
+    @app.get(USAGE_PATH)
+    async def usage(request: Request) -> JSONResponse:
+        if SPLIT_HOSTS in control.variants:
+            # the route is not on this host: a 404 before any key check, as for any unknown path
+            raise TeliError(404, "Not found")
+        return tenants.usage(request)
+
     @app.get("/v1/agents")
     async def agents(request: Request) -> JSONResponse:
-        org = required_org(request, tenant_of(request))
+        org = tenants.required_org(request, tenants.tenant_of(request))
         rows = _agents_json(org)
         return JSONResponse(
             {"success": True, "count": len(rows), "agents": rows, "powered_by": _POWERED_BY}
         )
 
-    return {"teli": app}
+    return app

@@ -8,7 +8,18 @@ responses with the dataset's truth API. The one sandbox account sees every resel
 Rounding (the vendor's examples have two decimals and org totals that add up): an agent's
 minutes are `round(seconds / 60, 2)`, an org's report total is the sum of its agents' rounded
 minutes, and the billing report rounds the org's seconds once. Decimal arithmetic keeps the sums
-exact; the JSON carries them as floats, as the vendor does.
+exact; the JSON carries them as floats, as the vendor does. All rounding is half-up.
+
+Variants (opt-in, `SandboxControl.variants`):
+- `telzino-billing-unpadded-period`: the billing report's period dates are `M/D/YYYY`
+  (`1/5/2025`) instead of `MM/DD/YYYY`.
+- `telzino-unlisted-agent-minutes`: orgs with seconds of agents the reports do not list (the
+  dataset's `telzino_org_unlisted_seconds`) count them. The report's `total_voice_minutes` is
+  the listed agents' rounded minutes plus `round(unlisted seconds / 60, 2)` (both already at
+  0.01, so the sum is exact and needs no further rounding); the billing report's
+  `voice_minutes` rounds the org's listed + unlisted seconds once, as it always rounds.
+  `agents[]` and both `agent_count`s are unchanged; orgs are sorted by the new totals.
+Each distinct (query, active Telzino variants) body is rendered once, as before.
 """
 
 from __future__ import annotations
@@ -56,6 +67,11 @@ DATES_REQUIRED = "start_date and end_date are required (YYYY-MM-DD)"
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CENT = Decimal("0.01")
+
+# variants (see the module docstring)
+UNPADDED_PERIOD = "telzino-billing-unpadded-period"
+UNLISTED_AGENTS = "telzino-unlisted-agent-minutes"
+_REPORT_VARIANTS = frozenset({UNPADDED_PERIOD, UNLISTED_AGENTS})
 
 
 class TelzinoError(Exception):
@@ -114,12 +130,18 @@ class Period:
         # the parser only takes YYYY-MM-DD, so isoformat() is the request string verbatim
         return {"start_date": self.first.isoformat(), "end_date": self.last.isoformat()}
 
-    def us(self) -> dict[str, str]:
-        return {"start_date": _us_date(self.first), "end_date": _us_date(self.last)}
+    def us(self, *, padded: bool = True) -> dict[str, str]:
+        """US format, `MM/DD/YYYY` as the docs say (or `M/D/YYYY` when not `padded`)."""
+        date_text = _us_date if padded else _us_date_unpadded
+        return {"start_date": date_text(self.first), "end_date": date_text(self.last)}
 
 
 def _us_date(day: date) -> str:
     return f"{day.month:02d}/{day.day:02d}/{day.year:04d}"
+
+
+def _us_date_unpadded(day: date) -> str:
+    return f"{day.month}/{day.day}/{day.year:04d}"
 
 
 def period_of(request: Request) -> Period:
@@ -213,6 +235,28 @@ def _billing_row(dataset: Dataset, org: TelzinoOrg, period: Period) -> tuple[Dec
     return total, row
 
 
+def _with_unlisted_report(
+    dataset: Dataset, org: TelzinoOrg, period: Period, pair: tuple[Decimal, dict]
+) -> tuple[Decimal, dict]:
+    """A report row whose total also counts the org's unlisted agents' rounded minutes."""
+    unlisted = dataset.telzino_org_unlisted_seconds(org.id, period.first, period.last)
+    if not unlisted:
+        return pair
+    total = pair[0] + minutes(unlisted)
+    return total, {**pair[1], "total_voice_minutes": _number(total)}
+
+
+def _with_unlisted_billing(
+    dataset: Dataset, org: TelzinoOrg, period: Period, pair: tuple[Decimal, dict]
+) -> tuple[Decimal, dict]:
+    """A billing row whose minutes round the org's listed and unlisted seconds once."""
+    unlisted = dataset.telzino_org_unlisted_seconds(org.id, period.first, period.last)
+    if not unlisted:
+        return pair
+    total = minutes(dataset.telzino_org_seconds(org.id, period.first, period.last) + unlisted)
+    return total, {**pair[1], "voice_minutes": _number(total)}
+
+
 def _sorted_rows(rows: Iterable[tuple[Decimal, dict]]) -> list[dict]:
     ordered = sorted(rows, key=lambda pair: (-pair[0], pair[1]["organization_id"]))
     return [row for _, row in ordered]
@@ -235,37 +279,59 @@ def report_query(request: Request) -> ReportQuery:
     )
 
 
-def minutes_by_organization(dataset: Dataset, query: ReportQuery) -> dict[str, Any]:
+def minutes_by_organization(
+    dataset: Dataset, query: ReportQuery, variants: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """`GET /v1/reports/minutes-by-organization` (api host)."""
     period, org_ids, reseller_ids = query
     orgs = select_orgs(dataset, org_ids, reseller_ids)
-    rows = _sorted_rows(_report_row(dataset, org, period) for org in orgs)
-    return {"data": rows, "period": period.iso()}
+    pairs = [_report_row(dataset, org, period) for org in orgs]
+    if UNLISTED_AGENTS in variants:
+        pairs = [
+            _with_unlisted_report(dataset, o, period, p) for o, p in zip(orgs, pairs, strict=True)
+        ]
+    return {"data": _sorted_rows(pairs), "period": period.iso()}
 
 
-def billing_report(dataset: Dataset, query: ReportQuery) -> dict[str, Any]:
+def billing_report(
+    dataset: Dataset, query: ReportQuery, variants: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """`GET /v1/billing-report` (dashboard host): US-format period dates."""
     period, org_ids, reseller_ids = query
     orgs = select_orgs(dataset, org_ids, reseller_ids)
-    rows = _sorted_rows(_billing_row(dataset, org, period) for org in orgs)
-    return {"data": rows, "period": period.us()}
+    pairs = [_billing_row(dataset, org, period) for org in orgs]
+    if UNLISTED_AGENTS in variants:
+        pairs = [
+            _with_unlisted_billing(dataset, o, period, p) for o, p in zip(orgs, pairs, strict=True)
+        ]
+    padded = UNPADDED_PERIOD not in variants
+    return {"data": _sorted_rows(pairs), "period": period.us(padded=padded)}
+
+
+Report = Callable[[Dataset, ReportQuery, frozenset[str]], dict[str, Any]]
 
 
 def rendered_reports(
-    dataset: Dataset, report: Callable[[Dataset, ReportQuery], dict[str, Any]]
-) -> Callable[[ReportQuery], bytes]:
-    """`report`'s JSON body per query, each distinct query rendered once.
+    dataset: Dataset, report: Report
+) -> Callable[[ReportQuery, frozenset[str]], bytes]:
+    """`report`'s JSON body per (query, active report variants), each rendered once.
 
     The dataset never changes while the sandbox serves, so a body is a pure function of the
-    query. A 140-organization report costs this process ~7 ms of Python; a real vendor answers
-    concurrent calls in parallel, while the one-process emulator would queue them behind each
-    other and add its own delay to every system the benchmark measures."""
+    query and the variants. A 140-organization report costs this process ~7 ms of Python; a real
+    vendor answers concurrent calls in parallel, while the one-process emulator would queue them
+    behind each other and add its own delay to every system the benchmark measures."""
 
     @lru_cache(maxsize=REPORT_CACHE_SIZE)
-    def body(query: ReportQuery) -> bytes:
-        return JSONResponse(report(dataset, query)).body
+    def body(query: ReportQuery, variants: frozenset[str]) -> bytes:
+        return JSONResponse(report(dataset, query, variants)).body
 
     return body
+
+
+def _report_variants(control: SandboxControl) -> frozenset[str]:
+    """The active variants a report body depends on (part of its cache key)."""
+    active = control.variants
+    return active & _REPORT_VARIANTS if active else active
 
 
 def minutes_by_agent(dataset: Dataset, request: Request) -> dict[str, Any]:
@@ -433,7 +499,8 @@ def _api_app(dataset: Dataset, control: SandboxControl) -> FastAPI:
 
     @router.get("/v1/reports/minutes-by-organization")
     async def report_by_org(request: Request) -> Response:
-        return Response(minutes_body(report_query(request)), media_type="application/json")
+        body = minutes_body(report_query(request), _report_variants(control))
+        return Response(body, media_type="application/json")
 
     @router.get("/v1/reports/minutes-by-agent")
     async def report_by_agent(request: Request) -> JSONResponse:
@@ -459,7 +526,8 @@ def _dashboard_app(dataset: Dataset, control: SandboxControl) -> FastAPI:
 
     @router.get("/v1/billing-report")
     async def billing(request: Request) -> Response:
-        return Response(billing_body(report_query(request)), media_type="application/json")
+        body = billing_body(report_query(request), _report_variants(control))
+        return Response(body, media_type="application/json")
 
     app.include_router(router)
     return app

@@ -112,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="added to every vendor request, in milliseconds (default: 0)",
     )
+    sandbox.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="serve a shape the vendors' docs allow but the default sandbox does not, e.g. "
+        "talkdesk-top-level-links or teli-down (repeatable; GET /_control/variants lists them)",
+    )
     sandbox.set_defaults(command=_sandbox)
 
     export = commands.add_parser(
@@ -188,8 +196,15 @@ def _sandbox(args: argparse.Namespace) -> int:
     from sandbox.dataset import generate
     from sandbox.server import create_sandbox_app, free_port, sources_toml
 
+    control = SandboxControl(base_latency_ms=args.latency_ms)
+    try:
+        # before serving, so a vendor that is down is down from its first request
+        control.enable(*args.variant)
+    except ValueError as exc:
+        print(f"usagegraph sandbox: {exc}", file=sys.stderr)
+        return 2
     dataset = generate(seed=args.seed, scale=args.scale)
-    app = create_sandbox_app(dataset, SandboxControl(base_latency_ms=args.latency_ms))
+    app = create_sandbox_app(dataset, control)
     tune_for_serving()  # the dataset is big and lives forever: keep it out of every collection
     port = args.port or free_port(args.host)
     # A wildcard bind address is not something a client can connect to.
@@ -199,6 +214,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     print(f"# usagegraph vendor sandbox at {base_url} (seed {args.seed}, scale {args.scale})")
     print(f"# The directory linking these sources: {base_url}/directory.toml")
     print('# (save it next to the config and add: [directory] path = "directory.toml")')
+    if control.variants:
+        print(f"# Variants: {', '.join(sorted(control.variants))}")
     print()
     print(sources_toml(dataset, base_url), flush=True)
     _run(app, host=args.host, port=port, log_level="info")

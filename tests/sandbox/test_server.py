@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox.server import SandboxServer
+from sandbox.server import SandboxServer, sources_toml
 
 
 def test_root_describes_every_vendor_as_source_entries(sandbox: SandboxServer) -> None:
@@ -22,6 +22,17 @@ def test_root_describes_every_vendor_as_source_entries(sandbox: SandboxServer) -
     ]
     assert body["sources"][0]["reports_url"] == f"{sandbox.base_url}/telzino-api"
     assert body["dataset"]["seed"] == 7
+
+
+def test_teli_sources_name_both_hosts(sandbox: SandboxServer) -> None:
+    teli = [s for s in httpx.get(f"{sandbox.base_url}/").json()["sources"] if s["kind"] == "teli"]
+    assert teli
+    for source in teli:
+        assert source["base_url"] == f"{sandbox.base_url}/teli"
+        assert source["usage_url"] == f"{sandbox.base_url}/teli-proxy"
+    assert sources_toml(sandbox.dataset, sandbox.base_url).count(
+        f'usage_url = "{sandbox.base_url}/teli-proxy"'
+    ) == len(teli)
 
 
 def test_control_endpoints_inject_faults_and_count_requests(sandbox: SandboxServer) -> None:

@@ -463,3 +463,221 @@ def test_json_writes_decimals_as_their_exact_digits() -> None:
         '"other":[null,3,true,2.5]}'
     )
     assert json.loads(text, parse_float=Decimal)["amounts"][0] == Decimal("1.50")
+
+
+# -- variants ------------------------------------------------------------------------------------
+
+ACCOUNTS_URL = "/talkdesk/express/accounts"
+
+
+def links_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The paging links wherever the body keeps them (under `_links` or at the top level)."""
+    if "_links" in body:
+        return body["_links"]
+    return {k: body[k] for k in ("first", "last", "next", "prev", "self", "show") if k in body}
+
+
+def walk(url: str, token: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Like `fetch_all`, but reading links from either place and a missing `_embedded` as [];
+    one connection for every page (capped pages make many)."""
+    rows: list[dict[str, Any]] = []
+    pages = 0
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as client:
+        response = client.get(url, params=params)
+        while True:
+            assert response.status_code == 200, response.text
+            body = decode(response)
+            pages += 1
+            rows.extend(body.get("_embedded", {}).get("usage", []))
+            nxt = links_of(body).get("next")
+            if nxt is None:
+                return rows, pages
+            response = client.get(nxt["href"])
+
+
+def org_rows(dataset: Dataset, org: TalkdeskOrg) -> list[TalkdeskRow]:
+    return dataset.talkdesk_rows([a.id for a in org.accounts])
+
+
+def test_capped_pages_serve_seven_rows_and_say_so(sandbox, control, dataset, northwind) -> None:
+    control.enable("talkdesk-capped-pages")
+    token = get_token(sandbox, northwind)
+    total = len(org_rows(dataset, northwind))
+    body = decode(get(usage_url(sandbox), token, {"per_page": 50}))
+    assert len(body["_embedded"]["usage"]) == body["count"] == 7
+    assert (body["page"], body["per_page"], body["total"]) == (1, 7, total)
+    assert body["total_pages"] == -(-total // 7)
+    links = body["_links"]
+    # the hrefs keep the per_page the client asked for; the page numbers follow the cap
+    assert links["next"]["href"] == f"{usage_url(sandbox)}?page=2&per_page=50"
+    last = f"{usage_url(sandbox)}?page={body['total_pages']}&per_page=50"
+    assert links["last"]["href"] == last
+
+
+def test_capped_pages_followed_by_next_yield_exactly_the_rows(
+    sandbox, control, dataset, northwind
+) -> None:
+    control.enable("talkdesk-capped-pages")
+    token = get_token(sandbox, northwind)
+    rows, pages = walk(usage_url(sandbox), token, {"per_page": 250})
+    truth = org_rows(dataset, northwind)
+    assert pages == -(-len(truth) // 7)
+    assert sorted(rows, key=lambda r: r["id"]) == sorted(
+        (row_dict(r) for r in truth), key=lambda r: r["id"]
+    )
+
+
+def test_capped_pages_serve_a_smaller_ask_as_asked(sandbox, control, northwind) -> None:
+    control.enable("talkdesk-capped-pages")
+    token = get_token(sandbox, northwind)
+    body = decode(get(usage_url(sandbox), token, {"per_page": 5}))
+    assert (body["count"], body["per_page"]) == (5, 5)
+    accounts = decode(get(sandbox.base_url + ACCOUNTS_URL, token, {"per_page": 2}))
+    assert (accounts["count"], accounts["per_page"], accounts["total_pages"]) == (2, 2, 2)
+
+
+def test_top_level_links_replace_links(sandbox, control, dataset, northwind) -> None:
+    control.enable("talkdesk-top-level-links")
+    token = get_token(sandbox, northwind)
+    body = decode(get(usage_url(sandbox), token, {"page": 2}))
+    assert "_links" not in body
+    assert {"first", "last", "next", "prev", "self", "show"} <= set(body)
+    assert body["show"] == body["self"]
+    assert body["self"]["href"] == f"{usage_url(sandbox)}?page=2&per_page=50"
+    assert body["next"]["href"] == f"{usage_url(sandbox)}?page=3&per_page=50"
+    assert body["prev"]["href"] == f"{usage_url(sandbox)}?page=1&per_page=50"
+    rows, _ = walk(usage_url(sandbox), token, {})
+    assert ids(rows) == sorted(r.id for r in org_rows(dataset, northwind))
+
+
+def test_top_level_links_on_accounts(sandbox, control, northwind) -> None:
+    control.enable("talkdesk-top-level-links")
+    token = get_token(sandbox, northwind)
+    first = decode(get(sandbox.base_url + ACCOUNTS_URL, token, {"per_page": 2}))
+    assert "_links" not in first
+    second = decode(get(first["next"]["href"], token))
+    assert "next" not in second
+    assert second["show"] == second["self"]
+    listed = first["_embedded"]["accounts"] + second["_embedded"]["accounts"]
+    assert [a["id"] for a in listed] == [a.id for a in northwind.accounts]
+
+
+def test_an_empty_page_has_no_embedded(sandbox, control, northwind) -> None:
+    control.enable("talkdesk-empty-without-embedded")
+    token = get_token(sandbox, northwind)
+    body = decode(get(usage_url(sandbox), token, {"filter": "month eq '2019-01'"}))
+    assert "_embedded" not in body
+    assert (body["count"], body["total"], body["total_pages"]) == (0, 0, 1)
+    assert set(body["_links"]) == {"self", "first", "last"}
+    # a page past the end holds no items either; a page with items keeps _embedded
+    past = decode(get(sandbox.base_url + ACCOUNTS_URL, token, {"page": 9}))
+    assert "_embedded" not in past
+    assert decode(get(usage_url(sandbox), token))["_embedded"]["usage"]
+
+
+def test_null_texts_on_usage_rows_leave_numbers_ids_and_codes(
+    sandbox, control, dataset, northwind
+) -> None:
+    control.enable("talkdesk-null-texts")
+    token = get_token(sandbox, northwind)
+    rows, _ = walk(usage_url(sandbox), token, {"per_page": 250})
+    nulled = ("description", "wallet_name", "product_id", "aggr_product_id", "resolution")
+    expected = {
+        r.id: {**row_dict(r), **dict.fromkeys(nulled)} for r in org_rows(dataset, northwind)
+    }
+    assert {r["id"]: r for r in rows} == expected
+    assert all(r["unit"] and r["type"] and r["month"] and r["currency"] for r in rows)
+    assert any(r["direction"] for r in rows)
+
+
+def test_null_texts_on_accounts(sandbox, control, northwind) -> None:
+    control.enable("talkdesk-null-texts")
+    token = get_token(sandbox, northwind)
+    body = decode(get(sandbox.base_url + ACCOUNTS_URL, token))
+    assert body["_embedded"]["accounts"] == [
+        {"id": a.id, "name": a.name, "company_name": None, "status": None}
+        for a in northwind.accounts
+    ]
+
+
+def test_total_drift_overstates_the_first_page_one_answer_only(
+    sandbox, control, dataset, northwind
+) -> None:
+    control.enable("talkdesk-total-drift")
+    token = get_token(sandbox, northwind)
+    account = northwind.accounts[0].id
+    truth = len(dataset.talkdesk_rows([account]))
+    # per_page = the true total: one page really, two by the drifted count
+    params = {"filter": f"account_id eq '{account}'", "per_page": truth}
+    first = decode(get(usage_url(sandbox), token, params))
+    assert (first["count"], first["total"], first["total_pages"]) == (truth, truth + 1, 2)
+    assert parse_qs(urlsplit(first["_links"]["last"]["href"]).query)["page"] == ["2"]
+    # the page the drift points at is empty and already right
+    second = decode(get(first["_links"]["next"]["href"], token))
+    assert (second["count"], second["total"], second["total_pages"]) == (0, truth, 1)
+    again = decode(get(usage_url(sandbox), token, params))
+    assert (again["total"], again["total_pages"]) == (truth, 1)
+    assert "next" not in again["_links"]
+
+
+def test_total_drift_is_per_distinct_query(sandbox, control, dataset, northwind) -> None:
+    control.enable("talkdesk-total-drift")
+    token = get_token(sandbox, northwind)
+    truth = len(org_rows(dataset, northwind))
+
+    def total(params: dict[str, Any]) -> int:
+        return int(decode(get(usage_url(sandbox), token, params))["total"])
+
+    assert total({"page": 2}) == truth  # not a page-1 answer: never drifts
+    assert total({}) == truth + 1
+    assert total({"page": 1, "per_page": 50}) == truth  # the same query as {}
+    assert total({"per_page": 49}) == truth + 1  # another per_page
+    assert total({"order_by": "id:asc"}) == truth + 1  # another order
+    accounts = decode(get(sandbox.base_url + ACCOUNTS_URL, token))
+    assert accounts["total"] == len(northwind.accounts) + 1
+    assert decode(get(sandbox.base_url + ACCOUNTS_URL, token))["total"] == len(northwind.accounts)
+
+
+def test_total_drift_memory_is_cleared_on_reset(sandbox, control, dataset, northwind) -> None:
+    control.enable("talkdesk-total-drift")
+    token = get_token(sandbox, northwind)
+    truth = len(org_rows(dataset, northwind))
+    assert decode(get(usage_url(sandbox), token))["total"] == truth + 1
+    control.reset()
+    assert decode(get(usage_url(sandbox), token))["total"] == truth
+    control.enable("talkdesk-total-drift")
+    assert decode(get(usage_url(sandbox), token))["total"] == truth + 1
+
+
+def test_unmapped_units_on_message_rows(sandbox, control, dataset, northwind) -> None:
+    control.enable("talkdesk-unmapped-units")
+    token = get_token(sandbox, northwind)
+    rows, _ = walk(usage_url(sandbox), token, {"per_page": 250})
+    truth = {r.id: r for r in org_rows(dataset, northwind)}
+    messages = [r for r in rows if r["type"] == "MESSAGE"]
+    assert messages and {r["unit"] for r in messages} == {"CONVERSATIONS"}
+    assert {truth[r["id"]].unit for r in messages} == {"SEGMENTS"}
+    for row in rows:
+        expected = row_dict(truth[row["id"]])
+        if row["type"] == "MESSAGE":
+            expected["unit"] = "CONVERSATIONS"
+        assert row == expected
+
+
+def test_variants_combine(sandbox, control, dataset, northwind) -> None:
+    control.enable(
+        "talkdesk-capped-pages", "talkdesk-top-level-links", "talkdesk-empty-without-embedded"
+    )
+    token = get_token(sandbox, northwind)
+    rows, pages = walk(usage_url(sandbox), token, {"per_page": 100})
+    truth = org_rows(dataset, northwind)
+    assert pages == -(-len(truth) // 7)
+    assert ids(rows) == sorted(r.id for r in truth)
+
+
+def test_without_variants_the_body_is_the_default_shape(sandbox, control, northwind) -> None:
+    control.enable("talkdesk-top-level-links")
+    control.disable("talkdesk-top-level-links")
+    body = decode(get(usage_url(sandbox), get_token(sandbox, northwind), {"per_page": 50}))
+    assert set(body) == {"count", "page", "per_page", "total", "total_pages", "_embedded", "_links"}
+    assert body["per_page"] == 50

@@ -573,3 +573,135 @@ def test_money_floats_carry_exactly_two_decimals(
         float(expected_org_row(dataset, o, date(2026, 1, 1), date(2026, 6, 30))["total_cost"])
         for o in tenant.organizations
     )
+
+
+# -- the partner proxy host and the variants -----------------------------------------------------
+
+
+@pytest.fixture
+def proxy(sandbox: SandboxServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{sandbox.base_url}/teli-proxy") as client:
+        yield client
+
+
+def test_the_proxy_serves_usage_exactly_like_the_api_host(
+    http: httpx.Client, proxy: httpx.Client, dataset: Dataset, tenant: TeliTenant
+) -> None:
+    org, user = active_user(tenant)
+    cases = [
+        {"organization_id": org.unique_id},
+        {"user_id": user.unique_id},
+        {
+            "organization_id": org.unique_id,
+            "start_date": "2026-02-10T00:00:00Z",
+            "end_date": "2026-03-10T23:59:59Z",
+        },
+    ]
+    for params in cases:
+        assert get(proxy, tenant, "/v1/analytics/usage", **params) == get(
+            http, tenant, "/v1/analytics/usage", **params
+        )
+    status, body = get(proxy, tenant, "/v1/analytics/usage", organization_id=org.unique_id)
+    life = dataset.teli_org_totals(org.unique_id, dataset.start, dataset.end)
+    assert status == 200
+    assert body["usage"]["voice"]["total_seconds"] == life["voice_seconds"] + life["kb_seconds"]
+
+
+def test_the_proxy_answers_usage_errors_like_the_api_host(
+    http: httpx.Client, proxy: httpx.Client, tenant: TeliTenant, other: TeliTenant
+) -> None:
+    foreign = other.organizations[0].unique_id
+    for params in ({}, {"organization_id": foreign}, {"user_id": "x", "start_date": "soon"}):
+        assert get(proxy, tenant, "/v1/analytics/usage", **params) == get(
+            http, tenant, "/v1/analytics/usage", **params
+        )
+    assert proxy.get("/v1/analytics/usage").json() == {
+        "error": "API key is required",
+        "success": False,
+    }
+    wrong = proxy.get("/v1/analytics/usage", headers={"X-API-Key": "not-a-key"})
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "Invalid API key")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/organizations", "/v1/analytics/organizations", "/v1/analytics/users", "/", "/v1/nope"],
+)
+def test_the_proxy_serves_nothing_else(proxy: httpx.Client, tenant: TeliTenant, path: str) -> None:
+    status, body = get(proxy, tenant, path)
+    assert status == 404
+    assert body == {"success": False, "error": "Not found", "powered_by": "Teli"}
+
+
+def test_split_hosts_make_the_api_host_404_for_usage(
+    http: httpx.Client, proxy: httpx.Client, control, dataset: Dataset, tenant: TeliTenant
+) -> None:
+    org = tenant.organizations[0]
+    before = get(http, tenant, "/v1/analytics/usage", organization_id=org.unique_id)
+    control.enable("teli-split-hosts")
+    status, body = get(http, tenant, "/v1/analytics/usage", organization_id=org.unique_id)
+    assert status == 404
+    assert body == {"success": False, "error": "Not found", "powered_by": "Teli"}
+    # a 404 for the route, whoever asks
+    assert http.get("/v1/analytics/usage").status_code == 404
+    # the proxy serves the same numbers as the api host did before
+    assert get(proxy, tenant, "/v1/analytics/usage", organization_id=org.unique_id) == before
+    assert before[0] == 200
+    # every other endpoint stays on the api host
+    assert get(http, tenant, "/v1/organizations")[0] == 200
+
+
+def test_no_cost_breakdown_drops_only_that_field(
+    http: httpx.Client, control, dataset: Dataset, tenant: TeliTenant
+) -> None:
+    org = tenant.organizations[0]
+    params = {"organization_id": org.unique_id, "start_date": "2026-04-01"}
+    _, full = get(http, tenant, "/v1/analytics/users", **params)
+    control.enable("teli-no-cost-breakdown")
+    status, body = get(http, tenant, "/v1/analytics/users", **params)
+    assert status == 200
+    assert body["users"] == [
+        {k: v for k, v in row.items() if k != "cost_breakdown"} for row in full["users"]
+    ]
+    assert all("total_cost" in row for row in body["users"])
+    # organization analytics are untouched
+    control.disable("teli-no-cost-breakdown")
+    _, orgs = get(http, tenant, "/v1/analytics/organizations")
+    control.enable("teli-no-cost-breakdown")
+    assert get(http, tenant, "/v1/analytics/organizations")[1] == orgs
+
+
+def test_no_total_cost_drops_costs_from_org_and_user_analytics(
+    http: httpx.Client, control, dataset: Dataset, tenant: TeliTenant
+) -> None:
+    org = tenant.organizations[0]
+    first, last = date(2026, 1, 1), date(2026, 3, 31)
+    window = {"start_date": first.isoformat(), "end_date": last.isoformat()}
+    control.enable("teli-no-total-cost")
+    status, orgs = get(http, tenant, "/v1/analytics/organizations", **window)
+    assert status == 200
+    assert orgs["organizations"] == [
+        {
+            k: v
+            for k, v in expected_org_row(dataset, o, first, last).items()
+            if k not in ("total_cost", "api_storage_cost")
+        }
+        for o in tenant.organizations
+    ]
+    _, users = get(http, tenant, "/v1/analytics/users", organization_id=org.unique_id, **window)
+    assert users["users"]
+    for row, user in zip(users["users"], org.users, strict=True):
+        assert "total_cost" not in row
+        t = dataset.teli_user_totals(user.unique_id, first, last)
+        assert row["cost_breakdown"]["voice"] == usd(t["cost_voice_cents"])
+        assert row["total_voice_seconds"] == t["voice_seconds"] + t["kb_seconds"]
+
+
+def test_both_cost_variants_leave_user_rows_without_any_cost(
+    http: httpx.Client, control, tenant: TeliTenant
+) -> None:
+    control.enable("teli-no-total-cost", "teli-no-cost-breakdown")
+    org = tenant.organizations[0]
+    _, body = get(http, tenant, "/v1/analytics/users", organization_id=org.unique_id)
+    assert body["users"]
+    assert not any({"total_cost", "cost_breakdown"} & set(row) for row in body["users"])

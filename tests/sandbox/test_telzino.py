@@ -757,3 +757,103 @@ def test_org_name_falls_back_to_its_id(
     ]
     assert telzino.report(params)["data"][0]["organization_name"] == org.id
     assert telzino.billing(params)["data"][0]["organization_name"] == org.id
+
+
+# ---------------------------------------------------------------------------------------------
+# variants
+
+
+def test_unpadded_period_is_m_d_yyyy(telzino: Telzino, control, dataset: Dataset) -> None:
+    day = next(
+        dataset.day(i)
+        for i in range(dataset.days)
+        if dataset.day(i).month < 10 and dataset.day(i).day < 9
+    )
+    later = date(day.year, 12, 15)
+    padded = telzino.billing(dates(day, later))
+    control.enable("telzino-billing-unpadded-period")
+    body = telzino.billing(dates(day, later))
+    assert body["period"] == {
+        "start_date": f"{day.month}/{day.day}/{day.year}",  # e.g. 1/5/2026
+        "end_date": f"12/15/{day.year}",
+    }
+    assert body["data"] == padded["data"]
+    # the api host's report echoes ISO dates whatever the variant
+    report = telzino.report(dates(day, later))
+    assert report["period"] == {"start_date": day.isoformat(), "end_date": later.isoformat()}
+
+
+def test_unpadded_period_goes_away_with_the_variant(telzino: Telzino, control) -> None:
+    params = dates(date(2026, 2, 3), date(2026, 2, 4))
+    control.enable("telzino-billing-unpadded-period")
+    assert telzino.billing(params)["period"]["start_date"] == "2/3/2026"
+    control.disable("telzino-billing-unpadded-period")
+    assert telzino.billing(params)["period"]["start_date"] == "02/03/2026"
+
+
+def unlisted_orgs(dataset: Dataset, first: date, last: date) -> list[TelzinoOrg]:
+    orgs = [
+        o for o in dataset.telzino_orgs if dataset.telzino_org_unlisted_seconds(o.id, first, last)
+    ]
+    assert len(orgs) >= 2
+    return orgs
+
+
+def test_unlisted_agent_minutes_in_the_report_total_only(
+    telzino: Telzino, control, dataset: Dataset, window: tuple[date, date]
+) -> None:
+    first, last = window
+    default = {r["organization_id"]: r for r in telzino.report(dates(first, last))["data"]}
+    control.enable("telzino-unlisted-agent-minutes")
+    body = telzino.report(dates(first, last))
+    rows = {r["organization_id"]: r for r in body["data"]}
+    with_unlisted = unlisted_orgs(dataset, first, last)
+    for org in with_unlisted:
+        row = rows[org.id]
+        listed = sum(
+            (to_minutes(dataset.telzino_agent_seconds(a.id, first, last)) for a in org.agents),
+            Decimal(0),
+        )
+        unlisted = to_minutes(dataset.telzino_org_unlisted_seconds(org.id, first, last))
+        assert row["total_voice_minutes"] == listed + unlisted
+        assert unlisted > 0
+        assert default[org.id]["total_voice_minutes"] == listed
+        # the listed agents and their count are what they were
+        assert row["agents"] == default[org.id]["agents"]
+        assert row["agent_count"] == len(org.agents)
+        assert sum((a["voice_minutes"] for a in row["agents"]), Decimal(0)) == listed
+    others = set(rows) - {o.id for o in with_unlisted}
+    assert others and all(rows[i] == default[i] for i in others)
+    keys = [(-r["total_voice_minutes"], r["organization_id"]) for r in body["data"]]
+    assert keys == sorted(keys)
+
+
+def test_unlisted_agent_minutes_in_the_billing_report(
+    telzino: Telzino, control, dataset: Dataset, window: tuple[date, date]
+) -> None:
+    first, last = window
+    default = {r["organization_id"]: r for r in telzino.billing(dates(first, last))["data"]}
+    control.enable("telzino-unlisted-agent-minutes")
+    rows = {r["organization_id"]: r for r in telzino.billing(dates(first, last))["data"]}
+    with_unlisted = unlisted_orgs(dataset, first, last)
+    for org in with_unlisted:
+        seconds = dataset.telzino_org_seconds(org.id, first, last)
+        unlisted = dataset.telzino_org_unlisted_seconds(org.id, first, last)
+        assert rows[org.id]["voice_minutes"] == to_minutes(seconds + unlisted)
+        assert rows[org.id]["agent_count"] == dataset.telzino_active_agents(org.id, first, last)
+        assert rows[org.id]["agent_count"] == default[org.id]["agent_count"]
+    others = set(rows) - {o.id for o in with_unlisted}
+    assert all(rows[i] == default[i] for i in others)
+
+
+def test_unlisted_agent_minutes_go_away_with_the_variant(
+    telzino: Telzino, control, dataset: Dataset, window: tuple[date, date]
+) -> None:
+    org = unlisted_orgs(dataset, *window)[0]
+    params = [*dates(*window), ("organization_ids", org.id)]
+    control.enable("telzino-unlisted-agent-minutes")
+    with_variant = telzino.report(params)["data"][0]["total_voice_minutes"]
+    control.reset()
+    without = telzino.report(params)["data"][0]["total_voice_minutes"]
+    seconds = dataset.telzino_org_unlisted_seconds(org.id, *window)
+    assert with_variant - without == to_minutes(seconds) > 0

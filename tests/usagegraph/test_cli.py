@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox.control import VARIANTS
 from sandbox.server import free_port
 from schema import schema
 from usagegraph import cli
@@ -180,6 +181,45 @@ def test_export_schema_prints_the_sdl(capsys: pytest.CaptureFixture[str]) -> Non
     assert "    partialMonths: PartialMonths! = EXCLUDE\n  ): Usage!" in out
 
 
+def test_sandbox_unknown_variant_exits_2_with_one_line_naming_the_known_ones(
+    capsys: pytest.CaptureFixture[str], served: list[dict[str, Any]]
+) -> None:
+    code = cli.main(["sandbox", "--variant", "teli-down", "--variant", "talkdesk-links"])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert served == []
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("usagegraph sandbox: unknown variant(s): talkdesk-links (known: ")
+    for name in VARIANTS:
+        assert name in err
+
+
+async def test_sandbox_variants_are_active_from_the_first_request(
+    capsys: pytest.CaptureFixture[str], served: list[dict[str, Any]]
+) -> None:
+    argv = ["sandbox", "--variant", "teli-down", "--variant", "talkdesk-top-level-links"]
+    assert cli.main(argv) == 0
+
+    (call,) = served
+    app = call["app"]
+    assert app.state.control.variants == {"teli-down", "talkdesk-top-level-links"}
+    assert "# Variants: talkdesk-top-level-links, teli-down\n" in capsys.readouterr().out
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        first = await client.get("/teli/v1/organizations")
+        listed = (await client.get("/_control/variants")).json()
+    assert first.status_code == 503
+    assert first.json() == {
+        "success": False,
+        "error": "Service temporarily unavailable",
+        "powered_by": "Teli",
+    }
+    assert app.state.control.count("teli") == 1
+    assert listed["active"] == ["talkdesk-top-level-links", "teli-down"]
+
+
 # -- real processes ------------------------------------------------------------------------------
 
 
@@ -272,6 +312,7 @@ def test_sandbox_command_serves_the_emulators_and_prints_their_config(
     assert directory.status_code == 200
     assert "[[sources]]" in out
     assert f"{base}/directory.toml" in out
+    assert out.count(f'usage_url = "{base}/teli-proxy"') == 2  # both Teli tenants
     # The printed text is a config file as is.
     config = tmp_path / "sandbox.toml"
     config.write_text(out, encoding="utf-8")
