@@ -204,9 +204,11 @@ async def test_user_kb_seconds_cost_one_usage_call_per_user(
     assert control.count() == len(active)
 
 
-async def test_kb_seconds_of_a_teli_only_organization_is_the_sum_of_its_users(
+async def test_kb_seconds_of_teli_organizations_and_their_unattributed_share(
     graph: GraphQuery, dataset: Dataset
 ) -> None:
+    """An organization's knowledge-base time need not be its users': calls by its unassigned
+    agents count for the organization only, and show as its unattributed share."""
     first, last = last_full_month(dataset)
     query = """
     query ($id: ID!, $first: Date!, $last: Date!) {
@@ -214,10 +216,13 @@ async def test_kb_seconds_of_a_teli_only_organization_is_the_sum_of_its_users(
         usage(range: {firstDay: $first, lastDay: $last}) {
           voice { seconds knowledgeBaseSeconds }
         }
+        unattributedUsage(range: {firstDay: $first, lastDay: $last}) {
+          voice { seconds knowledgeBaseSeconds }
+        }
       }
     }
     """
-    checked = 0
+    checked = apart = 0
     for tenant in dataset.teli_tenants:
         for org in tenant.organizations:
             if len(customer_parts(dataset, org.customer)) != 1:
@@ -226,16 +231,21 @@ async def test_kb_seconds_of_a_teli_only_organization_is_the_sum_of_its_users(
             result = await graph(query, {"id": org_id, "first": str(first), "last": str(last)})
             assert "errors" not in result, result
             exp = teli_org_truth(dataset, org.unique_id, first, last)
-            users_kb = sum(
-                teli_user_truth(dataset, u.unique_id, first, last).kb_seconds for u in org.users
-            )
-            assert exp.kb_seconds == users_kb
-            assert result["data"]["organization"]["usage"]["voice"] == {
+            users = [teli_user_truth(dataset, u.unique_id, first, last) for u in org.users]
+            users_kb = sum(u.kb_seconds for u in users)
+            data = result["data"]["organization"]
+            assert data["usage"]["voice"] == {
                 "seconds": exp.voice_seconds,
-                "knowledgeBaseSeconds": users_kb,
+                "knowledgeBaseSeconds": exp.kb_seconds,
+            }
+            assert data["unattributedUsage"]["voice"] == {
+                "seconds": exp.voice_seconds - sum(u.voice_seconds for u in users),
+                "knowledgeBaseSeconds": exp.kb_seconds - users_kb,
             }
             checked += 1
+            apart += exp.kb_seconds != users_kb
     assert checked >= 2
+    assert apart >= 1  # the dataset has organizations whose KB is not their users' sum
 
 
 async def test_kb_seconds_are_null_when_telzino_voice_is_in_the_total(

@@ -22,6 +22,7 @@ from tests.fixtures.truth import (
     last_full_month,
     organization_id_of,
     talkdesk_costs,
+    talkdesk_truth,
     talkdesk_voice_seconds,
     teli_org_truth,
     telzino_org_truth,
@@ -161,11 +162,10 @@ async def test_telzino_down_nulls_voice_only(
     parts = ids(dataset, "cust0000")
     teli = teli_org_truth(dataset, str(parts["teli-northwind"]), first, last)
     rows = dataset.talkdesk_rows([str(parts["talkdesk-northwind"])], [first.strftime("%Y-%m")])
+    talkdesk = talkdesk_truth(rows)
     assert usage["sms"] == {
-        "inboundSegments": teli.sms_in
-        + sum(r.number_of_units for r in rows if r.type == "MESSAGE" and r.direction == "INBOUND"),
-        "outboundSegments": teli.sms_out
-        + sum(r.number_of_units for r in rows if r.type == "MESSAGE" and r.direction != "INBOUND"),
+        "inboundSegments": teli.sms_in + talkdesk.sms_in,
+        "outboundSegments": teli.sms_out + talkdesk.sms_out,
     }
     assert usage["mms"] == {"inboundSegments": teli.mms_in, "outboundSegments": teli.mms_out}
     expected_costs = talkdesk_costs(rows)
@@ -443,9 +443,7 @@ async def test_ranking_agents_when_telzino_fails_nulls_only_the_agents(
     rows = dataset.talkdesk_rows(
         [str(ids(dataset, "cust0000")["talkdesk-northwind"])], [first.strftime("%Y-%m")]
     )
-    talkdesk_out = sum(
-        r.number_of_units for r in rows if r.type == "MESSAGE" and r.direction != "INBOUND"
-    )
+    talkdesk_out = talkdesk_truth(rows).sms_out
     assert org["usage"]["sms"] == {"outboundSegments": teli.sms_out + talkdesk_out}
     (error,) = result["errors"]
     assert error["path"] == ["organization", "agents"]
