@@ -4,6 +4,7 @@
     ├── BadUserInput            BAD_USER_INPUT: the caller asked something invalid
     ├── NotFound                NOT_FOUND: no such entity (or not visible to the caller)
     └── SourceFailure           the upstream code (UPSTREAM_UNAVAILABLE, ...) + the source name
+                                (+ the endpoint and JSON field of an UPSTREAM_CONTRACT)
 
 `SourceFailure` wraps one or more `clients.errors.UpstreamError`s so that a field depending on
 several sources names every one that failed.
@@ -16,7 +17,7 @@ from typing import Any, ClassVar
 
 from graphql import GraphQLError
 
-from clients.errors import UpstreamError
+from clients.errors import UpstreamContractError, UpstreamError
 
 __all__ = ["BadUserInput", "GraphError", "NotFound", "SourceFailure"]
 
@@ -65,6 +66,12 @@ class SourceFailure(GraphError):
         sources = sorted({f.source for f in self.failures})
         if len(sources) > 1:  # several agents failing on one source still name one source
             extensions["sources"] = sources
+        first = self.failures[0]
+        if isinstance(first, UpstreamContractError):
+            # which answer broke the contract, and where: what a vendor's support would ask
+            extensions["endpoint"] = first.endpoint
+            if first.field is not None:
+                extensions["field"] = first.field
         return extensions
 
 
