@@ -312,3 +312,44 @@ def test_settings_from_sources_reports_bad_entries_like_the_file() -> None:
         settings_from_sources(entries)
 
     assert str(caught.value) == "config error: sources[0].base_url: not a valid http(s) URL"
+
+
+@pytest.mark.parametrize(
+    ("keys", "api_host", "usage_host"),
+    [
+        # Teli's documented hosts (seeds 002, 003)
+        ({}, "https://api.teli.ai", "https://partner.teli.ai/api/proxy"),
+        # one host given alone serves both, as the sandbox does
+        (
+            {"base_url": "http://127.0.0.1:9/teli"},
+            "http://127.0.0.1:9/teli",
+            "http://127.0.0.1:9/teli",
+        ),
+        (
+            {"base_url": "https://a.example", "usage_url": "https://u.example/proxy"},
+            "https://a.example",
+            "https://u.example/proxy",
+        ),
+        ({"usage_url": "https://u.example"}, "https://api.teli.ai", "https://u.example"),
+    ],
+)
+def test_teli_hosts_default_to_the_documented_ones(
+    keys: dict[str, str], api_host: str, usage_host: str
+) -> None:
+    settings = settings_from_sources([{"name": "teli", "kind": "teli", "api_key": "k", **keys}])
+    teli = settings.source("teli")
+    assert isinstance(teli, TeliSource)
+    assert (teli.api_host, teli.usage_host) == (api_host, usage_host)
+
+
+@pytest.mark.parametrize(
+    "value", ["not a url", "ftp://partner.teli.ai", "https://", "", 7, ["https://a.example"]]
+)
+def test_a_bad_teli_usage_url_stops_start_up_naming_the_key(value: object) -> None:
+    entries = [{"name": "teli", "kind": "teli", "usage_url": value, "api_key": "k"}]
+
+    with pytest.raises(ConfigError) as caught:
+        settings_from_sources(entries)
+
+    assert str(caught.value).startswith("config error: sources[0].usage_url: ")
+    assert "\n" not in str(caught.value)
