@@ -539,3 +539,36 @@ async def test_unknown_fields_are_tolerated_and_decimals_exact() -> None:
     (row,) = await mock_client(handler, base_url="https://td.example").monthly_usage()
     assert row.total_amount == Decimal("0.1200000000000000011")
     assert row.number_of_units == Decimal(10)
+
+
+async def test_a_relative_next_link_is_read_against_the_page() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        links = {"next": f"/td/express/usage/month?page={page + 1}"} if page < 2 else {}
+        return hal([raw_row(page)], links)
+
+    rows = await mock_client(handler, base_url="https://td.example/td").monthly_usage()
+    assert [r.id for r in rows] == ["row1", "row2"]
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://attacker.example/express/usage/month?page=2",
+        "http://td.example/express/usage/month?page=2",  # https to http
+        "https://td.example:8443/express/usage/month?page=2",
+    ],
+)
+async def test_a_next_link_to_another_origin_is_refused_before_our_token_goes_there(
+    href: str,
+) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return hal([raw_row(1)], {"next": href})
+
+    with pytest.raises(UpstreamContractError) as caught:
+        await mock_client(handler, base_url="https://td.example").monthly_usage()
+    assert caught.value.field == "next.href"
+    assert seen == ["https://td.example/express/usage/month?per_page=250"]
