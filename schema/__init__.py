@@ -30,9 +30,9 @@ from schema.documents import document_cache
 from schema.errors import ErrorCodes
 from schema.federation import client_sdl, describe
 from schema.inputs import DATE_SCALAR
+from schema.left_out import LeftOut
 from schema.limits import SchemaLimits, limit_extensions
 from schema.naming import schema_config
-from schema.left_out import LeftOut
 from schema.plain import PlainExecutor
 from schema.query import Query
 from schema.release import ReleaseLoaded

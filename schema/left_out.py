@@ -50,8 +50,9 @@ def note_left_out(info: Info, sources: Iterable[str] | None = None) -> None:
     """Say at this field that it leaves out what the failed `sources` (default: every failed
     source the caller may see) alone know. Nothing is said when none of them failed, and the
     same thing is said once per field (`_entities` looks up many ids at one path)."""
-    catalog = info.context.catalog
-    failed = catalog.failures
+    failed = info.context.catalog.failures
+    if not failed:  # the usual case: nothing to say, and nothing to build
+        return
     names = sorted(failed if sources is None else {s for s in sources if s in failed})
     if not names:
         return

@@ -31,6 +31,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from clients import teli
+
 __all__ = [
     "CONFIG_ENV_VAR",
     "ApiKeySettings",
@@ -56,8 +58,6 @@ __all__ = [
 CONFIG_ENV_VAR = "USAGEGRAPH_CONFIG"
 
 SOURCE_KINDS = ("telzino", "teli", "talkdesk")
-TELI_API_URL = "https://api.teli.ai"
-TELI_USAGE_URL = "https://partner.teli.ai/api/proxy"
 
 
 class ConfigError(Exception):
@@ -154,13 +154,13 @@ class TeliSource(_SourceBase):
 
     @property
     def api_host(self) -> str:
-        return self.base_url or TELI_API_URL
+        return self.base_url or teli.DEFAULT_BASE_URL
 
     @property
     def usage_host(self) -> str:
         if self.usage_url is not None:
             return self.usage_url
-        return self.base_url or TELI_USAGE_URL
+        return self.base_url or teli.DEFAULT_USAGE_URL
 
 
 class TalkdeskSource(_SourceBase):
