@@ -299,3 +299,50 @@ async def test_a_vendor_down_from_the_start_is_named_by_the_lists(
         *last_full_month(dataset),
     )
     assert truth.sms_out > 0  # so a null here is not a zero that happened to be null
+
+
+async def test_talkdesk_figures_outside_usage_are_reported_apart_and_exactly(
+    graph: Any, dataset: Dataset
+) -> None:
+    """Wallet movements, unmapped (type, unit) pairs and messages of no clear direction, for
+    every Talkdesk organization over a whole month, against the dataset's rows."""
+    variables = month(dataset)
+    query = """
+    query ($first: Date!, $last: Date!) {
+      organizations {
+        id
+        usage(range: {firstDay: $first, lastDay: $last}) {
+          sms { otherDirectionSegments }
+          phoneNumbers { rentals }
+          costs { amount currency }
+          otherUsage { type unit quantity }
+          walletMovements { kind amount currency }
+          bySource { source costs { amount currency } }
+        }
+      }
+    }
+    """
+    result = await graph(query, variables)
+    assert "errors" not in result, result
+    orgs = {o["id"]: o["usage"] for o in result["data"]["organizations"]}
+    month_key = variables["first"][:7]
+    seen = {"wallet": 0, "other": 0, "sms_other": 0}
+    for account in dataset.talkdesk_accounts.values():
+        usage = orgs[organization_id_of(dataset, account.customer)]
+        truth = talkdesk_truth(dataset.talkdesk_rows([account.id], [month_key]))
+        talkdesk = next(s for s in usage["bySource"] if s["source"].startswith("talkdesk-"))
+        assert {(c["currency"], Decimal(c["amount"])) for c in talkdesk["costs"]} == set(
+            truth.costs.items()
+        )
+        assert {
+            (w["kind"], w["currency"]): Decimal(w["amount"]) for w in usage["walletMovements"]
+        } == truth.wallet
+        assert {
+            (q["type"], q["unit"]): Decimal(q["quantity"]) for q in usage["otherUsage"]
+        } == truth.other
+        # Teli, the only other source measuring these, always tells the direction
+        assert usage["sms"]["otherDirectionSegments"] == truth.sms_other
+        seen["wallet"] += bool(truth.wallet)
+        seen["other"] += bool(truth.other)
+        seen["sms_other"] += bool(truth.sms_other)
+    assert all(seen.values()), seen  # the dataset exercises every one of them
