@@ -276,6 +276,19 @@ class JsonReader:
         value = obj.get(key)
         return value if type(value) is str else None
 
+    @staticmethod
+    def moment(obj: Mapping[str, Any], key: str) -> datetime | None:
+        """A timestamp that feeds no figure: an ISO-8601 one (UTC when it has no offset), or
+        None for anything else."""
+        value = obj.get(key)
+        if type(value) is not str:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
     def timestamp_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
         """An ISO-8601 timestamp; vendors send some without an offset, which means UTC."""
         return self._optional(obj, key, path, self._timestamp)

@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import quote
 
 from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path
-from clients.errors import UpstreamContractError
 from clients.transport import ApiKeyAuth, SourceTransport, join_url
 
 __all__ = [
@@ -458,7 +457,7 @@ def _organization(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliOrgan
         sms=_lifetime_segments(r, row, "total_sms_outbound", "total_sms_inbound", path),
         mms=_lifetime_segments(r, row, "total_mms_outbound", "total_mms_inbound", path),
         voice_seconds=r.soft_integer(row, "total_voice_seconds", path, {}),
-        created_at=_moment(r, row, "created_at", path),
+        created_at=r.moment(row, "created_at"),
     )
 
 
@@ -476,16 +475,8 @@ def _user(r: JsonReader, row: Mapping[str, Any], path: str, org_unique_id: str) 
         sms=_lifetime_segments(r, row, "total_sms_outbound", "total_sms_inbound", path),
         mms=_lifetime_segments(r, row, "total_mms_outbound", "total_mms_inbound", path),
         voice_seconds=r.soft_integer(row, "total_voice_seconds", path, {}),
-        created_at=_moment(r, row, "created_at", path),
+        created_at=r.moment(row, "created_at"),
     )
-
-
-def _moment(r: JsonReader, row: Mapping[str, Any], key: str, path: str) -> datetime | None:
-    """A timestamp that feeds no figure: None when it is absent or not ISO-8601."""
-    try:
-        return r.timestamp_or_none(row, key, path)
-    except UpstreamContractError:
-        return None
 
 
 def _agent(r: JsonReader, row: Mapping[str, Any], path: str, org_unique_id: str) -> TeliAgent:

@@ -340,17 +340,9 @@ def _agent_info(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoAgen
         description=r.label(row, "description"),
         status=r.label(row, "status"),
         is_active=active if type(active) is bool else None,
-        created_at=_moment(r, row, "created_at", path),
-        updated_at=_moment(r, row, "updated_at", path),
+        created_at=r.moment(row, "created_at"),
+        updated_at=r.moment(row, "updated_at"),
     )
-
-
-def _moment(r: JsonReader, row: Mapping[str, Any], key: str, path: str) -> datetime | None:
-    """A timestamp that feeds no figure: None when it is absent or not ISO-8601."""
-    try:
-        return r.timestamp_or_none(row, key, path)
-    except UpstreamContractError:
-        return None
 
 
 @dataclass(frozen=True)

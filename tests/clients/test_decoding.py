@@ -83,3 +83,33 @@ def test_objects_gives_each_item_its_path_and_refuses_non_objects() -> None:
     with pytest.raises(UpstreamContractError) as caught:
         READER.objects({"agents": [{}, "x"]}, "agents", "data[4]")
     assert caught.value.field == "data[4].agents[1]"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-04-01T10:00:00Z", "2026-04-01T10:00:00+00:00"),
+        ("2026-04-01T10:00:00", "2026-04-01T10:00:00+00:00"),  # no offset means UTC
+        ("2026-04-01T10:00:00+02:00", "2026-04-01T10:00:00+02:00"),
+        ("yesterday", None),
+        (1767623610019, None),
+        (None, None),
+    ],
+)
+def test_a_moment_that_feeds_no_figure_is_read_or_none(value: Any, expected: str | None) -> None:
+    moment = READER.moment({"at": value}, "at")
+    assert (moment.isoformat() if moment else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "value"),
+    [("soft_number", "1.5"), ("soft_integer", 1.5), ("soft_count", -1), ("soft_number", None)],
+)
+def test_a_soft_read_records_one_problem_with_the_full_path(method: str, value: Any) -> None:
+    problems: dict[str, Any] = {}
+    assert getattr(READER, method)({"field": value}, "field", ROW_PATH, problems, "figure") is None
+    assert list(problems) == ["figure"]
+    assert problems["figure"].field == f"{ROW_PATH}.field"
+    # a second problem under the same name keeps the first, the one that says most
+    getattr(READER, method)({}, "other", ROW_PATH, problems, "figure")
+    assert problems["figure"].field == f"{ROW_PATH}.field"
