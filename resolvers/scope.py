@@ -20,14 +20,19 @@ __all__ = ["EVERYONE", "NOBODY", "Forbidden", "Identity", "scope_catalog"]
 
 @dataclass(frozen=True)
 class Identity:
-    """The caller: an API key's name and its reseller scope (None: every reseller)."""
+    """The caller: an API key's name, its reseller scope (None: every reseller) and its roles
+    ("operator", "federation": what the key may do beyond reading its resellers)."""
 
     name: str
     resellers: frozenset[str] | None = None
+    roles: frozenset[str] = frozenset()
 
     @property
     def scoped(self) -> bool:
         return self.resellers is not None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
 
 
 # Without [auth] every caller sees everything (the server then listens on loopback only).

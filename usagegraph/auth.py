@@ -58,7 +58,11 @@ class KeyRing:
         self._keys = [
             (
                 bytes.fromhex(key.sha256),
-                Identity(key.name, frozenset(key.resellers) if key.resellers else None),
+                Identity(
+                    key.name,
+                    frozenset(key.resellers) if key.resellers else None,
+                    frozenset(key.roles),
+                ),
             )
             for key in auth.keys
         ]

@@ -242,6 +242,9 @@ class ApiKeySettings(_Model):
     sha256: Annotated[str, AfterValidator(_check_sha256)]
     # reseller ids (directory ids or `<source>:<id>` / `<source>`); absent: every reseller
     resellers: tuple[NonEmpty, ...] | None = None
+    # what else the key may do: "operator" (health details, `sources`), "federation" (the
+    # gateway: `_service`, even with introspection off)
+    roles: tuple[Literal["operator", "federation"], ...] = ()
 
     @field_validator("resellers")
     @classmethod

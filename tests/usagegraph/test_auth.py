@@ -439,3 +439,30 @@ def test_hash_key_rejects_what_cannot_be_a_bearer_token(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1 and "must be one bearer token" in err
+
+
+def test_a_key_carries_the_roles_its_entry_gives_it() -> None:
+    auth = AuthSettings.model_validate(
+        {
+            "keys": [
+                {"name": "ops", "sha256": hash_key("ug_ops-0123456789"), "roles": ["operator"]},
+                {"name": "gw", "sha256": hash_key("ug_gw-0123456789"), "roles": ["federation"]},
+                {"name": "plain", "sha256": hash_key("ug_plain-0123456789")},
+            ]
+        }
+    )
+    ring = KeyRing(auth)
+    roles = {name: ring.identify(f"Bearer ug_{name}-0123456789") for name in ("ops", "gw", "plain")}
+    assert {n: i.roles if i else None for n, i in roles.items()} == {
+        "ops": frozenset({"operator"}),
+        "gw": frozenset({"federation"}),
+        "plain": frozenset(),
+    }
+
+
+def test_an_unknown_role_is_a_config_error() -> None:
+    entries = [{"name": "t", "kind": "teli", "api_key": "k"}]
+    auth = {"keys": [{"name": "x", "sha256": hash_key("ug_x-0123456789"), "roles": ["root"]}]}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_sources(entries, auth=auth)
+    assert str(caught.value).startswith("config error: auth.keys[0].roles[0]:")
