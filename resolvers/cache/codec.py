@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
@@ -42,7 +42,7 @@ V = TypeVar("V")
 DEFAULT_MAX_ENTRY_BYTES: Final = 16 * 1024 * 1024
 
 # Wall-clock seconds that `datetime.fromtimestamp` can turn into a moment (up to 9999-12-31).
-_MAX_TIMESTAMP: Final = datetime(9999, 12, 31).timestamp()
+_MAX_TIMESTAMP: Final = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 _Moment = Annotated[float, msgspec.Meta(ge=0, le=_MAX_TIMESTAMP)]
 
 Reason = Literal["unreadable", "oversized", "unstorable"]  # the metrics label of a failure
@@ -69,7 +69,9 @@ class EntryError(Exception):
         super().__init__(f"{reason}: {detail}")
 
 
-class _ContractErrorFields(msgspec.Struct, array_like=True, frozen=True):
+class _ContractErrorFields(
+    msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True
+):
     """What an `UpstreamContractError` in a row's problems is stored as."""
 
     message: str
