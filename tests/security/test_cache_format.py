@@ -35,6 +35,7 @@ from clients.teli import TeliSegments, TeliUsage, TeliVoice
 from clients.telzino import TelzinoAgentMinutes, TelzinoOrgMinutes
 from resolvers.cache import (
     CACHE_FORMAT,
+    DEFAULT_MAX_ENTRY_BYTES,
     FETCH_VALUES,
     CachePolicy,
     Entry,
@@ -53,6 +54,8 @@ from tests.fixtures.graph import tuned_sandbox_settings
 # the session's redis-server; tests ask for `redis_url` by name (a parameter would shadow it)
 from tests.resolvers.conftest import _redis_server, redis_url  # noqa: F401
 from tests.resolvers.test_cache_graph import DASHBOARD, FAST, month_vars, post, serving
+from usagegraph.cache import result_cache
+from usagegraph.settings import ConfigError, settings_from_sources
 
 T0 = float(int(time.time()))  # entries below are fresh: only their bytes make them a miss
 NAME = "fetch_minutes"
@@ -350,6 +353,24 @@ async def test_a_value_that_cannot_come_back_exactly_is_served_but_not_stored(
     assert observer.errors == {("memory", reason): 2}
 
 
+def test_max_entry_bytes_defaults_to_16_mib_and_reaches_the_codec(sandbox: SandboxServer) -> None:
+    default = settings_from_sources(sandbox.sources())
+    assert default.cache.max_entry_bytes == DEFAULT_MAX_ENTRY_BYTES == 16 * 1024 * 1024
+    tuned = settings_from_sources(sandbox.sources(), cache={"max_entry_bytes": 4096})
+    cache = result_cache(tuned, MemoryBackend(10))
+    assert cache is not None and cache.codec.max_bytes == 4096
+    assert cache.codec.names == set(FETCH_VALUES)
+
+
+@pytest.mark.parametrize("value", [0, 1023, "lots"])
+def test_a_bad_max_entry_bytes_is_a_one_line_error_naming_the_key(
+    sandbox: SandboxServer, value: Any
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_sources(sandbox.sources(), cache={"max_entry_bytes": value})
+    assert "cache.max_entry_bytes" in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_an_unregistered_fetch_name_is_neither_stored_nor_read() -> None:
     with pytest.raises(EntryError) as stored:
         CODEC.encode("fetch_everything", Entry(T0, T0, VALUE))
@@ -459,6 +480,51 @@ def test_dates_none_and_tuples_come_back_as_themselves() -> None:
     back = CODEC.decode("fetch_usage", CODEC.encode("fetch_usage", Entry(T0, T0 + 1, usage)))
     assert_exact(back.value, usage)
     assert back.value.first == date(2025, 9, 1) and back.value.last is None
+
+
+# -- fuzz: whatever the bytes, an EntryError or a value of the registered type ---------------------
+
+
+def _is_minutes_report(value: Any) -> bool:
+    def agent_ok(agent: Any) -> bool:
+        return type(agent) is TelzinoAgentMinutes and (
+            agent.minutes is None or agent.minutes.is_finite()
+        )
+
+    return type(value) is dict and all(
+        type(k) is str
+        and type(row) is TelzinoOrgMinutes
+        and (row.minutes is None or row.minutes.is_finite())
+        and (row.agents is None or all(agent_ok(a) for a in row.agents))
+        and all(type(e) is UpstreamContractError for _, e in row.problems)
+        for k, row in value.items()
+    )
+
+
+@EXAMPLES
+@given(st.binary(max_size=2048))
+def test_random_bytes_decode_to_an_error_or_the_registered_type(raw: bytes) -> None:
+    try:
+        entry = CODEC.decode(NAME, raw)
+    except EntryError as exc:
+        assert exc.reason == "unreadable"
+    else:
+        assert _is_minutes_report(entry.value)
+
+
+@EXAMPLES
+@given(st.data())
+def test_a_damaged_entry_decodes_to_an_error_or_the_registered_type(data: st.DataObject) -> None:
+    damaged = bytearray(VALID)
+    for _ in range(data.draw(st.integers(1, 8))):
+        damaged[data.draw(st.integers(0, len(VALID) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(VALID)))
+    try:
+        entry = CODEC.decode(NAME, bytes(damaged[:cut] if cut else damaged))
+    except EntryError:
+        return
+    assert _is_minutes_report(entry.value)
+    assert 0 <= entry.fetched_at <= 253402300799 and 0 <= entry.fresh_until <= 253402300799
 
 
 # -- real fetch results from the sandbox, every fetch name ----------------------------------------
