@@ -297,8 +297,10 @@ async def test_an_entry_over_max_entry_bytes_is_a_miss_without_being_decoded() -
     assert observer.errors == {("memory", "oversized"): 1}
 
 
-async def test_a_16_mib_entry_is_refused_before_decoding(memory_cache: ResultCache) -> None:
-    raw = _with((*ROW_AT, "organization_name"), "x" * (16 * 1024 * 1024))
+async def test_an_entry_over_the_default_8_mib_is_refused_before_decoding(
+    memory_cache: ResultCache,
+) -> None:
+    raw = _with((*ROW_AT, "organization_name"), "x" * (8 * 1024 * 1024))
     await memory_cache.backend.set(KEY, raw, 3600)
     observer, load = Observer(), Load()
     with bind_request("req-huge", observer):
@@ -353,9 +355,9 @@ async def test_a_value_that_cannot_come_back_exactly_is_served_but_not_stored(
     assert observer.errors == {("memory", reason): 2}
 
 
-def test_max_entry_bytes_defaults_to_16_mib_and_reaches_the_codec(sandbox: SandboxServer) -> None:
+def test_max_entry_bytes_defaults_to_8_mib_and_reaches_the_codec(sandbox: SandboxServer) -> None:
     default = settings_from_sources(sandbox.sources())
-    assert default.cache.max_entry_bytes == DEFAULT_MAX_ENTRY_BYTES == 16 * 1024 * 1024
+    assert default.cache.max_entry_bytes == DEFAULT_MAX_ENTRY_BYTES == 8 * 1024 * 1024
     tuned = settings_from_sources(sandbox.sources(), cache={"max_entry_bytes": 4096})
     cache = result_cache(tuned, MemoryBackend(10))
     assert cache is not None and cache.codec.max_bytes == 4096
