@@ -481,7 +481,8 @@ call in httpx's request/response models, URL parsing and httpcore's pool. In the
 (the profile above): decoding the vendors' rows into checked frozen dataclasses (the Telzino
 report's 20,000 agents: `__init__`, `raw_decode`, `_agent_minutes`), completing 2,000
 organizations' usage, summing each usage's parts, and freeing the operation's data at its end
-(`dict.clear`). The response cache also unpickles on the event loop (warm scenario).
+(`dict.clear`). The response cache also decodes its entries on the event loop (warm scenario;
+`python -m bench.cache_codec` times them).
 This machine's speed also varies by about a fifth from minute to minute (a fixed Python loop
 took 0.36-0.59 s), which moves every latency here by as much.
 """

@@ -11,6 +11,7 @@ function here is a cheap no-op.
     record_upstream_event(...)     anything else worth listing, e.g. a cache hit
     cache_miss()                   calls made inside it are listed with cache="miss"
     record_cache(backend, hit)     cache hit/miss counters of the current app
+    record_cache_error(backend, why) an entry the cache could not read or store
     current_request_id()           the id the masked-error log line and every log line carry
 """
 
@@ -38,6 +39,7 @@ __all__ = [
     "current_request_id",
     "operation_trace",
     "record_cache",
+    "record_cache_error",
     "record_call",
     "record_upstream_event",
 ]
@@ -81,6 +83,10 @@ class Observer(Protocol):
 
     def record_cache(self, backend: str, hit: bool) -> None:
         """Count one cache lookup of `backend` ("memory", "redis", ...)."""
+        ...
+
+    def record_cache_error(self, backend: str, reason: str) -> None:
+        """Count one entry of `backend` that could not be read or stored, by `reason`."""
         ...
 
 
@@ -184,3 +190,11 @@ def record_cache(backend: str, hit: bool) -> None:
     observer = _observer.get()
     if observer is not None:
         observer.record_cache(backend, hit)
+
+
+def record_cache_error(backend: str, reason: str) -> None:
+    """Count one cache entry that could not be read ("unreadable", "oversized") or stored
+    ("unstorable", "oversized") in the current app's metrics (no-op outside a request)."""
+    observer = _observer.get()
+    if observer is not None:
+        observer.record_cache_error(backend, reason)

@@ -7,7 +7,15 @@ closes it at shutdown.
 
 from __future__ import annotations
 
-from resolvers.cache import CacheBackend, CachePolicy, MemoryBackend, RedisBackend, ResultCache
+from resolvers.cache import (
+    FETCH_VALUES,
+    CacheBackend,
+    CachePolicy,
+    EntryCodec,
+    MemoryBackend,
+    RedisBackend,
+    ResultCache,
+)
 from usagegraph.settings import Settings
 
 __all__ = ["build_backend", "catalog_ttl", "discovery_ttl", "result_cache"]
@@ -48,4 +56,6 @@ def result_cache(settings: Settings, backend: CacheBackend) -> ResultCache | Non
         ttl_discovery=discovery_ttl(settings),
         stale=cache.stale_seconds,
     )
-    return ResultCache(backend, policy)
+    return ResultCache(
+        backend, policy, codec=EntryCodec(FETCH_VALUES, max_bytes=cache.max_entry_bytes)
+    )

@@ -1,12 +1,14 @@
 """The cross-request cache: byte-store backends and the result cache built on them.
 
-See `backends.py` for the stable backend API (also for other features' values) and
-`results.py` for what is cached, for how long, and when a stale value is served.
+See `backends.py` for the stable backend API (also for other features' values),
+`results.py` for what is cached, for how long, and when a stale value is served, and
+`codec.py` / `values.py` for how entries are stored and which types they may hold.
 """
 
 from __future__ import annotations
 
 from resolvers.cache.backends import DEFAULT_NAMESPACE, CacheBackend, MemoryBackend, RedisBackend
+from resolvers.cache.codec import DEFAULT_MAX_ENTRY_BYTES, Entry, EntryCodec, EntryError
 from resolvers.cache.results import (
     CACHE_FORMAT,
     CachePolicy,
@@ -17,12 +19,18 @@ from resolvers.cache.results import (
     serves_stale,
     ttl_class,
 )
+from resolvers.cache.values import FETCH_VALUES
 
 __all__ = [
     "CACHE_FORMAT",
+    "DEFAULT_MAX_ENTRY_BYTES",
     "DEFAULT_NAMESPACE",
+    "FETCH_VALUES",
     "CacheBackend",
     "CachePolicy",
+    "Entry",
+    "EntryCodec",
+    "EntryError",
     "Fetched",
     "MemoryBackend",
     "RedisBackend",

@@ -1,7 +1,7 @@
 """Where cached bytes live: a bounded in-process LRU (the default) or Redis (shared by replicas).
 
 A backend is a plain byte store with a time to live; it knows nothing about what it holds. The
-result cache (`resolvers/cache/results.py`) stores pickled upstream results in it, and other
+result cache (`resolvers/cache/results.py`) stores typed MessagePack entries in it, and other
 features may store their own values next to them: prefix keys by purpose (`fetch:` is taken by the
 result cache; e.g. `pq:` for persisted queries) so they never collide.
 

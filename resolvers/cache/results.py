@@ -17,9 +17,11 @@ Concurrent fetches of one key in this process share one call (single flight): th
 starts it as its own task, every caller awaits a shield of it, so one cancelled request does not
 cancel the others'.
 
-Values are pickled: the cache is trusted infrastructure (whoever can write to the Redis can run
-code in usagegraph). `CACHE_FORMAT` is part of every key; bump it when a cached model changes
-shape, so old entries are simply never read again.
+Values are stored as typed MessagePack (`codec.py`), each decoded as the type registered for
+its fetch name (`values.py`): bytes in the cache can never run code or build any other object,
+and an entry that does not decode as that type is a miss (logged, counted in
+`usagegraph_cache_errors_total`). `CACHE_FORMAT` is part of every key; bump it when a cached
+model changes shape, so old entries are simply never read again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import pickle
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -42,8 +43,10 @@ from clients.errors import (
     UpstreamRateLimitedError,
     UpstreamUnavailableError,
 )
-from clients.telemetry import cache_miss, record_cache, record_upstream_event
+from clients.telemetry import cache_miss, record_cache, record_cache_error, record_upstream_event
 from resolvers.cache.backends import CacheBackend
+from resolvers.cache.codec import Entry, EntryCodec, EntryError
+from resolvers.cache.values import FETCH_VALUES
 from resolvers.ranges import DayRange, Month, month_range, parse_month
 
 __all__ = [
@@ -62,7 +65,7 @@ log = logging.getLogger("usagegraph.cache")
 V = TypeVar("V")
 W = TypeVar("W")
 
-CACHE_FORMAT = 2  # 2: models carry their problems (tolerant readers)
+CACHE_FORMAT = 3  # 2: models carry their problems (tolerant readers); 3: MessagePack, not pickle
 _LONG_PARAMS = 160  # longer params are hashed, so a 500-id filter does not make a 10 kB key
 
 Outcome = Literal["hit", "miss", "stale"]
@@ -136,13 +139,6 @@ class Fetched(Generic[V]):
         return cls(value, datetime.now(UTC))
 
 
-@dataclass(frozen=True)
-class _Entry:
-    fetched_at: float  # wall-clock seconds: entries are shared by replicas through Redis
-    fresh_until: float
-    value: Any
-
-
 def _normalized(value: Any) -> Any:
     """A JSON-able canonical form of fetch params (ranges, dates, id lists, None)."""
     if value is None or isinstance(value, str | int | bool):
@@ -175,10 +171,13 @@ class ResultCache:
         policy: CachePolicy | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        codec: EntryCodec | None = None,
     ) -> None:
         self.backend = backend
         self.policy = policy or CachePolicy()
         self.clock = clock
+        # what may be stored, by fetch name; the default is every fetch the graph makes
+        self.codec = codec or EntryCodec(FETCH_VALUES)
         self._flights: dict[str, asyncio.Future[tuple[Fetched[Any], Outcome]]] = {}
 
     def today(self) -> date:
@@ -216,7 +215,7 @@ class ResultCache:
                 self._record_hit(source, name, fetched)
                 return fetched
         flight = asyncio.ensure_future(
-            self._lookup_or_load(key, load, ttl=ttl, serve_stale=serve_stale, refresh=refresh)
+            self._lookup_or_load(key, name, load, ttl=ttl, serve_stale=serve_stale, refresh=refresh)
         )
         self._flights[flight_key] = flight
         flight.add_done_callback(lambda done: self._forget(flight_key, done))
@@ -254,13 +253,14 @@ class ResultCache:
     async def _lookup_or_load(
         self,
         key: str,
+        name: str,
         load: Callable[[], Awaitable[V]],
         *,
         ttl: TtlClass,
         serve_stale: bool,
         refresh: bool,
     ) -> tuple[Fetched[V], Outcome]:
-        entry = None if refresh else await self._read(key)
+        entry = None if refresh else await self._read(key, name)
         if entry is not None and entry.fresh_until > self.clock():
             return Fetched(entry.value, _moment(entry.fetched_at)), "hit"
         try:
@@ -270,35 +270,36 @@ class ResultCache:
             if not (serve_stale and serves_stale(error)):
                 raise
             if refresh:
-                entry = await self._read(key)
+                entry = await self._read(key, name)
             if entry is None or entry.fresh_until + self.policy.stale <= self.clock():
                 raise
             log.info("serving stale %s after %s", key, error.code)
             return Fetched(entry.value, _moment(entry.fetched_at), stale=True, error=error), "stale"
         fetched_at = self.clock()
         fresh_for = self.policy.ttl(ttl)
-        await self._write(key, _Entry(fetched_at, fetched_at + fresh_for, value), fresh_for)
+        await self._write(key, name, Entry(fetched_at, fetched_at + fresh_for, value), fresh_for)
         return Fetched(value, _moment(fetched_at)), "miss"
 
-    async def _read(self, key: str) -> _Entry | None:
+    async def _read(self, key: str, name: str) -> Entry[Any] | None:
         raw = await self.backend.get(key)
         if raw is None:
             return None
         try:
-            entry = pickle.loads(raw)  # trusted: see the module docstring
-        except Exception as exc:  # an entry written by other code: a miss, not a failure
-            log.warning("unreadable cache entry %s: %s", key, type(exc).__name__)
+            return self.codec.decode(name, raw)
+        except EntryError as exc:  # foreign, damaged or hostile bytes: a miss, never a failure
+            log.warning("unreadable cache entry %s (%s)", key, exc)
+            record_cache_error(self.backend.name, exc.reason)
             return None
-        return entry if isinstance(entry, _Entry) else None
 
-    async def _write(self, key: str, entry: _Entry, fresh_for: float) -> None:
+    async def _write(self, key: str, name: str, entry: Entry[Any], fresh_for: float) -> None:
         keep_for = fresh_for + self.policy.stale
         if keep_for <= 0:
             return
         try:
-            raw = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # a value that cannot be stored is still a good answer
-            log.warning("cannot cache %s: %s", key, type(exc).__name__)
+            raw = self.codec.encode(name, entry)
+        except EntryError as exc:  # a value that cannot be stored is still a good answer
+            log.warning("cannot cache %s (%s)", key, exc)
+            record_cache_error(self.backend.name, exc.reason)
             return
         await self.backend.set(key, raw, keep_for)
 

@@ -6,7 +6,6 @@ A fake clock drives every expiry; loads are plain coroutines that count their ca
 from __future__ import annotations
 
 import asyncio
-import pickle
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from clients.errors import (
 )
 from resolvers.cache import (
     CachePolicy,
+    EntryCodec,
     MemoryBackend,
     ResultCache,
     TtlClass,
@@ -40,6 +40,8 @@ T0 = 1_760_000_000.0  # 2025-10-09T08:53:20Z
 TODAY = datetime.fromtimestamp(T0, UTC).date()
 PAST = DayRange(date(2025, 9, 1), date(2025, 9, 30))
 LIVE = DayRange(date(2025, 10, 1), TODAY)
+# these tests cache plain values under a real fetch name (the real types: test_cache_format.py)
+PLAIN = EntryCodec({"fetch_minutes": str | dict[str, int]})
 
 
 class Clock:
@@ -80,7 +82,7 @@ def clock() -> Clock:
 @pytest.fixture
 def cache(clock: Clock) -> ResultCache:
     policy = CachePolicy(ttl_past=3600, ttl_live=60, ttl_discovery=300, stale=86400)
-    return ResultCache(MemoryBackend(100, clock=clock), policy, clock=clock)
+    return ResultCache(MemoryBackend(100, clock=clock), policy, clock=clock, codec=PLAIN)
 
 
 def fetcher(
@@ -145,7 +147,7 @@ def test_memory_backend_needs_a_positive_bound() -> None:
 
 def test_keys_name_connection_fetch_and_normalized_params() -> None:
     assert cache_key("telzino", "fetch_minutes", (PAST, ["o1", "o2"])) == (
-        'fetch:2:telzino:fetch_minutes:["2025-09-01..2025-09-30",["o1","o2"]]'
+        'fetch:3:telzino:fetch_minutes:["2025-09-01..2025-09-30",["o1","o2"]]'
     )
     # unfiltered (None) and filtered reports are different entries
     assert cache_key("telzino", "fetch_minutes", (PAST, None)) != cache_key(
@@ -160,7 +162,7 @@ def test_keys_name_connection_fetch_and_normalized_params() -> None:
 def test_long_params_are_hashed_into_a_short_key() -> None:
     ids = [f"org-{i:05d}" for i in range(500)]
     key = cache_key("talkdesk", "fetch_rows", (ids, ("2025-09",)))
-    assert key.startswith("fetch:2:talkdesk:fetch_rows:sha256=")
+    assert key.startswith("fetch:3:talkdesk:fetch_rows:sha256=")
     assert len(key) < 120
     assert key != cache_key("talkdesk", "fetch_rows", (ids[:-1], ("2025-09",)))
 
@@ -295,19 +297,19 @@ async def test_a_refresh_skips_the_fresh_entry_but_may_still_fall_back_to_it(
 
 async def test_an_unreadable_entry_is_a_miss(cache: ResultCache) -> None:
     key = cache_key("telzino", "fetch_minutes", (PAST, None))
-    await cache.backend.set(key, b"not a pickle", 60)
+    await cache.backend.set(key, b"\x93not an entry", 60)
     load = Counted("fresh")
     assert (await fetcher(cache, load)()).value == "fresh"
     assert load.calls == 1
 
 
-async def test_entries_are_pickled_with_their_fetch_time_and_deadline(
+async def test_entries_are_stored_with_their_fetch_time_and_deadline(
     cache: ResultCache, clock: Clock
 ) -> None:
     await fetcher(cache, Counted({"o1": 1}))()
     raw = await cache.backend.get(cache_key("telzino", "fetch_minutes", (PAST, None)))
     assert raw is not None
-    entry = pickle.loads(raw)
+    entry = PLAIN.decode("fetch_minutes", raw)
     assert (entry.fetched_at, entry.fresh_until, entry.value) == (T0, T0 + 3600, {"o1": 1})
     # the backend keeps it for ttl + stale, so a failure a day later can still be answered
     clock.now += 3600 + 86400 - 1

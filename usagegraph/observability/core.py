@@ -91,6 +91,9 @@ class Observability:
     def record_cache(self, backend: str, hit: bool) -> None:
         self.metrics.record_cache(backend, hit)
 
+    def record_cache_error(self, backend: str, reason: str) -> None:
+        self.metrics.record_cache_error(backend, reason)
+
     def operation_finished(self, report: OperationReport) -> None:
         self.metrics.observe_operation(report.name, report.duration_s, report.error_codes)
         calls = report.trace.calls()

@@ -3,6 +3,9 @@
 usagegraph_upstream_requests_total{source,endpoint,status}      counter (each HTTP attempt)
 usagegraph_upstream_request_duration_seconds{source,endpoint}   histogram
 usagegraph_cache_hits_total{backend} / _misses_total{backend}   counters
+usagegraph_cache_errors_total{backend,reason}                   counter: entries not read or
+                                                                stored (unreadable, oversized,
+                                                                unstorable)
 usagegraph_graphql_operations_total{operation}                  counter
 usagegraph_graphql_operation_duration_seconds{operation}        histogram
 usagegraph_graphql_errors_total{operation,code}                 counter
@@ -85,6 +88,12 @@ class Metrics:
         self.cache_misses = Counter(
             "usagegraph_cache_misses", "Response cache misses.", ["backend"], registry=r
         )
+        self.cache_errors = Counter(
+            "usagegraph_cache_errors",
+            "Cache entries that could not be read (a miss) or stored, by reason.",
+            ["backend", "reason"],
+            registry=r,
+        )
         self.operations = Counter(
             "usagegraph_graphql_operations",
             "GraphQL operations executed.",
@@ -124,6 +133,10 @@ class Metrics:
     def record_cache(self, backend: str, hit: bool) -> None:
         """Count one cache lookup of `backend`."""
         (self.cache_hits if hit else self.cache_misses).labels(backend).inc()
+
+    def record_cache_error(self, backend: str, reason: str) -> None:
+        """Count one entry of `backend` that could not be read or stored."""
+        self.cache_errors.labels(backend, reason).inc()
 
     def observe_operation(
         self, name: str | None, duration_s: float, error_codes: Iterable[str]
