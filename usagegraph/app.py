@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from strawberry.fastapi import GraphQLRouter
 
 from resolvers.context import GraphContext
 from resolvers.directory import Directory, DirectoryError, load_directory
@@ -25,6 +24,7 @@ from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
 from usagegraph.persisted import install_persisted_queries
+from usagegraph.protocol import BoundedGraphQLRouter, install_error_shape, install_request_check
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = ["create_app"]
@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     app.state.observability = observability
 
     schema = build_schema(schema_limits(settings))
-    graphql = GraphQLRouter(
+    graphql = BoundedGraphQLRouter(
         schema,
         graphql_ide="graphiql" if settings.server.graphiql else None,
         context_getter=get_context,
@@ -82,9 +82,13 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     )
     app.include_router(graphql, prefix="/graphql")
     mount_graphiql(app, settings)  # our offline GraphiQL page, ahead of Strawberry's CDN one
+    # one bounded GraphQL request per call, or a 400 BAD_REQUEST (usagegraph/protocol.py)
+    install_request_check(app)
     # APQ / safelist (usagegraph/persisted.py): inside the gate, so it runs after the key check
     install_persisted_queries(app, settings, schema._schema)
     install_gate(app, settings, directory)  # API keys, rate limit, body size (usagegraph/limits.py)
+    # every error /graphql answers is GraphQL-shaped, the gate's included (usagegraph/protocol.py)
+    install_error_shape(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -3,7 +3,8 @@
 `RequestGate` is ASGI middleware that answers, before any GraphQL parsing or execution:
 401 for a missing or wrong API key (when `[auth]` is configured), 429 with `Retry-After` when the
 caller's token bucket is empty, 413 for a body over `[limits] max_body_bytes` (414 for a GET query
-string over it). Every refusal is a small JSON body `{"error": ..., "message": ...}`. Requests
+string over it). Every refusal is GraphQL-shaped JSON (usagegraph/protocol.py) whose
+`extensions.code` is UNAUTHORIZED, RATE_LIMITED, PAYLOAD_TOO_LARGE or URI_TOO_LONG. Requests
 that execute nothing (the GraphiQL page, its static files, CORS preflights: a GET, HEAD or
 OPTIONS without a `query` or `extensions` parameter) pass without a key. WebSockets on /graphql
 are refused: there are no subscriptions, and GraphQL over a WebSocket would bypass these checks.
@@ -20,13 +21,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, QueryParams
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from resolvers.directory import Directory
 from resolvers.scope import EVERYONE, NOBODY, Identity
 from schema.limits import SchemaLimits
 from usagegraph.auth import KeyRing, check_scopes
+from usagegraph.protocol import error_response, replay
 from usagegraph.settings import Settings
 
 __all__ = [
@@ -137,7 +138,7 @@ class RequestGate:
                     receive,
                     send,
                     429,
-                    "rate_limited",
+                    "RATE_LIMITED",
                     f"too many requests: retry after {seconds} s",
                     {"Retry-After": str(seconds)},
                 )
@@ -145,14 +146,14 @@ class RequestGate:
 
         if len(scope.get("query_string", b"")) > self.max_body_bytes:
             message = f"query string exceeds {self.max_body_bytes} bytes: POST the query instead"
-            await _refuse(scope, receive, send, 414, "uri_too_long", message)
+            await _refuse(scope, receive, send, 414, "URI_TOO_LONG", message)
             return
         body = await self._read_body(headers, receive)
         if body is None:
             message = f"request body exceeds {self.max_body_bytes} bytes"
-            await _refuse(scope, receive, send, 413, "payload_too_large", message)
+            await _refuse(scope, receive, send, 413, "PAYLOAD_TOO_LARGE", message)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
     def _guarded(self, scope: Scope) -> bool:
         path: str = scope["path"]
@@ -181,7 +182,7 @@ class RequestGate:
             "refused %s %s from %s: %s", scope["method"], scope["path"], _client(scope), message
         )
         await _refuse(
-            scope, receive, send, 401, "unauthorized", message, {"WWW-Authenticate": challenge}
+            scope, receive, send, 401, "UNAUTHORIZED", message, {"WWW-Authenticate": challenge}
         )
 
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
@@ -222,31 +223,16 @@ def _client(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands the buffered body over once, then defers to the real one."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 async def _refuse(
     scope: Scope,
     receive: Receive,
     send: Send,
     status: int,
-    error: str,
+    code: str,
     message: str,
     headers: dict[str, str] | None = None,
 ) -> None:
-    response = JSONResponse({"error": error, "message": message}, status, headers=headers)
-    await response(scope, receive, send)
+    await error_response(status, message, code, headers)(scope, receive, send)
 
 
 def schema_limits(settings: Settings) -> SchemaLimits:

@@ -42,10 +42,11 @@ from urllib.parse import urlencode
 from fastapi import FastAPI
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
 from starlette.datastructures import Headers, QueryParams
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.printing import print_document
+from usagegraph.protocol import error_response, read_body, replay
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = [
@@ -294,10 +295,11 @@ class PersistedQueries:
             # a miss is the protocol working (the client resends the query), not news
             level = logging.DEBUG if refusal.code == "PERSISTED_QUERY_NOT_FOUND" else logging.INFO
             log.log(level, "refused %s %s: %s", scope["method"], scope["path"], refusal.code)
-            body = {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
-            # never let a CDN keep a miss: the next request registers the query
-            response = JSONResponse(body, refusal.status, headers={"Cache-Control": "no-store"})
-            await response(scope, receive, send)
+            # never let a CDN keep a miss (error_response says no-store): the next request
+            # registers the query
+            await error_response(refusal.status, refusal.message, refusal.code)(
+                scope, receive, send
+            )
             return
         await self.app(scope, receive, send)
 
@@ -314,9 +316,9 @@ class PersistedQueries:
         if raw is None and (self.mode != "safelist" or "query" not in params):
             return scope  # nothing to resolve: the GraphiQL page, or ?query= outside safelist
         try:
-            extensions = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            return scope  # the router answers the malformed parameter
+            extensions = loads_bounded(raw) if raw else None
+        except JsonRefused:
+            return scope  # usagegraph/protocol.py answers the malformed parameter
         query = await self._resolve(params.get("query"), extensions)
         if query is None or params.get("query") == query:
             return scope
@@ -327,30 +329,30 @@ class PersistedQueries:
     async def _post(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
         headers = Headers(scope=scope)
         if "application/json" not in headers.get("content-type", ""):
-            return scope, receive  # the router refuses other content types itself
-        body = await _read_body(receive)
-        replay = _replay(body, receive)
+            return scope, receive  # usagegraph/protocol.py refuses other content types
+        body = await read_body(receive)
+        replayed = replay(body, receive)
         if self.mode != "safelist" and b"persistedQuery" not in body:
-            return scope, replay  # the common case: no JSON parsed here
+            return scope, replayed  # the common case: no JSON parsed here
         try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return scope, replay  # the router answers the malformed body
+            data = loads_bounded(body)
+        except JsonRefused:
+            return scope, replayed  # usagegraph/protocol.py answers the malformed body
         if isinstance(data, list):
             if self.mode == "safelist":
                 raise _not_allowed("batched requests are not accepted in safelist mode")
-            return scope, replay
+            return scope, replayed
         if not isinstance(data, dict):
-            return scope, replay
+            return scope, replayed
         sent = data.get("query")
         query = await self._resolve(sent if isinstance(sent, str) else None, data.get("extensions"))
         if query is None or query == sent:
-            return scope, replay
+            return scope, replayed
         data["query"] = query
         rewritten = json.dumps(data).encode("utf-8")
         new_headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         new_headers.append((b"content-length", str(len(rewritten)).encode("ascii")))
-        return {**scope, "headers": new_headers}, _replay(rewritten, receive)
+        return {**scope, "headers": new_headers}, replay(rewritten, receive)
 
     async def _resolve(self, query: str | None, extensions: object) -> str | None:
         """The query to run (None: leave the request as it is), or a `_Refusal`."""
@@ -406,33 +408,6 @@ def _sha256_of(persisted: object) -> str:
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise _Refusal(400, "persistedQuery.sha256Hash must be 64 hex digits", "BAD_USER_INPUT")
     return sha256.lower()
-
-
-async def _read_body(receive: Receive) -> bytes:
-    """The whole body (the gate in front already bounded its size)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands `body` over once, then defers to the real one."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def install_persisted_queries(app: FastAPI, settings: Settings, schema: GraphQLSchema) -> None:

@@ -210,7 +210,7 @@ async def test_the_api_key_is_checked_before_a_persisted_query_is_looked_up(
 
     assert registered.status_code == 200
     assert get_without_key.status_code == post_without_key.status_code == 401
-    assert get_without_key.json()["error"] == "unauthorized"
+    assert get_without_key.json()["errors"][0]["extensions"] == {"code": "UNAUTHORIZED"}
     # the stored query runs under the caller's own scope
     assert get_scoped.status_code == 200
     assert [r["id"] for r in get_scoped.json()["data"]["resellers"]] == ["eastgate"]
