@@ -3,9 +3,10 @@
 Before: a JSON body that was not an object (`42`, `"x"`, `null`), a body that was not UTF-8,
 a number of more than 4,300 digits, or JSON nested ~3,000 deep (in the body or in GET
 `variables` / `extensions`) answered a plain-text 500 without a request id; `"operationName": 5`
-answered 200 with a raw Python message and no code. Now every answer of /graphql that is not a
-200 is GraphQL-shaped JSON with an `extensions.code` and the `X-Request-Id` header, nothing runs,
-and no vendor is called.
+answered 200 with a raw Python message and no code; a document with two operations and no
+`operationName` ran the first one. Now every answer of /graphql that is not a 200 is
+GraphQL-shaped JSON with an `extensions.code` and the `X-Request-Id` header, nothing runs, and
+no vendor is called.
 """
 
 from __future__ import annotations
@@ -272,6 +273,29 @@ async def test_an_unknown_operation_name_is_a_graphql_shaped_400(
     )
 
     assert assert_shaped(response, 400, "BAD_REQUEST") == 'Unknown operation named "B".'
+
+
+async def test_several_operations_without_a_name_run_none(
+    client: httpx.AsyncClient, sandbox: SandboxServer
+) -> None:
+    document = "query A { resellers { id } } query B { organizations { id } }"
+    sandbox.control.reset()
+
+    refused = await client.post("/graphql", json={"query": document})
+
+    assert refused.status_code == 200
+    payload = refused.json()
+    assert payload["data"] is None
+    [error] = payload["errors"]
+    assert error["message"] == "Must provide operation name if query contains multiple operations."
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert sandbox.control.count() == 0  # nothing executed, so not even discovery
+    # named, the same document runs that one operation
+    named = await client.post("/graphql", json={"query": document, "operationName": "B"})
+    assert set(named.json()["data"]) == {"organizations"}
+    # and over GET too
+    get = await client.get("/graphql", params={"query": document})
+    assert get.json()["errors"][0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
 
 
 async def test_one_operation_with_fragments_needs_no_name(client: httpx.AsyncClient) -> None:
