@@ -23,7 +23,7 @@ from usagegraph.connections import open_connections
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
-from usagegraph.persisted import install_persisted_queries
+from usagegraph.persisted import build_query_store, install_persisted_queries
 from usagegraph.protocol import BoundedGraphQLRouter, install_error_shape, install_request_check
 from usagegraph.settings import ConfigError, Settings
 
@@ -49,6 +49,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = build_backend(settings)
         app.state.cache_backend = backend  # also for other features' values (see its API)
+        # registered APQ queries: a store of their own, never in the result cache's LRU
+        app.state.persisted_store = build_query_store(settings)
         try:
             # every upstream attempt feeds metrics, source statuses, debug events and spans
             async with open_connections(settings, on_call=observability.on_call) as connections:
@@ -67,6 +69,7 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
                 finally:
                     observability.bind(None)
         finally:
+            await app.state.persisted_store.close()
             await backend.close()
 
     app = FastAPI(title="usagegraph", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -31,9 +31,11 @@ from usagegraph.protocol import error_response, replay
 from usagegraph.settings import Settings
 
 __all__ = [
+    "CALLER_STATE_KEY",
     "IDENTITY_STATE_KEY",
     "RateLimiter",
     "RequestGate",
+    "caller_of",
     "identity_of",
     "install_gate",
     "schema_limits",
@@ -43,6 +45,8 @@ log = logging.getLogger("usagegraph.auth")
 
 # where the gate leaves the caller's identity for the GraphQL context (request.state.<this>)
 IDENTITY_STATE_KEY = "identity"
+# ... and who is calling, for per-caller quotas: `key:<name>`, or `ip:<address>` without [auth]
+CALLER_STATE_KEY = "caller"
 _PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # GET parameters that make a request execute an operation (usagegraph/persisted.py reads
 # `extensions.persistedQuery`)
@@ -126,10 +130,10 @@ class RequestGate:
         if identity is None:
             await self._unauthorized(scope, receive, send, headers)
             return
-        _set_identity(scope, identity)
+        caller = f"key:{identity.name}" if self.keys is not None else f"ip:{_client(scope)}"
+        _set_identity(scope, identity, caller)
 
         if self.limiter is not None:
-            caller = f"key:{identity.name}" if self.keys is not None else f"ip:{_client(scope)}"
             wait = self.limiter.acquire(caller)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
@@ -214,8 +218,16 @@ def identity_of(state: Any, *, default: Identity = EVERYONE) -> Identity:
     return identity if isinstance(identity, Identity) else default
 
 
-def _set_identity(scope: Scope, identity: Identity) -> None:
-    scope.setdefault("state", {})[IDENTITY_STATE_KEY] = identity
+def caller_of(scope: Scope) -> str:
+    """Who the gate found calling (`key:<name>`, or `ip:<address>` without [auth])."""
+    caller = scope.get("state", {}).get(CALLER_STATE_KEY)
+    return caller if isinstance(caller, str) else f"ip:{_client(scope)}"
+
+
+def _set_identity(scope: Scope, identity: Identity, caller: str) -> None:
+    state = scope.setdefault("state", {})
+    state[IDENTITY_STATE_KEY] = identity
+    state[CALLER_STATE_KEY] = caller
 
 
 def _client(scope: Scope) -> str:

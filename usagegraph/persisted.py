@@ -9,9 +9,10 @@ limits and body limits apply first) and before the router. It reads the request'
   them. A hash alone runs the stored query, or answers `PersistedQueryNotFound`
   (`PERSISTED_QUERY_NOT_FOUND`, HTTP 200) so the client resends it with the query; a hash with
   a query is checked (`provided sha does not match query`, BAD_USER_INPUT, HTTP 400), stored when
-  the query is a valid operation, and run. Entries live in the app's cache backend
-  (`app.state.cache_backend`, `pq:<sha256>`; Redis shares them across replicas), else in a
-  bounded in-process store.
+  the query is a valid operation, and run. Entries live in a store of their own
+  (usagegraph/persisted_store.py, `app.state.persisted_store`), bounded in bytes overall and per
+  caller, never in the result cache: in memory, or in Redis (shared by replicas) when the cache
+  backend is Redis.
 - `safelist`: only the operations of a manifest (`usagegraph export-operations`) run: by hash
   alone, or as full text whose normalized form (parsed and printed like graphql-js's `print`,
   so whitespace and comments do not matter) is listed. Anything else answers
@@ -31,12 +32,10 @@ import hashlib
 import json
 import logging
 import re
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import FastAPI
@@ -44,21 +43,23 @@ from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse,
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from resolvers.cache import DEFAULT_NAMESPACE
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
+from usagegraph.limits import caller_of
+from usagegraph.persisted_store import MemoryQueryStore, QueryStore, RedisQueryStore
 from usagegraph.printing import print_document
 from usagegraph.protocol import error_response, read_body, replay
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = [
     "MANIFEST_FORMAT",
-    "BackendStore",
     "Manifest",
     "ManifestError",
-    "MemoryStore",
     "Mode",
     "PersistedQueries",
     "QueryStore",
     "build_manifest",
+    "build_query_store",
     "install_persisted_queries",
     "normalize",
     "sha256_hex",
@@ -68,7 +69,6 @@ log = logging.getLogger("usagegraph.persisted")
 
 Mode = Literal["apq", "safelist", "off"]
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
-KEY_PREFIX = "pq:"  # keys in the shared cache backend (the result cache uses `fetch:`)
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -163,79 +163,6 @@ def build_manifest(files: Iterable[Path], schema: GraphQLSchema | None = None) -
     return {"format": MANIFEST_FORMAT, "version": 1, "operations": entries}
 
 
-# -- where APQ entries live ---------------------------------------------------------------------
-
-
-class QueryStore(Protocol):
-    """Persisted query texts by SHA-256."""
-
-    async def get(self, sha256: str) -> str | None: ...
-
-    async def set(self, sha256: str, query: str) -> None: ...
-
-
-class ByteBackend(Protocol):
-    """The cache backend API (resolvers/cache/backends.py `CacheBackend`), as used here."""
-
-    async def get(self, key: str) -> bytes | None: ...
-
-    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
-
-
-class BackendStore:
-    """APQ entries in the app's cache backend (memory or Redis), under `pq:<sha256>`."""
-
-    def __init__(self, backend: ByteBackend, *, ttl: float) -> None:
-        self.backend = backend
-        self.ttl = ttl
-
-    async def get(self, sha256: str) -> str | None:
-        value = await self.backend.get(KEY_PREFIX + sha256)
-        return value.decode("utf-8") if value is not None else None
-
-    async def set(self, sha256: str, query: str) -> None:
-        await self.backend.set(KEY_PREFIX + sha256, query.encode("utf-8"), self.ttl)
-
-
-class MemoryStore:
-    """A bounded LRU in this process: at most `max_bytes` of query text, for `ttl` seconds
-    (the fallback when the app has no cache backend)."""
-
-    def __init__(
-        self, *, max_bytes: int, ttl: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.max_bytes = max_bytes
-        self.ttl = ttl
-        self._clock = clock
-        self._size = 0
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
-
-    async def get(self, sha256: str) -> str | None:
-        item = self._entries.get(sha256)
-        if item is None:
-            return None
-        if item[0] <= self._clock():
-            self._drop(sha256)
-            return None
-        self._entries.move_to_end(sha256)
-        return item[1]
-
-    async def set(self, sha256: str, query: str) -> None:
-        self._drop(sha256)
-        size = len(query.encode("utf-8"))
-        if size > self.max_bytes:
-            return
-        self._entries[sha256] = (self._clock() + self.ttl, query)
-        self._size += size
-        while self._size > self.max_bytes:
-            self._drop(next(iter(self._entries)))
-
-    def _drop(self, sha256: str) -> None:
-        item = self._entries.pop(sha256, None)
-        if item is not None:
-            self._size -= len(item[1].encode("utf-8"))
-
-
 # -- the middleware -------------------------------------------------------------------------------
 
 
@@ -277,7 +204,7 @@ class PersistedQueries:
         self.app = app
         self.mode = mode
         self.schema = schema  # the served graphql-core schema, to validate before storing
-        self.store = store  # resolved per request: the cache backend exists once the app started
+        self.store = store  # resolved per request: the lifespan opens the store
         self.manifest = manifest
         self.max_tokens = max_tokens  # [limits] max_tokens: what we parse here is bounded too
         self.paths = tuple(paths)
@@ -319,7 +246,7 @@ class PersistedQueries:
             extensions = loads_bounded(raw) if raw else None
         except JsonRefused:
             return scope  # usagegraph/protocol.py answers the malformed parameter
-        query = await self._resolve(params.get("query"), extensions)
+        query = await self._resolve(scope, params.get("query"), extensions)
         if query is None or params.get("query") == query:
             return scope
         items = [(k, v) for k, v in params.multi_items() if k != "query"]
@@ -345,7 +272,9 @@ class PersistedQueries:
         if not isinstance(data, dict):
             return scope, replayed
         sent = data.get("query")
-        query = await self._resolve(sent if isinstance(sent, str) else None, data.get("extensions"))
+        query = await self._resolve(
+            scope, sent if isinstance(sent, str) else None, data.get("extensions")
+        )
         if query is None or query == sent:
             return scope, replayed
         data["query"] = query
@@ -354,7 +283,7 @@ class PersistedQueries:
         new_headers.append((b"content-length", str(len(rewritten)).encode("ascii")))
         return {**scope, "headers": new_headers}, replay(rewritten, receive)
 
-    async def _resolve(self, query: str | None, extensions: object) -> str | None:
+    async def _resolve(self, scope: Scope, query: str | None, extensions: object) -> str | None:
         """The query to run (None: leave the request as it is), or a `_Refusal`."""
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if persisted is None:
@@ -378,7 +307,7 @@ class PersistedQueries:
         # apq
         if query is not None:
             if self._storable(query):
-                await self.store().set(sha256, query)
+                await self.store().set(sha256, query, owner=caller_of(scope))
             return query
         stored = self.manifest.body(sha256) if self.manifest is not None else None
         stored = stored or await self.store().get(sha256)
@@ -410,11 +339,33 @@ def _sha256_of(persisted: object) -> str:
     return sha256.lower()
 
 
+def build_query_store(settings: Settings) -> QueryStore:
+    """The persisted-query store for `settings`: in Redis when the cache backend is Redis (so
+    replicas share it), else in this process; bounded per caller either way."""
+    config = settings.persisted_queries
+    if settings.cache.backend == "redis":
+        assert settings.cache.url is not None  # the settings refuse redis without a url
+        return RedisQueryStore(
+            settings.cache.url.get_secret_value(),
+            namespace=DEFAULT_NAMESPACE,
+            max_bytes_per_owner=config.max_bytes_per_key,
+            max_queries_per_owner=config.max_queries_per_key,
+            ttl=config.ttl_seconds,
+        )
+    return MemoryQueryStore(
+        max_bytes=config.memory_max_bytes,
+        max_bytes_per_owner=config.max_bytes_per_key,
+        max_queries_per_owner=config.max_queries_per_key,
+        ttl=config.ttl_seconds,
+    )
+
+
 def install_persisted_queries(app: FastAPI, settings: Settings, schema: GraphQLSchema) -> None:
     """Add `PersistedQueries` for `[persisted_queries]`. Call it before `install_gate`, so the
     gate wraps it (keys, rate limit and body size are checked first), and after
-    `mount_graphiql`, so a hash-only GET is resolved before the GraphiQL page could answer it.
-    A manifest that cannot be read is a ConfigError here, at start-up."""
+    `install_request_check`, so it resolves a hash before the request is checked. The store is
+    `app.state.persisted_store`, which the lifespan opens (`build_query_store`) and closes. A
+    manifest that cannot be read is a ConfigError here, at start-up."""
     config = settings.persisted_queries
     manifest = None
     if config.manifest is not None:
@@ -422,15 +373,12 @@ def install_persisted_queries(app: FastAPI, settings: Settings, schema: GraphQLS
             manifest = Manifest.load(config.manifest)
         except ManifestError as exc:
             raise ConfigError("persisted_queries.manifest", str(exc)) from None
-    fallback = MemoryStore(max_bytes=config.memory_max_bytes, ttl=config.ttl_seconds)
 
     def store() -> QueryStore:
-        # the cache backend is opened by the lifespan (app.state.cache_backend): shared with
-        # the result cache, and with every replica when it is Redis
-        backend = getattr(app.state, "cache_backend", None)
-        if backend is None:
-            return fallback
-        return BackendStore(backend, ttl=config.ttl_seconds)
+        found = getattr(app.state, "persisted_store", None)
+        if found is None:  # only before the lifespan started: nothing is kept then
+            raise RuntimeError("the persisted-query store is opened by the app's lifespan")
+        return found  # type: ignore[no-any-return]
 
     app.add_middleware(
         PersistedQueries,

@@ -361,13 +361,11 @@ def json_log() -> Iterator[io.StringIO]:
     logger.handlers[:], logger.level, logger.propagate = saved
 
 
-class _BrokenBackend:
-    name = "broken"
-
-    async def get(self, key: str) -> bytes | None:
+class _BrokenStore:
+    async def get(self, sha256: str) -> str | None:
         raise RuntimeError("the store broke: secret-detail-42")
 
-    async def set(self, key: str, value: bytes, ttl: float) -> None:
+    async def set(self, sha256: str, query: str, *, owner: str) -> bool:
         raise RuntimeError("the store broke: secret-detail-42")
 
     async def close(self) -> None:
@@ -378,15 +376,15 @@ async def test_an_unexpected_error_is_a_masked_500_with_the_request_id(
     client: httpx.AsyncClient, json_log: io.StringIO
 ) -> None:
     app: FastAPI = client.app  # type: ignore[attr-defined]
-    working = app.state.cache_backend
-    app.state.cache_backend = _BrokenBackend()
+    working = app.state.persisted_store
+    app.state.persisted_store = _BrokenStore()
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": "a" * 64}}
     try:
         response = await client.post(
             "/graphql", json={"extensions": extensions}, headers={"X-Request-Id": "boom-1"}
         )
     finally:
-        app.state.cache_backend = working
+        app.state.persisted_store = working
 
     message = assert_shaped(response, 500, "INTERNAL_SERVER_ERROR")
     assert message == "Internal server error (request id boom-1)"
