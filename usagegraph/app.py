@@ -72,7 +72,10 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
             await app.state.persisted_store.close()
             await backend.close()
 
-    app = FastAPI(title="usagegraph", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # no OpenAPI document either: /graphql is described by its schema, nothing else needs one
+    app = FastAPI(
+        title="usagegraph", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     app.state.observability = observability
 

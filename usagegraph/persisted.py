@@ -20,6 +20,10 @@ limits and body limits apply first) and before the router. It reads the request'
 - `off`: a request carrying a hash answers `PersistedQueryNotSupported`
   (PERSISTED_QUERY_NOT_SUPPORTED, HTTP 200), which makes Apollo's link fall back to full queries.
 
+`persisted_origin()` tells code running for the request (the operation metrics) whether its
+operation came from the manifest or the APQ store, or was sent as text: only the first two name
+a metric's `operation` label.
+
 The manifest uses Apollo's persisted query manifest format: `{"format":
 "apollo-persisted-query-manifest", "version": 1, "operations": [{"id", "name", "type", "body"}]}`
 where `id` is the SHA-256 of `body`, so the ids are also the APQ hashes of those bodies (the
@@ -33,6 +37,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -56,20 +61,32 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "Mode",
+    "Origin",
     "PersistedQueries",
     "QueryStore",
     "build_manifest",
     "build_query_store",
     "install_persisted_queries",
     "normalize",
+    "persisted_origin",
     "sha256_hex",
 ]
 
 log = logging.getLogger("usagegraph.persisted")
 
 Mode = Literal["apq", "safelist", "off"]
+# where the request's operation came from: the manifest, or the APQ store (by hash, or
+# registered with this very request)
+Origin = Literal["manifest", "apq"]
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_origin: ContextVar[Origin | None] = ContextVar("usagegraph_persisted_origin", default=None)
+
+
+def persisted_origin() -> Origin | None:
+    """Whether the current request runs a manifest operation, a query of the APQ store, or
+    (None) a text sent as is: only operators and registered queries choose metric labels."""
+    return _origin.get()
 
 
 def sha256_hex(text: str) -> str:
@@ -213,11 +230,12 @@ class PersistedQueries:
         if scope["type"] != "http" or not self._guarded(scope):
             await self.app(scope, receive, send)
             return
+        origin: Origin | None = None
         try:
             if scope["method"] == "GET":
-                scope = await self._get(scope)
+                scope, origin = await self._get(scope)
             elif scope["method"] == "POST":
-                scope, receive = await self._post(scope, receive)
+                scope, receive, origin = await self._post(scope, receive)
         except _Refusal as refusal:
             # a miss is the protocol working (the client resends the query), not news
             level = logging.DEBUG if refusal.code == "PERSISTED_QUERY_NOT_FOUND" else logging.INFO
@@ -228,7 +246,11 @@ class PersistedQueries:
                 scope, receive, send
             )
             return
-        await self.app(scope, receive, send)
+        token = _origin.set(origin)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _origin.reset(token)
 
     def _guarded(self, scope: Scope) -> bool:
         path: str = scope["path"]
@@ -237,59 +259,68 @@ class PersistedQueries:
             path = path[len(root) :]
         return path in self.paths
 
-    async def _get(self, scope: Scope) -> Scope:
+    async def _get(self, scope: Scope) -> tuple[Scope, Origin | None]:
         params = QueryParams(scope.get("query_string", b""))
         raw = params.get("extensions")
         if raw is None and (self.mode != "safelist" or "query" not in params):
-            return scope  # nothing to resolve: the GraphiQL page, or ?query= outside safelist
+            return scope, None  # nothing to resolve: the GraphiQL page, or ?query= outside safelist
         try:
             extensions = loads_bounded(raw) if raw else None
         except JsonRefused:
-            return scope  # usagegraph/protocol.py answers the malformed parameter
-        query = await self._resolve(scope, params.get("query"), extensions)
+            return scope, None  # usagegraph/protocol.py answers the malformed parameter
+        query, origin = await self._resolve(scope, params.get("query"), extensions)
         if query is None or params.get("query") == query:
-            return scope
+            return scope, origin
         items = [(k, v) for k, v in params.multi_items() if k != "query"]
         items.append(("query", query))
-        return {**scope, "query_string": urlencode(items).encode("ascii")}
+        return {**scope, "query_string": urlencode(items).encode("ascii")}, origin
 
-    async def _post(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+    async def _post(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive, Origin | None]:
         headers = Headers(scope=scope)
         if "application/json" not in headers.get("content-type", ""):
-            return scope, receive  # usagegraph/protocol.py refuses other content types
+            return scope, receive, None  # usagegraph/protocol.py refuses other content types
         body = await read_body(receive)
         replayed = replay(body, receive)
-        if self.mode != "safelist" and b"persistedQuery" not in body:
-            return scope, replayed  # the common case: no JSON parsed here
+        if self.mode != "safelist" and b"persistedQuery" not in body and self.manifest is None:
+            return scope, replayed, None  # the common case: no JSON parsed here
         try:
             data = loads_bounded(body)
         except JsonRefused:
-            return scope, replayed  # usagegraph/protocol.py answers the malformed body
+            return scope, replayed, None  # usagegraph/protocol.py answers the malformed body
         if isinstance(data, list):
             if self.mode == "safelist":
                 raise _not_allowed("batched requests are not accepted in safelist mode")
-            return scope, replayed
+            return scope, replayed, None
         if not isinstance(data, dict):
-            return scope, replayed
+            return scope, replayed, None
         sent = data.get("query")
-        query = await self._resolve(
+        query, origin = await self._resolve(
             scope, sent if isinstance(sent, str) else None, data.get("extensions")
         )
         if query is None or query == sent:
-            return scope, replayed
+            return scope, replayed, origin
         data["query"] = query
         rewritten = json.dumps(data).encode("utf-8")
         new_headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         new_headers.append((b"content-length", str(len(rewritten)).encode("ascii")))
-        return {**scope, "headers": new_headers}, replay(rewritten, receive)
+        return {**scope, "headers": new_headers}, replay(rewritten, receive), origin
 
-    async def _resolve(self, scope: Scope, query: str | None, extensions: object) -> str | None:
-        """The query to run (None: leave the request as it is), or a `_Refusal`."""
+    async def _resolve(
+        self, scope: Scope, query: str | None, extensions: object
+    ) -> tuple[str | None, Origin | None]:
+        """The query to run (None: leave the request as it is) and where it came from, or a
+        `_Refusal`."""
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if persisted is None:
-            if self.mode == "safelist" and query is not None:
+            if query is None:
+                return None, None
+            if self.mode == "safelist":
                 self._check_listed(query)
-            return None
+                return None, "manifest"
+            # the exact text of a manifest operation counts as one (normalizing it would cost
+            # a parse on every request)
+            listed = self.manifest is not None and sha256_hex(query) in self.manifest.operations
+            return None, "manifest" if listed else None
         if self.mode == "off":
             raise _Refusal(200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
         sha256 = _sha256_of(persisted)
@@ -298,22 +329,23 @@ class PersistedQueries:
         if self.mode == "safelist":
             if query is not None:
                 self._check_listed(query)
-                return query
+                return query, "manifest"
             assert self.manifest is not None
             listed = self.manifest.body(sha256)
             if listed is None:
                 raise _not_allowed(f"operation {sha256} is not in the persisted operations list")
-            return listed
+            return listed, "manifest"
         # apq
+        if self.manifest is not None and (listed := self.manifest.body(sha256)) is not None:
+            return query or listed, "manifest"
         if query is not None:
             if self._storable(query):
                 await self.store().set(sha256, query, owner=caller_of(scope))
-            return query
-        stored = self.manifest.body(sha256) if self.manifest is not None else None
-        stored = stored or await self.store().get(sha256)
+            return query, "apq"
+        stored = await self.store().get(sha256)
         if stored is None:
             raise _not_found()
-        return stored
+        return stored, "apq"
 
     def _check_listed(self, query: str) -> None:
         assert self.manifest is not None

@@ -218,6 +218,12 @@ class ObservabilitySettings(_Model):
     ready_probe_timeout_seconds: Seconds = 5.0
     metrics: bool = True  # serve GET /metrics
     tracing: bool = False  # OpenTelemetry spans; needs the `otel` extra
+    # /readyz's details and /metrics name every source (and its last error): with [auth], only
+    # an API key with the "operator" role sees them, unless these say the endpoint is private
+    # (e.g. reachable only inside the cluster). Without [auth] everyone sees them, as every
+    # caller may then run the `sources` query anyway.
+    readyz_details: bool = False
+    metrics_public: bool = False
 
 
 class DirectorySettings(_Model):
