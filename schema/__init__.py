@@ -33,6 +33,7 @@ from schema.inputs import DATE_SCALAR
 from schema.left_out import LeftOut
 from schema.limits import SchemaLimits, limit_extensions
 from schema.naming import schema_config
+from schema.operation_name import OperationNameRequired
 from schema.plain import PlainExecutor
 from schema.query import Query
 from schema.release import ReleaseLoaded
@@ -106,6 +107,7 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
             ErrorCodes,
             LeftOut,  # after ErrorCodes: its errors are in place before codes are shaped
             UpstreamBudget,
+            OperationNameRequired,  # several operations need an operationName (the spec)
             *limit_extensions(limits or SchemaLimits()),
             # dashboards send the same few operations again and again: parse each text once,
             # and validate each document once (6 ms for the benchmark's mixed query), keyed by

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from strawberry.fastapi import GraphQLRouter
 
 from resolvers.context import GraphContext
 from resolvers.directory import Directory, DirectoryError, load_directory
@@ -24,7 +23,8 @@ from usagegraph.connections import open_connections
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
-from usagegraph.persisted import install_persisted_queries
+from usagegraph.persisted import build_query_store, install_persisted_queries
+from usagegraph.protocol import BoundedGraphQLRouter, install_error_shape, install_request_check
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = ["create_app"]
@@ -49,6 +49,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = build_backend(settings)
         app.state.cache_backend = backend  # also for other features' values (see its API)
+        # registered APQ queries: a store of their own, never in the result cache's LRU
+        app.state.persisted_store = build_query_store(settings)
         try:
             # every upstream attempt feeds metrics, source statuses, debug events and spans
             async with open_connections(settings, on_call=observability.on_call) as connections:
@@ -67,14 +69,18 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
                 finally:
                     observability.bind(None)
         finally:
+            await app.state.persisted_store.close()
             await backend.close()
 
-    app = FastAPI(title="usagegraph", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # no OpenAPI document either: /graphql is described by its schema, nothing else needs one
+    app = FastAPI(
+        title="usagegraph", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     app.state.observability = observability
 
     schema = build_schema(schema_limits(settings))
-    graphql = GraphQLRouter(
+    graphql = BoundedGraphQLRouter(
         schema,
         graphql_ide="graphiql" if settings.server.graphiql else None,
         context_getter=get_context,
@@ -82,9 +88,13 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     )
     app.include_router(graphql, prefix="/graphql")
     mount_graphiql(app, settings)  # our offline GraphiQL page, ahead of Strawberry's CDN one
+    # one bounded GraphQL request per call, or a 400 BAD_REQUEST (usagegraph/protocol.py)
+    install_request_check(app)
     # APQ / safelist (usagegraph/persisted.py): inside the gate, so it runs after the key check
     install_persisted_queries(app, settings, schema._schema)
     install_gate(app, settings, directory)  # API keys, rate limit, body size (usagegraph/limits.py)
+    # every error /graphql answers is GraphQL-shaped, the gate's included (usagegraph/protocol.py)
+    install_error_shape(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -3,7 +3,8 @@
 `RequestGate` is ASGI middleware that answers, before any GraphQL parsing or execution:
 401 for a missing or wrong API key (when `[auth]` is configured), 429 with `Retry-After` when the
 caller's token bucket is empty, 413 for a body over `[limits] max_body_bytes` (414 for a GET query
-string over it). Every refusal is a small JSON body `{"error": ..., "message": ...}`. Requests
+string over it). Every refusal is GraphQL-shaped JSON (usagegraph/protocol.py) whose
+`extensions.code` is UNAUTHORIZED, RATE_LIMITED, PAYLOAD_TOO_LARGE or URI_TOO_LONG. Requests
 that execute nothing (the GraphiQL page, its static files, CORS preflights: a GET, HEAD or
 OPTIONS without a `query` or `extensions` parameter) pass without a key. WebSockets on /graphql
 are refused: there are no subscriptions, and GraphQL over a WebSocket would bypass these checks.
@@ -20,19 +21,21 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, QueryParams
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from resolvers.directory import Directory
 from resolvers.scope import EVERYONE, NOBODY, Identity
 from schema.limits import SchemaLimits
 from usagegraph.auth import KeyRing, check_scopes
+from usagegraph.protocol import error_response, replay
 from usagegraph.settings import Settings
 
 __all__ = [
+    "CALLER_STATE_KEY",
     "IDENTITY_STATE_KEY",
     "RateLimiter",
     "RequestGate",
+    "caller_of",
     "identity_of",
     "install_gate",
     "schema_limits",
@@ -42,6 +45,8 @@ log = logging.getLogger("usagegraph.auth")
 
 # where the gate leaves the caller's identity for the GraphQL context (request.state.<this>)
 IDENTITY_STATE_KEY = "identity"
+# ... and who is calling, for per-caller quotas: `key:<name>`, or `ip:<address>` without [auth]
+CALLER_STATE_KEY = "caller"
 _PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # GET parameters that make a request execute an operation (usagegraph/persisted.py reads
 # `extensions.persistedQuery`)
@@ -125,10 +130,10 @@ class RequestGate:
         if identity is None:
             await self._unauthorized(scope, receive, send, headers)
             return
-        _set_identity(scope, identity)
+        caller = f"key:{identity.name}" if self.keys is not None else f"ip:{_client(scope)}"
+        _set_identity(scope, identity, caller)
 
         if self.limiter is not None:
-            caller = f"key:{identity.name}" if self.keys is not None else f"ip:{_client(scope)}"
             wait = self.limiter.acquire(caller)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
@@ -137,7 +142,7 @@ class RequestGate:
                     receive,
                     send,
                     429,
-                    "rate_limited",
+                    "RATE_LIMITED",
                     f"too many requests: retry after {seconds} s",
                     {"Retry-After": str(seconds)},
                 )
@@ -145,14 +150,14 @@ class RequestGate:
 
         if len(scope.get("query_string", b"")) > self.max_body_bytes:
             message = f"query string exceeds {self.max_body_bytes} bytes: POST the query instead"
-            await _refuse(scope, receive, send, 414, "uri_too_long", message)
+            await _refuse(scope, receive, send, 414, "URI_TOO_LONG", message)
             return
         body = await self._read_body(headers, receive)
         if body is None:
             message = f"request body exceeds {self.max_body_bytes} bytes"
-            await _refuse(scope, receive, send, 413, "payload_too_large", message)
+            await _refuse(scope, receive, send, 413, "PAYLOAD_TOO_LARGE", message)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
     def _guarded(self, scope: Scope) -> bool:
         path: str = scope["path"]
@@ -181,7 +186,7 @@ class RequestGate:
             "refused %s %s from %s: %s", scope["method"], scope["path"], _client(scope), message
         )
         await _refuse(
-            scope, receive, send, 401, "unauthorized", message, {"WWW-Authenticate": challenge}
+            scope, receive, send, 401, "UNAUTHORIZED", message, {"WWW-Authenticate": challenge}
         )
 
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
@@ -213,8 +218,16 @@ def identity_of(state: Any, *, default: Identity = EVERYONE) -> Identity:
     return identity if isinstance(identity, Identity) else default
 
 
-def _set_identity(scope: Scope, identity: Identity) -> None:
-    scope.setdefault("state", {})[IDENTITY_STATE_KEY] = identity
+def caller_of(scope: Scope) -> str:
+    """Who the gate found calling (`key:<name>`, or `ip:<address>` without [auth])."""
+    caller = scope.get("state", {}).get(CALLER_STATE_KEY)
+    return caller if isinstance(caller, str) else f"ip:{_client(scope)}"
+
+
+def _set_identity(scope: Scope, identity: Identity, caller: str) -> None:
+    state = scope.setdefault("state", {})
+    state[IDENTITY_STATE_KEY] = identity
+    state[CALLER_STATE_KEY] = caller
 
 
 def _client(scope: Scope) -> str:
@@ -222,31 +235,16 @@ def _client(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands the buffered body over once, then defers to the real one."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 async def _refuse(
     scope: Scope,
     receive: Receive,
     send: Send,
     status: int,
-    error: str,
+    code: str,
     message: str,
     headers: dict[str, str] | None = None,
 ) -> None:
-    response = JSONResponse({"error": error, "message": message}, status, headers=headers)
-    await response(scope, receive, send)
+    await error_response(status, message, code, headers)(scope, receive, send)
 
 
 def schema_limits(settings: Settings) -> SchemaLimits:

@@ -9,15 +9,20 @@ limits and body limits apply first) and before the router. It reads the request'
   them. A hash alone runs the stored query, or answers `PersistedQueryNotFound`
   (`PERSISTED_QUERY_NOT_FOUND`, HTTP 200) so the client resends it with the query; a hash with
   a query is checked (`provided sha does not match query`, BAD_USER_INPUT, HTTP 400), stored when
-  the query is a valid operation, and run. Entries live in the app's cache backend
-  (`app.state.cache_backend`, `pq:<sha256>`; Redis shares them across replicas), else in a
-  bounded in-process store.
+  the query is a valid operation, and run. Entries live in a store of their own
+  (usagegraph/persisted_store.py, `app.state.persisted_store`), bounded in bytes overall and per
+  caller, never in the result cache: in memory, or in Redis (shared by replicas) when the cache
+  backend is Redis.
 - `safelist`: only the operations of a manifest (`usagegraph export-operations`) run: by hash
   alone, or as full text whose normalized form (parsed and printed like graphql-js's `print`,
   so whitespace and comments do not matter) is listed. Anything else answers
   PERSISTED_QUERY_NOT_ALLOWED (HTTP 400).
 - `off`: a request carrying a hash answers `PersistedQueryNotSupported`
   (PERSISTED_QUERY_NOT_SUPPORTED, HTTP 200), which makes Apollo's link fall back to full queries.
+
+`persisted_origin()` tells code running for the request (the operation metrics) whether its
+operation came from the manifest or the APQ store, or was sent as text: only the first two name
+a metric's `operation` label.
 
 The manifest uses Apollo's persisted query manifest format: `{"format":
 "apollo-persisted-query-manifest", "version": 1, "operations": [{"id", "name", "type", "body"}]}`
@@ -31,44 +36,57 @@ import hashlib
 import json
 import logging
 import re
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import FastAPI
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
 from starlette.datastructures import Headers, QueryParams
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from resolvers.cache import DEFAULT_NAMESPACE
+from usagegraph.jsonbounds import JsonRefused, loads_bounded
+from usagegraph.limits import caller_of
+from usagegraph.persisted_store import MemoryQueryStore, QueryStore, RedisQueryStore
 from usagegraph.printing import print_document
+from usagegraph.protocol import error_response, read_body, replay
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = [
     "MANIFEST_FORMAT",
-    "BackendStore",
     "Manifest",
     "ManifestError",
-    "MemoryStore",
     "Mode",
+    "Origin",
     "PersistedQueries",
     "QueryStore",
     "build_manifest",
+    "build_query_store",
     "install_persisted_queries",
     "normalize",
+    "persisted_origin",
     "sha256_hex",
 ]
 
 log = logging.getLogger("usagegraph.persisted")
 
 Mode = Literal["apq", "safelist", "off"]
+# where the request's operation came from: the manifest, or the APQ store (by hash, or
+# registered with this very request)
+Origin = Literal["manifest", "apq"]
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
-KEY_PREFIX = "pq:"  # keys in the shared cache backend (the result cache uses `fetch:`)
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_origin: ContextVar[Origin | None] = ContextVar("usagegraph_persisted_origin", default=None)
+
+
+def persisted_origin() -> Origin | None:
+    """Whether the current request runs a manifest operation, a query of the APQ store, or
+    (None) a text sent as is: only operators and registered queries choose metric labels."""
+    return _origin.get()
 
 
 def sha256_hex(text: str) -> str:
@@ -162,79 +180,6 @@ def build_manifest(files: Iterable[Path], schema: GraphQLSchema | None = None) -
     return {"format": MANIFEST_FORMAT, "version": 1, "operations": entries}
 
 
-# -- where APQ entries live ---------------------------------------------------------------------
-
-
-class QueryStore(Protocol):
-    """Persisted query texts by SHA-256."""
-
-    async def get(self, sha256: str) -> str | None: ...
-
-    async def set(self, sha256: str, query: str) -> None: ...
-
-
-class ByteBackend(Protocol):
-    """The cache backend API (resolvers/cache/backends.py `CacheBackend`), as used here."""
-
-    async def get(self, key: str) -> bytes | None: ...
-
-    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
-
-
-class BackendStore:
-    """APQ entries in the app's cache backend (memory or Redis), under `pq:<sha256>`."""
-
-    def __init__(self, backend: ByteBackend, *, ttl: float) -> None:
-        self.backend = backend
-        self.ttl = ttl
-
-    async def get(self, sha256: str) -> str | None:
-        value = await self.backend.get(KEY_PREFIX + sha256)
-        return value.decode("utf-8") if value is not None else None
-
-    async def set(self, sha256: str, query: str) -> None:
-        await self.backend.set(KEY_PREFIX + sha256, query.encode("utf-8"), self.ttl)
-
-
-class MemoryStore:
-    """A bounded LRU in this process: at most `max_bytes` of query text, for `ttl` seconds
-    (the fallback when the app has no cache backend)."""
-
-    def __init__(
-        self, *, max_bytes: int, ttl: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.max_bytes = max_bytes
-        self.ttl = ttl
-        self._clock = clock
-        self._size = 0
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
-
-    async def get(self, sha256: str) -> str | None:
-        item = self._entries.get(sha256)
-        if item is None:
-            return None
-        if item[0] <= self._clock():
-            self._drop(sha256)
-            return None
-        self._entries.move_to_end(sha256)
-        return item[1]
-
-    async def set(self, sha256: str, query: str) -> None:
-        self._drop(sha256)
-        size = len(query.encode("utf-8"))
-        if size > self.max_bytes:
-            return
-        self._entries[sha256] = (self._clock() + self.ttl, query)
-        self._size += size
-        while self._size > self.max_bytes:
-            self._drop(next(iter(self._entries)))
-
-    def _drop(self, sha256: str) -> None:
-        item = self._entries.pop(sha256, None)
-        if item is not None:
-            self._size -= len(item[1].encode("utf-8"))
-
-
 # -- the middleware -------------------------------------------------------------------------------
 
 
@@ -276,7 +221,7 @@ class PersistedQueries:
         self.app = app
         self.mode = mode
         self.schema = schema  # the served graphql-core schema, to validate before storing
-        self.store = store  # resolved per request: the cache backend exists once the app started
+        self.store = store  # resolved per request: the lifespan opens the store
         self.manifest = manifest
         self.max_tokens = max_tokens  # [limits] max_tokens: what we parse here is bounded too
         self.paths = tuple(paths)
@@ -285,21 +230,27 @@ class PersistedQueries:
         if scope["type"] != "http" or not self._guarded(scope):
             await self.app(scope, receive, send)
             return
+        origin: Origin | None = None
         try:
             if scope["method"] == "GET":
-                scope = await self._get(scope)
+                scope, origin = await self._get(scope)
             elif scope["method"] == "POST":
-                scope, receive = await self._post(scope, receive)
+                scope, receive, origin = await self._post(scope, receive)
         except _Refusal as refusal:
             # a miss is the protocol working (the client resends the query), not news
             level = logging.DEBUG if refusal.code == "PERSISTED_QUERY_NOT_FOUND" else logging.INFO
             log.log(level, "refused %s %s: %s", scope["method"], scope["path"], refusal.code)
-            body = {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
-            # never let a CDN keep a miss: the next request registers the query
-            response = JSONResponse(body, refusal.status, headers={"Cache-Control": "no-store"})
-            await response(scope, receive, send)
+            # never let a CDN keep a miss (error_response says no-store): the next request
+            # registers the query
+            await error_response(refusal.status, refusal.message, refusal.code)(
+                scope, receive, send
+            )
             return
-        await self.app(scope, receive, send)
+        token = _origin.set(origin)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _origin.reset(token)
 
     def _guarded(self, scope: Scope) -> bool:
         path: str = scope["path"]
@@ -308,57 +259,68 @@ class PersistedQueries:
             path = path[len(root) :]
         return path in self.paths
 
-    async def _get(self, scope: Scope) -> Scope:
+    async def _get(self, scope: Scope) -> tuple[Scope, Origin | None]:
         params = QueryParams(scope.get("query_string", b""))
         raw = params.get("extensions")
         if raw is None and (self.mode != "safelist" or "query" not in params):
-            return scope  # nothing to resolve: the GraphiQL page, or ?query= outside safelist
+            return scope, None  # nothing to resolve: the GraphiQL page, or ?query= outside safelist
         try:
-            extensions = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            return scope  # the router answers the malformed parameter
-        query = await self._resolve(params.get("query"), extensions)
+            extensions = loads_bounded(raw) if raw else None
+        except JsonRefused:
+            return scope, None  # usagegraph/protocol.py answers the malformed parameter
+        query, origin = await self._resolve(scope, params.get("query"), extensions)
         if query is None or params.get("query") == query:
-            return scope
+            return scope, origin
         items = [(k, v) for k, v in params.multi_items() if k != "query"]
         items.append(("query", query))
-        return {**scope, "query_string": urlencode(items).encode("ascii")}
+        return {**scope, "query_string": urlencode(items).encode("ascii")}, origin
 
-    async def _post(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+    async def _post(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive, Origin | None]:
         headers = Headers(scope=scope)
         if "application/json" not in headers.get("content-type", ""):
-            return scope, receive  # the router refuses other content types itself
-        body = await _read_body(receive)
-        replay = _replay(body, receive)
-        if self.mode != "safelist" and b"persistedQuery" not in body:
-            return scope, replay  # the common case: no JSON parsed here
+            return scope, receive, None  # usagegraph/protocol.py refuses other content types
+        body = await read_body(receive)
+        replayed = replay(body, receive)
+        if self.mode != "safelist" and b"persistedQuery" not in body and self.manifest is None:
+            return scope, replayed, None  # the common case: no JSON parsed here
         try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return scope, replay  # the router answers the malformed body
+            data = loads_bounded(body)
+        except JsonRefused:
+            return scope, replayed, None  # usagegraph/protocol.py answers the malformed body
         if isinstance(data, list):
             if self.mode == "safelist":
                 raise _not_allowed("batched requests are not accepted in safelist mode")
-            return scope, replay
+            return scope, replayed, None
         if not isinstance(data, dict):
-            return scope, replay
+            return scope, replayed, None
         sent = data.get("query")
-        query = await self._resolve(sent if isinstance(sent, str) else None, data.get("extensions"))
+        query, origin = await self._resolve(
+            scope, sent if isinstance(sent, str) else None, data.get("extensions")
+        )
         if query is None or query == sent:
-            return scope, replay
+            return scope, replayed, origin
         data["query"] = query
         rewritten = json.dumps(data).encode("utf-8")
         new_headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         new_headers.append((b"content-length", str(len(rewritten)).encode("ascii")))
-        return {**scope, "headers": new_headers}, _replay(rewritten, receive)
+        return {**scope, "headers": new_headers}, replay(rewritten, receive), origin
 
-    async def _resolve(self, query: str | None, extensions: object) -> str | None:
-        """The query to run (None: leave the request as it is), or a `_Refusal`."""
+    async def _resolve(
+        self, scope: Scope, query: str | None, extensions: object
+    ) -> tuple[str | None, Origin | None]:
+        """The query to run (None: leave the request as it is) and where it came from, or a
+        `_Refusal`."""
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if persisted is None:
-            if self.mode == "safelist" and query is not None:
+            if query is None:
+                return None, None
+            if self.mode == "safelist":
                 self._check_listed(query)
-            return None
+                return None, "manifest"
+            # the exact text of a manifest operation counts as one (normalizing it would cost
+            # a parse on every request)
+            listed = self.manifest is not None and sha256_hex(query) in self.manifest.operations
+            return None, "manifest" if listed else None
         if self.mode == "off":
             raise _Refusal(200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
         sha256 = _sha256_of(persisted)
@@ -367,22 +329,23 @@ class PersistedQueries:
         if self.mode == "safelist":
             if query is not None:
                 self._check_listed(query)
-                return query
+                return query, "manifest"
             assert self.manifest is not None
             listed = self.manifest.body(sha256)
             if listed is None:
                 raise _not_allowed(f"operation {sha256} is not in the persisted operations list")
-            return listed
+            return listed, "manifest"
         # apq
+        if self.manifest is not None and (listed := self.manifest.body(sha256)) is not None:
+            return query or listed, "manifest"
         if query is not None:
             if self._storable(query):
-                await self.store().set(sha256, query)
-            return query
-        stored = self.manifest.body(sha256) if self.manifest is not None else None
-        stored = stored or await self.store().get(sha256)
+                await self.store().set(sha256, query, owner=caller_of(scope))
+            return query, "apq"
+        stored = await self.store().get(sha256)
         if stored is None:
             raise _not_found()
-        return stored
+        return stored, "apq"
 
     def _check_listed(self, query: str) -> None:
         assert self.manifest is not None
@@ -408,38 +371,33 @@ def _sha256_of(persisted: object) -> str:
     return sha256.lower()
 
 
-async def _read_body(receive: Receive) -> bytes:
-    """The whole body (the gate in front already bounded its size)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands `body` over once, then defers to the real one."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+def build_query_store(settings: Settings) -> QueryStore:
+    """The persisted-query store for `settings`: in Redis when the cache backend is Redis (so
+    replicas share it), else in this process; bounded per caller either way."""
+    config = settings.persisted_queries
+    if settings.cache.backend == "redis":
+        assert settings.cache.url is not None  # the settings refuse redis without a url
+        return RedisQueryStore(
+            settings.cache.url.get_secret_value(),
+            namespace=DEFAULT_NAMESPACE,
+            max_bytes_per_owner=config.max_bytes_per_key,
+            max_queries_per_owner=config.max_queries_per_key,
+            ttl=config.ttl_seconds,
+        )
+    return MemoryQueryStore(
+        max_bytes=config.memory_max_bytes,
+        max_bytes_per_owner=config.max_bytes_per_key,
+        max_queries_per_owner=config.max_queries_per_key,
+        ttl=config.ttl_seconds,
+    )
 
 
 def install_persisted_queries(app: FastAPI, settings: Settings, schema: GraphQLSchema) -> None:
     """Add `PersistedQueries` for `[persisted_queries]`. Call it before `install_gate`, so the
     gate wraps it (keys, rate limit and body size are checked first), and after
-    `mount_graphiql`, so a hash-only GET is resolved before the GraphiQL page could answer it.
-    A manifest that cannot be read is a ConfigError here, at start-up."""
+    `install_request_check`, so it resolves a hash before the request is checked. The store is
+    `app.state.persisted_store`, which the lifespan opens (`build_query_store`) and closes. A
+    manifest that cannot be read is a ConfigError here, at start-up."""
     config = settings.persisted_queries
     manifest = None
     if config.manifest is not None:
@@ -447,15 +405,12 @@ def install_persisted_queries(app: FastAPI, settings: Settings, schema: GraphQLS
             manifest = Manifest.load(config.manifest)
         except ManifestError as exc:
             raise ConfigError("persisted_queries.manifest", str(exc)) from None
-    fallback = MemoryStore(max_bytes=config.memory_max_bytes, ttl=config.ttl_seconds)
 
     def store() -> QueryStore:
-        # the cache backend is opened by the lifespan (app.state.cache_backend): shared with
-        # the result cache, and with every replica when it is Redis
-        backend = getattr(app.state, "cache_backend", None)
-        if backend is None:
-            return fallback
-        return BackendStore(backend, ttl=config.ttl_seconds)
+        found = getattr(app.state, "persisted_store", None)
+        if found is None:  # only before the lifespan started: nothing is kept then
+            raise RuntimeError("the persisted-query store is opened by the app's lifespan")
+        return found  # type: ignore[no-any-return]
 
     app.add_middleware(
         PersistedQueries,

@@ -218,6 +218,12 @@ class ObservabilitySettings(_Model):
     ready_probe_timeout_seconds: Seconds = 5.0
     metrics: bool = True  # serve GET /metrics
     tracing: bool = False  # OpenTelemetry spans; needs the `otel` extra
+    # /readyz's details and /metrics name every source (and its last error): with [auth], only
+    # an API key with the "operator" role sees them, unless these say the endpoint is private
+    # (e.g. reachable only inside the cluster). Without [auth] everyone sees them, as every
+    # caller may then run the `sources` query anyway.
+    readyz_details: bool = False
+    metrics_public: bool = False
 
 
 class DirectorySettings(_Model):
@@ -344,8 +350,12 @@ class PersistedQueriesSettings(_Model):
     # optional for apq (its operations are then known by hash from the start)
     manifest: Path | None = Field(default=None, validate_default=True)
     ttl_seconds: Annotated[float, Field(gt=0)] = 86400.0  # how long a registered query is kept
-    # the in-process store's bound, used only when the app has no cache backend
+    # the in-process store's bound over every caller (with the memory cache backend)
     memory_max_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    # what one caller (API key; client address without [auth]) may keep registered, in memory
+    # and in Redis; a query counts its UTF-8 size plus 256 bytes
+    max_bytes_per_key: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    max_queries_per_key: Annotated[int, Field(ge=1)] = 500
 
     @field_validator("manifest")
     @classmethod

@@ -73,7 +73,9 @@ async def test_a_missing_or_wrong_key_is_a_401_and_nothing_runs(
     get = await client.get("/graphql", params={"query": QUERY}, headers=headers)
     for response in (post, get):
         assert response.status_code == 401
-        assert response.json() == {"error": "unauthorized", "message": message}
+        assert response.json() == {
+            "errors": [{"message": message, "extensions": {"code": "UNAUTHORIZED"}}]
+        }
         assert response.headers["www-authenticate"] == challenge
         assert response.headers["content-type"] == "application/json"
     # not even discovery ran: no GraphQL execution at all

@@ -1,7 +1,7 @@
 """Limits: query depth, aliases, tokens, introspection, body size, request rate, range span.
 
-Every refusal carries a code (GraphQL `extensions.code`, or the JSON `error` of an HTTP refusal),
-no stack trace, and costs no upstream call.
+Every refusal carries a code in `extensions.code` (GraphQL-shaped, HTTP refusals included), no
+stack trace, and costs no upstream call.
 """
 
 from __future__ import annotations
@@ -146,8 +146,12 @@ async def test_a_body_over_the_limit_is_a_413_before_parsing(
     response = await post(tight, padding + "{ resellers { id } }")
     assert response.status_code == 413
     assert response.json() == {
-        "error": "payload_too_large",
-        "message": "request body exceeds 2048 bytes",
+        "errors": [
+            {
+                "message": "request body exceeds 2048 bytes",
+                "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+            }
+        ]
     }
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while read
@@ -159,7 +163,7 @@ async def test_a_body_over_the_limit_is_a_413_before_parsing(
         "/graphql", content=chunks(), headers={"content-type": "application/json"}
     )
     assert streamed.status_code == 413
-    assert streamed.json()["error"] == "payload_too_large"
+    assert streamed.json()["errors"][0]["extensions"] == {"code": "PAYLOAD_TOO_LARGE"}
     assert sandbox.control.count() == 0
     small = await post(tight, "{ resellers { id } }")
     assert small.status_code == 200
@@ -169,7 +173,7 @@ async def test_a_query_string_over_the_limit_is_a_414(tight: httpx.AsyncClient) 
     query = "{ resellers { id } }" + " " * 3000
     response = await tight.get("/graphql", params={"query": query})
     assert response.status_code == 414
-    assert response.json()["error"] == "uri_too_long"
+    assert response.json()["errors"][0]["extensions"] == {"code": "URI_TOO_LONG"}
 
 
 async def test_each_key_has_its_own_rate_limit(
@@ -184,8 +188,12 @@ async def test_each_key_has_its_own_rate_limit(
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == "100"
         assert refused.json() == {
-            "error": "rate_limited",
-            "message": "too many requests: retry after 100 s",
+            "errors": [
+                {
+                    "message": "too many requests: retry after 100 s",
+                    "extensions": {"code": "RATE_LIMITED"},
+                }
+            ]
         }
         # another key has its own bucket
         other = await post(client, "{ __typename }", bearer("northwind"))

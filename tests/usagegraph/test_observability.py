@@ -28,6 +28,7 @@ from usagegraph import observability
 from usagegraph.app import create_app
 from usagegraph.auth import generate_key, hash_key
 from usagegraph.observability.logs import configure_logging
+from usagegraph.persisted import sha256_hex
 from usagegraph.settings import ConfigError, Settings, settings_from_sources
 
 ORG_USAGE = """
@@ -49,9 +50,19 @@ def last_full_month(ds: Dataset) -> tuple[str, str]:
     return str(last.replace(day=1)), str(last)
 
 
+def apq(query: str) -> dict[str, Any]:
+    """The extensions of an APQ registration (what Apollo Client sends after a miss)."""
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(query)}}
+
+
 def org_usage(ds: Dataset, customer: str = "cust0000") -> dict[str, Any]:
+    """OrgUsage for `customer`, registered as a persisted query (so its name labels metrics)."""
     first, last = last_full_month(ds)
-    return {"query": ORG_USAGE, "variables": {"id": customer, "first": first, "last": last}}
+    return {
+        "query": ORG_USAGE,
+        "variables": {"id": customer, "first": first, "last": last},
+        "extensions": apq(ORG_USAGE),
+    }
 
 
 @asynccontextmanager
@@ -141,9 +152,11 @@ async def test_failed_upstream_calls_are_counted_by_status(
 async def test_graphql_errors_are_counted_by_operation_and_code(
     sandbox: SandboxServer, directory_file: Path
 ) -> None:
+    broken = "query Broken { nope }"
     async with serving(settings_for(sandbox, directory_file)) as client:
-        await client.post("/graphql", json={"query": "query Broken { nope }"})
+        await client.post("/graphql", json={"query": broken, "extensions": apq(broken)})
         await client.post("/graphql", json={"query": "{ sources { name } }"})
+        await client.post("/graphql", json={"query": "query Chosen { sources { name } }"})
         samples = await metric_samples(client)
 
     assert (
@@ -157,6 +170,9 @@ async def test_graphql_errors_are_counted_by_operation_and_code(
     )
     assert sample(samples, "usagegraph_graphql_operations_total", operation="Broken") == 1
     assert sample(samples, "usagegraph_graphql_operations_total", operation="anonymous") == 1
+    # a name sent as plain text is the client's free choice: it labels nothing
+    assert sample(samples, "usagegraph_graphql_operations_total", operation="Chosen") == 0
+    assert sample(samples, "usagegraph_graphql_operations_total", operation="other") == 1
 
 
 async def test_in_flight_gauge_counts_the_scrape_itself_and_requests_are_counted(

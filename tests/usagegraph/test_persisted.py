@@ -22,11 +22,11 @@ from usagegraph.persisted import (
     MANIFEST_FORMAT,
     Manifest,
     ManifestError,
-    MemoryStore,
     build_manifest,
     normalize,
     sha256_hex,
 )
+from usagegraph.persisted_store import ENTRY_OVERHEAD, MemoryQueryStore
 from usagegraph.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +101,9 @@ async def test_hash_with_query_registers_it_then_the_hash_alone_runs_it(
     assert plain["data"]["resellers"]
     assert registered.status_code == by_hash.status_code == by_get.status_code == 200
     assert registered.json() == by_hash.json() == by_get.json() == plain
-    # stored in the app's cache backend, under the persisted-query prefix
-    assert await graph_app.state.cache_backend.get(f"pq:{HASH}") == QUERY.encode()
+    # stored in the persisted-query store, never in the result cache's backend
+    assert await graph_app.state.persisted_store.get(HASH) == QUERY
+    assert await graph_app.state.cache_backend.get(f"pq:{HASH}") is None
 
 
 async def test_get_with_the_hash_alone_passes_variables_and_operation_name(
@@ -183,7 +184,7 @@ async def test_an_invalid_operation_runs_once_but_is_not_stored(
 
     assert first.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
-    assert await graph_app.state.cache_backend.get(f"pq:{sha}") is None
+    assert await graph_app.state.persisted_store.get(sha) is None
 
 
 async def test_plain_requests_are_untouched(client: httpx.AsyncClient) -> None:
@@ -210,7 +211,7 @@ async def test_the_api_key_is_checked_before_a_persisted_query_is_looked_up(
 
     assert registered.status_code == 200
     assert get_without_key.status_code == post_without_key.status_code == 401
-    assert get_without_key.json()["error"] == "unauthorized"
+    assert get_without_key.json()["errors"][0]["extensions"] == {"code": "UNAUTHORIZED"}
     # the stored query runs under the caller's own scope
     assert get_scoped.status_code == 200
     assert [r["id"] for r in get_scoped.json()["data"]["resellers"]] == ["eastgate"]
@@ -398,16 +399,23 @@ def test_manifest_allows_listed_text_in_any_formatting_only() -> None:
 
 async def test_memory_store_is_bounded_by_bytes_and_expires() -> None:
     now = [0.0]
-    store = MemoryStore(max_bytes=10, ttl=5, clock=lambda: now[0])
-    await store.set("a", "12345")
-    await store.set("b", "12345")
+    size = ENTRY_OVERHEAD + 5  # what a 5-byte query is charged
+    store = MemoryQueryStore(
+        max_bytes=2 * size,
+        max_bytes_per_owner=2 * size,
+        max_queries_per_owner=10,
+        ttl=5,
+        clock=lambda: now[0],
+    )
+    await store.set("a", "12345", owner="k")
+    await store.set("b", "12345", owner="k")
     assert await store.get("a") == "12345"  # a is now the most recently used
-    await store.set("c", "123")  # over 10 bytes: the least recently used (b) goes
+    await store.set("c", "123", owner="k")  # over the bound: the least recently used (b) goes
 
     assert await store.get("b") is None
     assert await store.get("a") == "12345"
     assert await store.get("c") == "123"
-    await store.set("big", "x" * 11)  # larger than the whole store: not kept
+    assert not await store.set("big", "x" * (2 * size), owner="k")  # larger than the store
     assert await store.get("big") is None
     now[0] = 5.0
     assert await store.get("a") is None  # expired

@@ -3,6 +3,12 @@
 It owns the app's metrics registry, feeds source statuses, metrics, debug events and spans from
 the transports' `on_call` hook, answers `/readyz` and `/metrics`, logs one line per GraphQL
 operation, and puts the request middleware in front of everything.
+
+`/readyz` and `/metrics` need no key, but what names sources (their names, last errors and
+circuits; every metric labelled by source) is for operators: with `[auth]`, `/readyz` shows its
+details, and `/metrics` answers at all, only to an API key with the "operator" role, unless
+`[observability] readyz_details` / `metrics_public` say the endpoint is private. Without
+`[auth]` every caller already sees all of it through the `sources` query, so both show it.
 """
 
 from __future__ import annotations
@@ -11,16 +17,19 @@ import importlib.util
 import logging
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import JSONResponse, Response
 from strawberry.extensions import SchemaExtension
 
 from clients.telemetry import record_call
 from schema.debug import OperationReport
+from usagegraph.auth import KeyRing
 from usagegraph.observability.health import observe_call, readiness
 from usagegraph.observability.metrics import Metrics
 from usagegraph.observability.middleware import RequestObservability
+from usagegraph.persisted import persisted_origin
+from usagegraph.protocol import error_response
 from usagegraph.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -50,6 +59,10 @@ class Observability:
         self.ready_window = settings.observability.ready_window_seconds
         self.probe_timeout = settings.observability.ready_probe_timeout_seconds
         self.expose_metrics = settings.observability.metrics
+        self.readyz_details = settings.observability.readyz_details
+        self.metrics_public = settings.observability.metrics_public
+        # None without [auth]: then every caller may see what `sources` shows anyway
+        self.keys = KeyRing(settings.auth) if settings.auth is not None else None
         self.tracing: Tracing | None = None
         if settings.observability.tracing:
             if tracer_provider is None and not sdk_available():
@@ -95,7 +108,10 @@ class Observability:
         self.metrics.record_cache_error(backend, reason)
 
     def operation_finished(self, report: OperationReport) -> None:
-        self.metrics.observe_operation(report.name, report.duration_s, report.error_codes)
+        # a client-chosen name labels metrics only when its query was persisted (manifest, APQ)
+        self.metrics.observe_operation(
+            report.name, report.duration_s, report.error_codes, origin=persisted_origin()
+        )
         calls = report.trace.calls()
         duration_ms = round(report.duration_s * 1000, 1)
         log.info(
@@ -117,20 +133,44 @@ class Observability:
         return self.tracing.extension() if self.tracing is not None else None
 
     # -- endpoints -----------------------------------------------------------------------------
-    async def _readyz(self) -> JSONResponse:
+    def _operator(self, request: Request) -> bool | None:
+        """True for an API key with the "operator" role, or anyone without [auth]; False for
+        another valid key; None without a valid key."""
+        if self.keys is None:
+            return True
+        identity = self.keys.identify(request.headers.get("authorization"))
+        if identity is None:
+            return None
+        return identity.has_role("operator")
+
+    async def _readyz(self, request: Request) -> JSONResponse:
         service = self._service
+        details = self.readyz_details or bool(self._operator(request))
         if service is None:
-            return JSONResponse({"status": "starting", "sources": []}, status_code=503)
+            body: dict[str, Any] = {"status": "starting"}
+            if details:
+                body["sources"] = []
+            return JSONResponse(body, status_code=503)
         ready, verdicts = await readiness(
             service, window=self.ready_window, probe_timeout=self.probe_timeout
         )
-        return JSONResponse(
-            {
-                "status": "ready" if ready else "not ready",
-                "sources": [v.as_dict() for v in verdicts],
-            },
-            status_code=200 if ready else 503,
-        )
+        body = {"status": "ready" if ready else "not ready"}
+        if details:  # names every source and its last error: operators only
+            body["sources"] = [v.as_dict() for v in verdicts]
+        return JSONResponse(body, status_code=200 if ready else 503)
 
-    async def _metrics(self) -> Response:
+    async def _metrics(self, request: Request) -> Response:
+        if not self.metrics_public:
+            operator = self._operator(request)
+            if operator is None:
+                return error_response(
+                    401,
+                    "/metrics needs an API key with the operator role",
+                    "UNAUTHORIZED",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            if not operator:
+                return error_response(
+                    403, "/metrics needs an API key with the operator role", "FORBIDDEN"
+                )
         return Response(self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

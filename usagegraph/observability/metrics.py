@@ -6,7 +6,8 @@ usagegraph_cache_hits_total{backend} / _misses_total{backend}   counters
 usagegraph_cache_errors_total{backend,reason}                   counter: entries not read or
                                                                 stored (unreadable, oversized,
                                                                 unstorable)
-usagegraph_graphql_operations_total{operation}                  counter
+usagegraph_graphql_operations_total{operation}                  counter (operation: a persisted
+                                                                query's name, else anonymous/other)
 usagegraph_graphql_operation_duration_seconds{operation}        histogram
 usagegraph_graphql_errors_total{operation,code}                 counter
 usagegraph_http_requests_in_flight                              gauge
@@ -43,13 +44,18 @@ _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 
 
-def operation_label(name: str | None, seen: set[str]) -> str:
-    """A bounded label for an operation name: "anonymous", the name, or "other"."""
+def operation_label(name: str | None, seen: set[str], origin: str | None = None) -> str:
+    """A bounded label for an operation name: "anonymous" without one; "other" for a name the
+    client chose freely (a text sent as is, or past MAX_OPERATION_NAMES names registered by
+    APQ); else the name: a manifest's operations (the operator's list) always, and the first
+    MAX_OPERATION_NAMES names of APQ-registered queries (`origin` "manifest" or "apq")."""
     if not name:
         return "anonymous"
+    if origin is None:
+        return "other"
     if not _GRAPHQL_NAME.fullmatch(name):
         return "invalid"
-    if name in seen:
+    if origin == "manifest" or name in seen:
         return name
     if len(seen) >= MAX_OPERATION_NAMES:
         return "other"
@@ -139,10 +145,16 @@ class Metrics:
         self.cache_errors.labels(backend, reason).inc()
 
     def observe_operation(
-        self, name: str | None, duration_s: float, error_codes: Iterable[str]
+        self,
+        name: str | None,
+        duration_s: float,
+        error_codes: Iterable[str],
+        *,
+        origin: str | None = None,
     ) -> str:
-        """Count and time one GraphQL operation; returns the label it was counted under."""
-        label = operation_label(name, self._operation_names)
+        """Count and time one GraphQL operation; returns the label it was counted under
+        (`origin`: "manifest" or "apq" when its query was persisted, see `operation_label`)."""
+        label = operation_label(name, self._operation_names, origin)
         self.operations.labels(label).inc()
         self.operation_duration.labels(label).observe(duration_s)
         for code in error_codes:
