@@ -30,9 +30,11 @@ from usagegraph.auth import KeyRing, check_scopes
 from usagegraph.settings import Settings
 
 __all__ = [
+    "CALLER_STATE_KEY",
     "IDENTITY_STATE_KEY",
     "RateLimiter",
     "RequestGate",
+    "caller_of",
     "identity_of",
     "install_gate",
     "schema_limits",
@@ -42,6 +44,9 @@ log = logging.getLogger("usagegraph.auth")
 
 # where the gate leaves the caller's identity for the GraphQL context (request.state.<this>)
 IDENTITY_STATE_KEY = "identity"
+# and who pays for its upstream calls ("key:<name>", or "ip:<address>" without [auth]): the
+# rate limit, each source's fair share and the upstream quota all count per caller
+CALLER_STATE_KEY = "caller"
 _PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # GET parameters that make a request execute an operation (usagegraph/persisted.py reads
 # `extensions.persistedQuery`)
@@ -125,10 +130,10 @@ class RequestGate:
         if identity is None:
             await self._unauthorized(scope, receive, send, headers)
             return
-        _set_identity(scope, identity)
+        caller = f"key:{identity.name}" if self.keys is not None else f"ip:{_client(scope)}"
+        _set_identity(scope, identity, caller)
 
         if self.limiter is not None:
-            caller = f"key:{identity.name}" if self.keys is not None else f"ip:{_client(scope)}"
             wait = self.limiter.acquire(caller)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
@@ -213,8 +218,16 @@ def identity_of(state: Any, *, default: Identity = EVERYONE) -> Identity:
     return identity if isinstance(identity, Identity) else default
 
 
-def _set_identity(scope: Scope, identity: Identity) -> None:
-    scope.setdefault("state", {})[IDENTITY_STATE_KEY] = identity
+def caller_of(state: Any, identity: Identity) -> str:
+    """Who the gate counted the request against; without a gate, the identity's key name."""
+    caller = getattr(state, CALLER_STATE_KEY, None)
+    return caller if isinstance(caller, str) else f"key:{identity.name}"
+
+
+def _set_identity(scope: Scope, identity: Identity, caller: str) -> None:
+    state = scope.setdefault("state", {})
+    state[IDENTITY_STATE_KEY] = identity
+    state[CALLER_STATE_KEY] = caller
 
 
 def _client(scope: Scope) -> str:

@@ -207,6 +207,10 @@ class GraphSettings(_Model):
     naive_loaders: bool = False
     # upstream calls one GraphQL operation may make per source; fields past it are null
     max_upstream_calls_per_source: Annotated[int, Field(ge=1)] = 500
+    # how long one operation may wait on the vendors, discovery included; past it the fields
+    # still missing are null with UPSTREAM_TIMEOUT (one call never gets more than its source's
+    # own timeout_total either)
+    request_deadline_seconds: Seconds = 20.0
 
 
 class ObservabilitySettings(_Model):
@@ -290,6 +294,10 @@ class LimitsSettings(_Model):
     # per API key (per client IP without [auth]); 0 turns the rate limit off
     requests_per_second: Annotated[float, Field(ge=0)] = 20.0
     burst: Annotated[int, Field(ge=1)] = 100
+    # upstream calls per key (per client address without [auth]) and source, refilled evenly
+    # over the minute; past it that key's fields needing the source are UPSTREAM_QUOTA_EXCEEDED.
+    # 0 turns it off
+    upstream_calls_per_minute: Annotated[int, Field(ge=0)] = 600
 
 
 def _check_redis_url(value: SecretStr | None) -> SecretStr | None:
