@@ -228,7 +228,7 @@ async def test_a_backlog_that_cannot_be_served_before_the_deadline_fails_fast() 
     assert 10 <= len(served) <= 13
     assert len(refused) >= 44
     assert len(served) + len(refused) + len(timed_out) == 60
-    assert len(calls) == len(served)
+    assert len(calls) <= 60 - len(refused)  # a refused call never left (a late one may have)
     assert elapsed < 1.5
 
 
