@@ -165,6 +165,38 @@ async def test_discovery_slower_than_its_share_leaves_its_source_out_and_runs_on
     assert control.count("talkdesk", path=ACCOUNTS) == 3
 
 
+async def test_a_slow_rediscovery_lets_the_last_discovery_stand_in_and_says_so(
+    sandbox: SandboxServer, directory_file: Path
+) -> None:
+    """The usual case: discovery is due again (its TTL) and one vendor is slow to list. The
+    request does not wait for it past its share: the last discovery stands in, named in
+    `extensions.staleDiscovery`, and the figures are all there."""
+    settings = settings_for(
+        sandbox,
+        directory_file,
+        source={"timeout_total": 10.0},
+        graph={"request_deadline_seconds": 2.0, "discovery_ttl_seconds": 0},
+    )
+    control = sandbox.control
+    async with started(settings) as app, client_for(app) as client:
+        before = await post(client, USAGE, month(sandbox))
+        control.inject(vendor="talkdesk", path=ACCOUNTS, latency_ms=3000)
+        began = time.perf_counter()
+        after = await post(client, USAGE, month(sandbox))
+        took = time.perf_counter() - began
+
+    assert "errors" not in before and "errors" not in after
+    assert took < 2.0
+    assert by_source(after) == by_source(before)
+    stale = after["extensions"]["staleDiscovery"]
+    assert [s["source"] for s in stale] == [
+        "talkdesk-eastgate",
+        "talkdesk-northwind",
+        "talkdesk-southpoint",
+    ]
+    assert {s["code"] for s in stale} == {"UPSTREAM_TIMEOUT"}
+
+
 async def test_a_shared_fetch_outlives_the_request_that_gave_up_on_it(
     sandbox: SandboxServer, directory_file: Path
 ) -> None:
