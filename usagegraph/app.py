@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
                     max_range_days=settings.graph.max_range_days,
                     naive_loaders=settings.graph.naive_loaders,
                     max_calls_per_source=settings.graph.max_upstream_calls_per_source,
-                    request_deadline=settings.graph.request_deadline_seconds,
+                    request_deadline=settings.request_deadline(),
                     cache=result_cache(settings, backend),
                 )
                 observability.bind(app.state.graph)

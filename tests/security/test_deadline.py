@@ -74,14 +74,16 @@ async def test_slow_discovery_then_a_slow_report_answer_within_the_deadline(
     sandbox: SandboxServer, directory_file: Path
 ) -> None:
     """The finding's scenario: Talkdesk's discovery is slow, then its report never comes.
-    Each call alone is within `timeout_total`; on their own clocks they took 1.5 + 4 s."""
+    Each call alone is within `timeout_total`; on their own clocks they took 1.5 + 4 s. No
+    deadline is configured: by default a request waits no longer than one call may."""
     settings = settings_for(
         sandbox,
         directory_file,
         source={"timeout_total": 4.0},
-        graph={"request_deadline_seconds": 4.0, "discovery_ttl_seconds": 0},
+        graph={"discovery_ttl_seconds": 0},
         cache={"enabled": False},  # every request discovers and fetches anew
     )
+    assert settings.request_deadline() == 4.0
     control = sandbox.control
     async with started(settings) as app, client_for(app) as client:
         clean = await post(client, USAGE, month(sandbox))
@@ -292,9 +294,32 @@ async def test_a_request_gets_twenty_seconds_by_default(
     sandbox: SandboxServer, directory_file: Path
 ) -> None:
     settings = settings_from_sources(sandbox.sources(), directory={"path": directory_file})
-    assert settings.graph.request_deadline_seconds == 20.0
+    assert settings.graph.request_deadline_seconds is None
+    assert settings.request_deadline() == 20.0  # the sources' timeout_total is 30 s
     async with started(settings) as app:
         assert app.state.graph.request_deadline == 20.0
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "configured", "deadline"),
+    [
+        ((8.0, 8.0), None, 8.0),  # the finding's config: no longer than one call may take
+        ((8.0, 12.0), None, 12.0),  # the slowest source's
+        ((8.0, 8.0), 45.0, 45.0),  # a configured deadline is the operator's call
+    ],
+)
+def test_the_default_deadline_is_never_longer_than_the_sources_timeouts(
+    sandbox: SandboxServer,
+    timeouts: tuple[float, ...],
+    configured: float | None,
+    deadline: float,
+) -> None:
+    entries = [
+        {**entry, "timeout_total": timeouts[i % len(timeouts)]}
+        for i, entry in enumerate(sandbox.sources())
+    ]
+    graph = {} if configured is None else {"request_deadline_seconds": configured}
+    assert settings_from_sources(entries, graph=graph).request_deadline() == deadline
 
 
 @pytest.mark.parametrize(
