@@ -88,7 +88,7 @@ async def test_slow_discovery_then_a_slow_report_answer_within_the_deadline(
     async with started(settings) as app, client_for(app) as client:
         clean = await post(client, USAGE, month(sandbox))
         control.inject(vendor="talkdesk", path=ACCOUNTS, latency_ms=1500)
-        control.inject(vendor="talkdesk", path=TALKDESK_USAGE, latency_ms=60_000)
+        control.inject(vendor="talkdesk", path=TALKDESK_USAGE, latency_ms=6000)
         began = time.perf_counter()
         body = await post(client, USAGE, month(sandbox))
         took = time.perf_counter() - began
@@ -135,19 +135,19 @@ async def test_discovery_slower_than_its_share_leaves_its_source_out_and_runs_on
         sandbox,
         directory_file,
         source={"timeout_total": 10.0},
-        graph={"request_deadline_seconds": 2.0},
+        graph={"request_deadline_seconds": 4.0},
     )
     control = sandbox.control
-    control.inject(vendor="talkdesk", path=ACCOUNTS, latency_ms=2500)
+    control.inject(vendor="talkdesk", path=ACCOUNTS, latency_ms=5000)
     async with started(settings) as app, client_for(app) as client:
         began = time.perf_counter()
         first = await post(client, USAGE, month(sandbox))
         took = time.perf_counter() - began
-        await asyncio.sleep(2.0)  # the discovery left running finishes meanwhile
+        await asyncio.sleep(5.5 - took)  # the discovery left running finishes meanwhile
         control.clear_faults()
         second = await post(client, USAGE, month(sandbox))
 
-    assert took < 2.0
+    assert 2.0 <= took < 4.0
     lists = [e for e in first["errors"] if e["path"] == ["resellers"]]
     assert len(lists) == 1
     assert lists[0]["extensions"]["code"] == "UPSTREAM_TIMEOUT"
@@ -156,7 +156,7 @@ async def test_discovery_slower_than_its_share_leaves_its_source_out_and_runs_on
         "talkdesk-southpoint",
         "talkdesk-eastgate",
     }
-    assert "time for discovery of 1 s" in lists[0]["message"]
+    assert "time for discovery of 2 s" in lists[0]["message"]
     answered = by_source(first)
     assert answered and all(
         seconds is not None for (_, s), seconds in answered.items() if s == "telzino"
@@ -177,18 +177,18 @@ async def test_a_slow_rediscovery_lets_the_last_discovery_stand_in_and_says_so(
         sandbox,
         directory_file,
         source={"timeout_total": 10.0},
-        graph={"request_deadline_seconds": 2.0, "discovery_ttl_seconds": 0},
+        graph={"request_deadline_seconds": 4.0, "discovery_ttl_seconds": 0},
     )
     control = sandbox.control
     async with started(settings) as app, client_for(app) as client:
         before = await post(client, USAGE, month(sandbox))
-        control.inject(vendor="talkdesk", path=ACCOUNTS, latency_ms=3000)
+        control.inject(vendor="talkdesk", path=ACCOUNTS, latency_ms=6000)
         began = time.perf_counter()
         after = await post(client, USAGE, month(sandbox))
         took = time.perf_counter() - began
 
     assert "errors" not in before and "errors" not in after
-    assert took < 2.0
+    assert 2.0 <= took < 4.0
     assert by_source(after) == by_source(before)
     stale = after["extensions"]["staleDiscovery"]
     assert [s["source"] for s in stale] == [
@@ -206,7 +206,7 @@ async def test_a_shared_fetch_outlives_the_request_that_gave_up_on_it(
         sandbox,
         directory_file,
         source={"timeout_total": 10.0},
-        graph={"request_deadline_seconds": 2.0},
+        graph={"request_deadline_seconds": 3.0},
     )
     control = sandbox.control
     query = """query ($first: Date!, $last: Date!) {
@@ -215,10 +215,10 @@ async def test_a_shared_fetch_outlives_the_request_that_gave_up_on_it(
     async with started(settings) as app, client_for(app) as client:
         assert "errors" not in await post(client, "{ resellers { id } }", {})  # discovery
         control.reset()
-        control.inject(vendor="telzino", path=MINUTES, latency_ms=2500)
+        control.inject(vendor="telzino", path=MINUTES, latency_ms=3500)
 
         async def later() -> tuple[Any, float]:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.5)
             began = time.perf_counter()
             return await post(client, query, month(sandbox)), time.perf_counter() - began
 
@@ -230,10 +230,10 @@ async def test_a_shared_fetch_outlives_the_request_that_gave_up_on_it(
 
     codes = {(e["extensions"]["code"], e["extensions"]["source"]) for e in gave_up["errors"]}
     assert codes == {("UPSTREAM_TIMEOUT", "telzino")}
-    assert took < 2.0 + 0.5 + MARGIN  # the first one's 2 s; the second's then 1.5 s more
+    assert took < 3.5 + MARGIN  # the first gives up at 3 s; the call answers the second at 3.5
     # the second request waited on the same call, which went on after the first gave up
     assert "errors" not in joined
-    assert waited < 2.0
+    assert waited < 3.0  # its own deadline: it joined the call, half a second from its answer
     assert control.count("telzino", path=MINUTES) == 1
 
 
