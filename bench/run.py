@@ -44,14 +44,17 @@ CONCURRENCY = (1, 8, 32)
 
 # The graph under test: discovery cached for the whole run (its calls are reported separately),
 # and no caller or vendor throttling so the figures measure the engine, not the limiters (the
-# sandbox does not rate-limit). Settings this usagegraph version does not know are dropped.
+# sandbox does not rate-limit; every load client shares one address, so one caller's upstream
+# quota would throttle them all) nor a request deadline cutting the slowest baselines short.
+# Settings this usagegraph version does not know are dropped.
 # "Cold" means no response cache: it is switched off where this version has one (and a cold
 # sample that makes fewer calls than the bound is reported as a broken measurement).
 NO_CACHE = {"cache": {"enabled": False}}
 OURS = ServeOptions(
     sections={"server": {"log_level": "warning"}, "graph": {"discovery_ttl_seconds": 3600}},
     optional={
-        "limits": {"requests_per_second": 0},
+        "limits": {"requests_per_second": 0, "upstream_calls_per_minute": 0},
+        "graph": {"request_deadline_seconds": 3600.0},
         "sources": {"rate_limit_per_second": 100000.0, "rate_limit_burst": 100000},
         **NO_CACHE,
     },
@@ -62,8 +65,8 @@ NAIVE = ServeOptions(
         "graph": {"discovery_ttl_seconds": 3600, "naive_loaders": True},
     },
     optional={
-        "limits": {"requests_per_second": 0},
-        "graph": {"max_upstream_calls_per_source": 1000000},
+        "limits": {"requests_per_second": 0, "upstream_calls_per_minute": 0},
+        "graph": {"max_upstream_calls_per_source": 1000000, "request_deadline_seconds": 3600.0},
         "sources": {
             "rate_limit_per_second": 100000.0,
             "rate_limit_burst": 100000,
@@ -564,8 +567,8 @@ def _soak(cfg: Settings) -> dict[str, Any]:
             wl.drilldown(wl.drill_orgs[i % len(wl.drill_orgs)], wl.pool[i % 8]) for i in range(8)
         ]
         pool += [wl.mixed(offset=o) for o in (0, 25)]
-        # production defaults (vendor protections on), only the per-caller request rate is off:
-        # every soak client shares one address
+        # production defaults (vendor protections on), only the per-caller limits (request rate,
+        # upstream calls per minute) are off: every soak client shares one address
         # TTLs of 2 s keep the response cache (when there is one) missing, expiring and standing
         # in for failed sources all through the run instead of answering everything from memory;
         # two attempts per call (default four) let some injected faults through the retries, so
@@ -573,7 +576,7 @@ def _soak(cfg: Settings) -> dict[str, Any]:
         options = ServeOptions(
             sections={"server": {"log_level": "warning"}, "sources": {"max_attempts": 2}},
             optional={
-                "limits": {"requests_per_second": 0},
+                "limits": {"requests_per_second": 0, "upstream_calls_per_minute": 0},
                 "cache": {"ttl_past_seconds": 2, "ttl_live_seconds": 2},
             },
         )

@@ -11,6 +11,7 @@
     │   └── UpstreamNotFoundError     404                          UPSTREAM_NOT_FOUND
     ├── UpstreamContractError         bad JSON, bad/missing field  UPSTREAM_CONTRACT (+ field)
     └── UpstreamBudgetExceededError   operation's call budget used UPSTREAM_BUDGET_EXCEEDED
+        └── UpstreamQuotaExceededError caller's calls/minute used UPSTREAM_QUOTA_EXCEEDED
 
 `str(error)` is one line: "<source>: <endpoint> <message>", e.g.
 "teli: GET /v1/analytics/organizations answered 503 (Service Unavailable)". The message completes
@@ -37,6 +38,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamForbiddenError",
     "UpstreamNotFoundError",
+    "UpstreamQuotaExceededError",
     "UpstreamRateLimitedError",
     "UpstreamTimeoutError",
     "UpstreamUnauthorizedError",
@@ -125,6 +127,23 @@ class UpstreamBudgetExceededError(UpstreamError):
     """This GraphQL operation already made as many calls to the source as it may."""
 
     code = "UPSTREAM_BUDGET_EXCEEDED"
+
+
+class UpstreamQuotaExceededError(UpstreamBudgetExceededError):
+    """The caller (API key or client address) already made its calls per minute to the source;
+    `retry_after` says when the next one is allowed. Like a spent operation budget, it is the
+    caller's own limit: never served stale, and a request sharing the call makes its own."""
+
+    code = "UPSTREAM_QUOTA_EXCEEDED"
+
+    def __init__(
+        self, message: str, *, source: str, endpoint: str, retry_after: float | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, source=source, endpoint=endpoint)
+
+    def _details(self) -> dict[str, Any]:
+        return {**super()._details(), "retryAfter": self.retry_after}
 
 
 class UpstreamRateLimitedError(UpstreamError):

@@ -56,6 +56,16 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
 
+    def try_take(self) -> bool:
+        """Take a token if one is there now, without waiting."""
+        if self._lock.locked():
+            return False  # someone is already waiting for the next one
+        self._refill()
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
     async def acquire(self, max_wait: float) -> bool:
         """Take a token, waiting up to `max_wait` seconds; False when that is not enough."""
         async with self._lock:  # first come, first served
@@ -134,6 +144,12 @@ class CallBudget:
             return False
         self.spent[source] = used + 1
         return True
+
+    def refund(self, source: str) -> None:
+        """Give back a call counted but never made (another limit refused it)."""
+        used = self.spent.get(source, 0)
+        if used:
+            self.spent[source] = used - 1
 
 
 # Set per GraphQL request; None (the default) means no budget, e.g. in the clients' own tests.

@@ -6,7 +6,12 @@ deadline (`Timeouts.total`) that covers every attempt, token fetch and backoff w
 
 - connect errors, timeouts, 429 and 502/503/504 are retried with exponential backoff and full
   jitter (or exactly the Retry-After the source asked for), up to `RetryPolicy.max_attempts`;
-- every HTTP attempt (token calls too) holds the source's semaphore, the backoff waits do not;
+- every HTTP attempt (token calls too) holds one of the source's concurrency slots and took one
+  of its rate tokens, the backoff waits do not; slots and tokens are handed round-robin across
+  the callers waiting for them (`clients.fairness`), and each caller may make `CallerQuota`
+  calls a minute;
+- the request's deadline (`clients.deadline`), when one is set, cuts the call's own deadline
+  short: a call gets the time its request has left, never more than `Timeouts.total`;
 - a 401 with OAuth credentials drops the cached token and retries once with a fresh one;
 - failures become `clients.errors` exceptions whose text never contains a credential.
 
@@ -19,6 +24,7 @@ import asyncio
 import base64
 import json as jsonlib
 import logging
+import math
 import random as random_module
 import ssl
 import time
@@ -29,12 +35,14 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from clients.deadline import current_deadline
 from clients.errors import (
     UpstreamBadRequestError,
     UpstreamBudgetExceededError,
     UpstreamCircuitOpenError,
     UpstreamContractError,
     UpstreamError,
+    UpstreamQuotaExceededError,
     UpstreamRateLimitedError,
     UpstreamTimeoutError,
     UpstreamUnauthorizedError,
@@ -42,6 +50,7 @@ from clients.errors import (
     error_from_response,
     parse_retry_after,
 )
+from clients.fairness import CallerQuota, FairGate, caller_lanes, current_caller
 from clients.network import pooled_transport
 from clients.protection import CircuitBreaker, TokenBucket, current_budget
 
@@ -352,6 +361,7 @@ class _CallState:
     last_error: UpstreamError | None = None
     token_endpoint: str | None = None  # set while this call waits on a token fetch
     sent: bool = False  # a request left for the vendor (not just queued behind our own limits)
+    gave_up: bool = False  # the request's deadline, shorter than the source's own, cut it short
 
 
 class SourceTransport:
@@ -369,6 +379,7 @@ class SourceTransport:
         on_call: Callable[[CallRecord], None] | None = None,
         rate_limiter: TokenBucket | None = None,
         breaker: CircuitBreaker | None = None,
+        quota: CallerQuota | None = None,
         sleep: Sleep = asyncio.sleep,
         random: Callable[[], float] = random_module.random,
     ) -> None:
@@ -384,9 +395,11 @@ class SourceTransport:
         self.timeouts = timeouts
         self.retry = retry
         self.max_concurrency = max_concurrency
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self.quota = quota
         self._on_call = on_call
         self.rate_limiter = rate_limiter
+        # slots and rate tokens, handed round-robin across the callers waiting for them
+        self._gate = FairGate(limiter=rate_limiter, max_concurrency=max_concurrency)
         self.breaker = breaker
         self._sleep = sleep
         self._random = random
@@ -441,6 +454,14 @@ class SourceTransport:
         `retry.max_attempts` and the `timeouts.total` deadline; refreshes an OAuth token once on
         401; raises the matching `UpstreamError` for anything else.
         """
+        deadline = current_deadline.get()
+        if deadline is not None and deadline.left() <= 0:
+            raise UpstreamTimeoutError(
+                f"was not called: {deadline.describe()} had passed",
+                source=self.source,
+                endpoint=endpoint,
+                attempts=0,
+            )
         budget = current_budget.get()
         if budget is not None and not budget.spend(self.source):
             raise UpstreamBudgetExceededError(
@@ -448,8 +469,23 @@ class SourceTransport:
                 source=self.source,
                 endpoint=endpoint,
             )
+        caller = current_caller.get()
+        if self.quota is not None and caller is not None:
+            wait = self.quota.spend(caller)
+            if wait > 0:
+                if budget is not None:
+                    budget.refund(self.source)
+                raise UpstreamQuotaExceededError(
+                    f"was not called: this caller already made its {self.quota.per_minute} "
+                    f"calls a minute to it (the next in {math.ceil(wait)} s)",
+                    source=self.source,
+                    endpoint=endpoint,
+                    retry_after=math.ceil(wait),
+                )
         breaker = self.breaker
         if breaker is not None and not breaker.allow():
+            if self.quota is not None and caller is not None:
+                self.quota.refund(caller)  # not called: not counted
             raise UpstreamCircuitOpenError(
                 f"was not called: it failed {breaker.failures} times in a row, calls resume "
                 f"in {breaker.retry_in():.0f} s",
@@ -471,9 +507,9 @@ class SourceTransport:
             )
         except UpstreamUnavailableError:
             if breaker is not None:
-                # a call that timed out queued behind our own rate limit or concurrency cap
-                # says nothing about the vendor's health
-                if state.sent:
+                # a call that timed out queued behind our own rate limit or concurrency cap, or
+                # that its request stopped waiting for, says nothing about the vendor's health
+                if state.sent and not state.gave_up:
                     breaker.record_failure()
                 else:
                     breaker.release_probe()
@@ -500,6 +536,12 @@ class SourceTransport:
         authenticated: bool,
     ) -> httpx.Response:
         deadline = asyncio.get_running_loop().time() + self.timeouts.total
+        # the request's deadline when it comes first: the call gets the time the request has left
+        cut_by = current_deadline.get()
+        if cut_by is not None and cut_by.at < deadline:
+            deadline = cut_by.at
+        else:
+            cut_by = None
         timeout = asyncio.timeout_at(deadline)
         try:
             async with timeout:
@@ -518,13 +560,15 @@ class SourceTransport:
         except TimeoutError:
             if not timeout.expired():
                 raise
+            state.gave_up = cut_by is not None
             notes = [f"{state.attempts} attempt{'s' if state.attempts != 1 else ''}"]
             if state.token_endpoint:
                 notes.append(f"while fetching a token at {state.token_endpoint}")
             if state.last_error is not None:
                 notes.append(f"last: {state.last_error.message}")
+            within = cut_by.describe() if cut_by is not None else f"{self.timeouts.total:g} s"
             raise UpstreamTimeoutError(
-                f"did not answer within {self.timeouts.total:g} s ({', '.join(notes)})",
+                f"did not answer within {within} ({', '.join(notes)})",
                 source=self.source,
                 endpoint=endpoint,
                 attempts=state.attempts,
@@ -561,6 +605,7 @@ class SourceTransport:
                     state=state,
                     endpoint=endpoint,
                     attempt=attempt,
+                    deadline=deadline,
                     params=params,
                     json=json,
                     data=data,
@@ -648,6 +693,7 @@ class SourceTransport:
         state: _CallState,
         endpoint: str,
         attempt: int,
+        deadline: float,
         params: Params | None,
         json: Any,
         data: Mapping[str, str] | None,
@@ -656,22 +702,15 @@ class SourceTransport:
         status: int | None = None
         error: str | None = None
         started = time.perf_counter()
+        slot = False
         try:
-            limiter = self.rate_limiter
-            if limiter is not None and not await limiter.acquire(max_wait=self.timeouts.total):
-                raise UpstreamRateLimitedError(
-                    f"was not called: our own limit of {limiter.rate:g} requests/s to it is "
-                    "booked beyond this call's deadline",
-                    source=self.source,
-                    endpoint=endpoint,
-                    status=None,
-                )
-            async with self._semaphore:
-                started = time.perf_counter()  # time the request, not the queue
-                state.sent = True
-                response = await self.http.request(
-                    method, url, params=params, json=json, data=data, headers=headers
-                )
+            await self._enter(endpoint, deadline)
+            slot = True
+            started = time.perf_counter()  # time the request, not the queue
+            state.sent = True
+            response = await self.http.request(
+                method, url, params=params, json=json, data=data, headers=headers
+            )
             status = response.status_code
             error = None if response.is_success else f"HTTP {status}"
             return response
@@ -681,6 +720,8 @@ class SourceTransport:
             error = "cancelled" if cancelled else type(exc).__name__
             raise
         finally:
+            if slot:
+                self._gate.leave()
             self._report(
                 CallRecord(
                     source=self.source,
@@ -693,6 +734,28 @@ class SourceTransport:
                     error=error,
                 )
             )
+
+    async def _enter(self, endpoint: str, deadline: float) -> None:
+        """A rate token and a concurrency slot (held on return until `_gate.leave`), handed
+        round-robin across the callers waiting for them (`clients.fairness.FairGate`)."""
+        limiter = self.rate_limiter
+        interest, lanes = caller_lanes()
+        if limiter is not None:
+            # the calls queued ahead in this caller's own lane each need a token first: when
+            # even the bucket's burst and the rate until the deadline cannot cover them, fail now
+            left = deadline - asyncio.get_running_loop().time()
+            if self._gate.backlog(lanes) + 1 - limiter.burst > left * limiter.rate:
+                raise self._booked(limiter, endpoint)
+        await self._gate.enter(lanes, interest)
+
+    def _booked(self, limiter: TokenBucket, endpoint: str) -> UpstreamRateLimitedError:
+        return UpstreamRateLimitedError(
+            f"was not called: our own limit of {limiter.rate:g} requests/s to it is "
+            "booked beyond this call's deadline",
+            source=self.source,
+            endpoint=endpoint,
+            status=None,
+        )
 
     def _report(self, record: CallRecord) -> None:
         logger.debug(

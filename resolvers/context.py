@@ -20,11 +20,16 @@ __all__ = ["GraphContext"]
 class GraphContext(BaseContext):
     """Loaders exist per request only: built inside the running loop, never shared."""
 
-    def __init__(self, service: GraphService, identity: Identity = EVERYONE) -> None:
+    def __init__(
+        self, service: GraphService, identity: Identity = EVERYONE, caller: str | None = None
+    ) -> None:
         super().__init__()
         self.service = service
         self.identity = identity  # who asks: a scoped key sees only its resellers' part
         self.budget = CallBudget(service.max_calls_per_source)
+        # who pays for the upstream calls (each source's fair share, the quota per minute)
+        self.caller = caller if caller is not None else f"key:{identity.name}"
+        self.deadline_seconds = service.request_deadline  # for all its upstream waits
         self._catalog: Catalog | None = None
         # (selection kind, AST node ids) -> vendor kinds; the thousands of identical `usage`
         # fields of a list share one answer (see schema/selection.py)

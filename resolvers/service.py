@@ -9,6 +9,16 @@ window, the last one this process saw.
 `fetch` is the one door to the cross-request result cache (`resolvers/cache`): loaders and
 discovery pass every upstream fetch through it; without a cache (or in the naive benchmark
 mode) it just calls.
+
+Work shared between requests (a discovery refresh, a single-flight fetch, a Teli user list)
+runs on its sources' own timeouts, not on the deadline of the request that started it: each
+request only stops *waiting* at its own deadline (`clients.deadline.within_deadline`), and the
+work goes on for the others and for the cache. A request whose deadline passes while discovery
+is still running gets the catalog so far: the sources not yet discovered stand in with their
+last discovery (stale) or fail with UPSTREAM_TIMEOUT. Discovery is the service's own work: no
+caller's quota or call budget pays for it, and it gets its own lane in each source's fair queue.
+A single-flight fetch is paid by the caller that started it; every caller waiting on it joins
+its `Interest`, so its calls go out on the first of their turns (`clients.fairness`).
 """
 
 from __future__ import annotations
@@ -16,13 +26,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from clients.errors import UpstreamError
-from resolvers.cache import Fetched, ResultCache, TtlClass
+from clients.deadline import (
+    Deadline,
+    current_deadline,
+    deadline_share,
+    no_deadline,
+    within_deadline,
+)
+from clients.errors import UpstreamError, UpstreamTimeoutError
+from clients.fairness import Interest, current_caller, current_interest, shared_by
+from clients.protection import current_budget
+from resolvers.cache import Fetched, ResultCache, TtlClass, cache_key
 from resolvers.catalog import Catalog, SourceDiscovery, StaleDiscovery, UserNode, build_catalog
 from resolvers.connections import Connection
 from resolvers.directory import Directory
@@ -37,6 +57,10 @@ log = logging.getLogger("usagegraph.discovery")
 _DISCOVER = {"telzino": telzino.discover, "teli": teli.discover, "talkdesk": talkdesk.discover}
 
 V = TypeVar("V")
+
+# The part of a request's deadline it may spend waiting for discovery: the rest is for the
+# fetches, so a slow source's discovery leaves time to answer with the others' figures.
+DISCOVERY_SHARE = 0.5
 
 
 @dataclass
@@ -57,6 +81,31 @@ class _Cached:
     expires: float
 
 
+@dataclass(eq=False)
+class _Shared:
+    """The callers of one single-flight fetch, while any of them still waits on it."""
+
+    interest: Interest
+    waiting: int = 0
+
+
+@contextmanager
+def _service_work() -> Iterator[None]:
+    """Tasks started inside the block are the service's own, shared by every request: no
+    caller pays for their calls (quota, call budget), no request's deadline cuts them short."""
+    caller = current_caller.set(None)
+    interest = current_interest.set(None)
+    budget = current_budget.set(None)
+    deadline = current_deadline.set(None)
+    try:
+        yield
+    finally:
+        current_deadline.reset(deadline)
+        current_budget.reset(budget)
+        current_interest.reset(interest)
+        current_caller.reset(caller)
+
+
 @dataclass
 class GraphService:
     connections: Mapping[str, Connection]
@@ -65,11 +114,16 @@ class GraphService:
     max_range_days: int = 366
     naive_loaders: bool = False  # benchmark baseline: no batching, no priming
     max_calls_per_source: int = 500  # per GraphQL operation
+    request_deadline: float | None = None  # seconds one operation may wait; None: no deadline
     clock: Callable[[], float] = time.monotonic
     # the cross-request result cache; None: every fetch goes upstream (cache disabled)
     cache: ResultCache | None = None
     _catalog: _Cached | None = None
     _refresh: asyncio.Task[Catalog] | None = None
+    # the running refresh's discovery of each source (for the catalog so far at a deadline)
+    _discovering: dict[str, asyncio.Future[Fetched[SourceDiscovery]]] = field(default_factory=dict)
+    # single-flight fetches by cache key (and refresh): who waits on them (clients.fairness)
+    _shared: dict[str, _Shared] = field(default_factory=dict)
     _probe: asyncio.Task[Catalog] | None = None
     _discoveries: dict[str, Fetched[SourceDiscovery]] = field(default_factory=dict)
     _users: dict[tuple[str, str], _Cached] = field(default_factory=dict)
@@ -100,10 +154,20 @@ class GraphService:
         cached = self._catalog
         if cached is not None and cached.expires > self.clock():
             return cached.value  # type: ignore[return-value]
-        if self._refresh is None or self._refresh.done():
-            self._refresh = asyncio.ensure_future(self._build_catalog())
-        # shield: one cancelled request must not cancel the refresh others wait on
-        return await asyncio.shield(self._refresh)
+        refresh = self._refresh
+        if refresh is None or refresh.done():
+            self._discovering = {}  # filled by the refresh as it starts
+            with _service_work():
+                refresh = self._refresh = asyncio.ensure_future(self._build_catalog())
+        with deadline_share(DISCOVERY_SHARE, "the request's time for discovery") as deadline:
+            try:
+                # shield: one cancelled request must not cancel the refresh others wait on
+                return await within_deadline(
+                    lambda: asyncio.shield(refresh), source="discovery", endpoint="catalog"
+                )
+            except UpstreamTimeoutError:
+                assert deadline is not None  # only a deadline times out
+                return self._catalog_so_far(deadline)
 
     def scoped_catalog(self, catalog: Catalog, resellers: frozenset[str]) -> Catalog:
         """What a caller limited to `resellers` sees of `catalog`: built once per catalog and
@@ -122,7 +186,8 @@ class GraphService:
         if self.cache is None:
             return await self.catalog()
         if self._probe is None or self._probe.done():
-            self._probe = asyncio.ensure_future(self._build_catalog(probe=frozenset(sources)))
+            with _service_work():
+                self._probe = asyncio.ensure_future(self._build_catalog(probe=frozenset(sources)))
         return await asyncio.shield(self._probe)
 
     async def _discover(self, conn: Connection, *, probe: bool) -> Fetched[SourceDiscovery]:
@@ -137,45 +202,83 @@ class GraphService:
 
     async def _build_catalog(self, probe: frozenset[str] = frozenset()) -> Catalog:
         conns = list(self.connections.values())
-        outcomes = await asyncio.gather(
-            *(self._discover(c, probe=c.name in probe) for c in conns), return_exceptions=True
-        )
+        tasks = {
+            c.name: asyncio.ensure_future(self._discover(c, probe=c.name in probe)) for c in conns
+        }
+        if not probe:
+            self._discovering = tasks
+        outcomes = await asyncio.gather(*tasks.values(), return_exceptions=True)
+        catalog, failed = self._compose(dict(zip(tasks, outcomes, strict=True)), final=True)
+        # a failed refresh is retried sooner than a good one
+        ttl = self.discovery_ttl if not failed else min(self.discovery_ttl, 10.0)
+        self._catalog = _Cached(catalog, self.clock() + ttl)
+        return catalog
+
+    def _catalog_so_far(self, deadline: Deadline) -> Catalog:
+        """The catalog of what the running refresh discovered so far, for a request whose
+        time for discovery ran out first: a source still being discovered stands in with its
+        last discovery (stale) or fails with UPSTREAM_TIMEOUT. Nothing is recorded: the
+        refresh goes on and decides."""
+        outcomes: dict[str, Fetched[SourceDiscovery] | BaseException] = {}
+        for name in self.connections:
+            task = self._discovering.get(name)
+            if task is not None and task.done() and not task.cancelled():
+                outcomes[name] = task.exception() or task.result()
+            else:
+                outcomes[name] = UpstreamTimeoutError(
+                    f"did not finish within {deadline.describe()}",
+                    source=name,
+                    endpoint="discovery",
+                    attempts=0,
+                )
+        return self._compose(outcomes, final=False)[0]
+
+    def _compose(
+        self, outcomes: Mapping[str, Fetched[SourceDiscovery] | BaseException], *, final: bool
+    ) -> tuple[Catalog, bool]:
+        """The catalog of every source's discovery outcome, and whether any failed. `final`
+        records the outcomes (statuses, last good discoveries); else nothing changes."""
+        conns = list(self.connections.values())
+        discoveries = self._discoveries if final else dict(self._discoveries)
         failures: dict[str, UpstreamError] = {}
-        for conn, outcome in zip(conns, outcomes, strict=True):
+        for conn in conns:
+            outcome = outcomes[conn.name]
             if isinstance(outcome, UpstreamError):
-                log.warning("discovery of %s failed: %s", conn.name, outcome)
-                self.record_failure(outcome)
+                if final:
+                    log.warning("discovery of %s failed: %s", conn.name, outcome)
+                    self.record_failure(outcome)
                 failures[conn.name] = outcome
             elif isinstance(outcome, BaseException):
                 raise outcome
             elif outcome.stale and outcome.error is not None:
                 # the cached discovery stands in, but the answer must still say the source failed
-                log.warning("discovery of %s failed, cached one used: %s", conn.name, outcome.error)
-                self.record_failure(outcome.error)
+                if final:
+                    log.warning(
+                        "discovery of %s failed, cached one used: %s", conn.name, outcome.error
+                    )
+                    self.record_failure(outcome.error)
                 failures[conn.name] = outcome.error
-                self._discoveries[conn.name] = outcome
+                discoveries[conn.name] = outcome
             else:
-                self._discoveries[conn.name] = outcome
-                self.record_success(conn.name)
+                discoveries[conn.name] = outcome
+                if final:
+                    self.record_success(conn.name)
         # a failed source with a discovery from before (the cache's stale entry, else the last
         # one this process saw) keeps it, marked stale; one with none is a failure of the lists
         stale = {
-            name: StaleDiscovery(error, self._discoveries[name].fetched_at)
+            name: StaleDiscovery(error, discoveries[name].fetched_at)
             for name, error in failures.items()
-            if name in self._discoveries
+            if name in discoveries
         }
         missing = {name: error for name, error in failures.items() if name not in stale}
         catalog = build_catalog(
-            (d.value for d in self._discoveries.values()),
+            (d.value for d in discoveries.values()),
             self.directory,
             failures=missing,
             kinds={c.name: c.kind for c in conns},
             stale=stale,
         )
-        # a failed refresh is retried sooner than a good one
-        ttl = self.discovery_ttl if not failures else min(self.discovery_ttl, 10.0)
-        self._catalog = _Cached(catalog, self.clock() + ttl)
-        return catalog
+        return catalog, bool(failures)
 
     # -- Teli users, discovered per organization on demand ---------------------------------------
     async def teli_users(self, catalog: Catalog, source: str, org_id: str) -> tuple[UserNode, ...]:
@@ -197,9 +300,13 @@ class GraphService:
             return cached.value  # type: ignore[return-value]
         flight = self._user_flights.get(key)
         if flight is None or flight.done():
-            flight = asyncio.ensure_future(self._load_users(catalog, source, org_id))
+            with no_deadline():  # shared by the requests that wait on it
+                flight = asyncio.ensure_future(self._load_users(catalog, source, org_id))
             self._user_flights[key] = flight
-        return await asyncio.shield(flight)
+        shared = flight
+        return await within_deadline(
+            lambda: asyncio.shield(shared), source=source, endpoint="list_users"
+        )
 
     async def _load_users(self, catalog: Catalog, source: str, org_id: str) -> tuple[UserNode, ...]:
         node_id = catalog.aliases.get(f"{source}:{org_id}", f"{source}:{org_id}")
@@ -225,8 +332,39 @@ class GraphService:
         disabled cache call `load()` every time."""
         cache = self.cache
         if cache is None or self.naive_loaders:
+            # the caller's own call: the transport gives it what is left of the deadline
             return Fetched.now(await load())
         ttl = TtlClass.DISCOVERY if discovery else cache.ttl_class(span)
-        return await cache.fetch(
-            source, name, params, load, ttl=ttl, serve_stale=serve_stale, refresh=refresh
-        )
+        key = cache_key(source, name, params) + ("#refresh" if refresh else "")
+        caller = current_caller.get()
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = _Shared(Interest([caller]))
+        else:
+            shared.interest.join(caller)  # our turns may send the call we wait on too
+        interest = shared.interest
+
+        async def load_shared() -> V:
+            # runs in the flight, which outlives any one waiter: no one request's deadline
+            with no_deadline(), shared_by(interest):
+                return await load()
+
+        shared.waiting += 1
+        try:
+            return await within_deadline(
+                lambda: cache.fetch(
+                    source,
+                    name,
+                    params,
+                    load_shared,
+                    ttl=ttl,
+                    serve_stale=serve_stale,
+                    refresh=refresh,
+                ),
+                source=source,
+                endpoint=name,
+            )
+        finally:
+            shared.waiting -= 1
+            if not shared.waiting and self._shared.get(key) is shared:
+                del self._shared[key]

@@ -1,7 +1,9 @@
-"""Installs the operation's upstream-call budget (see `clients.protection.CallBudget`).
+"""Installs the operation's upstream limits: its call budget (`clients.protection.CallBudget`),
+who pays for its calls (`clients.fairness.current_caller`: each source's fair share and the
+quota per minute) and its deadline (`clients.deadline`).
 
-A context variable set here is inherited by every task the operation starts (loader batches
-included), so the transport can count calls without any resolver passing the budget along.
+Context variables set here are inherited by every task the operation starts (loader batches
+included), so the transport can count calls without any resolver passing them along.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
+from clients.deadline import deadline_scope
+from clients.fairness import current_caller
 from clients.protection import current_budget
 
 __all__ = ["UpstreamBudget"]
@@ -17,9 +21,12 @@ __all__ = ["UpstreamBudget"]
 
 class UpstreamBudget(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
-        budget = getattr(self.execution_context.context, "budget", None)
-        token = current_budget.set(budget)
+        context = self.execution_context.context
+        budget_token = current_budget.set(getattr(context, "budget", None))
+        caller_token = current_caller.set(getattr(context, "caller", None))
         try:
-            yield
+            with deadline_scope(getattr(context, "deadline_seconds", None)):
+                yield
         finally:
-            current_budget.reset(token)
+            current_caller.reset(caller_token)
+            current_budget.reset(budget_token)

@@ -21,7 +21,7 @@ from schema import build_schema
 from usagegraph.cache import build_backend, catalog_ttl, result_cache
 from usagegraph.connections import open_connections
 from usagegraph.graphiql import mount_graphiql
-from usagegraph.limits import identity_of, install_gate, schema_limits
+from usagegraph.limits import caller_of, identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
 from usagegraph.persisted import build_query_store, install_persisted_queries
 from usagegraph.protocol import BoundedGraphQLRouter, install_error_shape, install_request_check
@@ -61,6 +61,7 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
                     max_range_days=settings.graph.max_range_days,
                     naive_loaders=settings.graph.naive_loaders,
                     max_calls_per_source=settings.graph.max_upstream_calls_per_source,
+                    request_deadline=settings.request_deadline(),
                     cache=result_cache(settings, backend),
                 )
                 observability.bind(app.state.graph)
@@ -108,4 +109,6 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
 async def get_context(request: Request) -> GraphContext:
     """A fresh context (and so fresh dataloaders) for every GraphQL request."""
     identity = identity_of(request.state, default=request.app.state.default_identity)
-    return GraphContext(request.app.state.graph, identity)
+    return GraphContext(
+        request.app.state.graph, identity, caller=caller_of(request.state, identity)
+    )

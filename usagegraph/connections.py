@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from clients.fairness import CallerQuota
 from clients.protection import CircuitBreaker, TokenBucket
 from clients.talkdesk import TalkdeskClient, talkdesk_auth
 from clients.teli import TeliClient, teli_auth
@@ -27,7 +28,10 @@ __all__ = ["open_connections"]
 
 
 def _transport(
-    source: Source, stack: AsyncExitStack, on_call: Callable[[CallRecord], None] | None
+    source: Source,
+    stack: AsyncExitStack,
+    on_call: Callable[[CallRecord], None] | None,
+    calls_per_minute: int,
 ) -> SourceTransport:
     timeouts = Timeouts(
         connect=source.timeout_connect, read=source.timeout_read, total=source.timeout_total
@@ -62,6 +66,8 @@ def _transport(
         breaker=CircuitBreaker(
             failure_threshold=source.breaker_failures, cool_down=source.breaker_cooldown_seconds
         ),
+        # each caller's share of this source (slots and tokens are taken in fair turns)
+        quota=CallerQuota(calls_per_minute) if calls_per_minute > 0 else None,
     )
 
 
@@ -85,4 +91,8 @@ async def open_connections(
 ) -> AsyncIterator[dict[str, Connection]]:
     """Every configured source as a `Connection`; their pools close when the context exits."""
     async with AsyncExitStack() as stack:
-        yield {s.name: _connection(s, _transport(s, stack, on_call)) for s in settings.sources}
+        per_minute = settings.limits.upstream_calls_per_minute
+        yield {
+            s.name: _connection(s, _transport(s, stack, on_call, per_minute))
+            for s in settings.sources
+        }

@@ -35,6 +35,7 @@ __all__ = [
     "IDENTITY_STATE_KEY",
     "RateLimiter",
     "RequestGate",
+    "caller_in",
     "caller_of",
     "identity_of",
     "install_gate",
@@ -45,7 +46,8 @@ log = logging.getLogger("usagegraph.auth")
 
 # where the gate leaves the caller's identity for the GraphQL context (request.state.<this>)
 IDENTITY_STATE_KEY = "identity"
-# ... and who is calling, for per-caller quotas: `key:<name>`, or `ip:<address>` without [auth]
+# and who is calling ("key:<name>", or "ip:<address>" without [auth]): the request rate, each
+# source's fair share, the upstream quota and the persisted-query quota all count per caller
 CALLER_STATE_KEY = "caller"
 _PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # GET parameters that make a request execute an operation (usagegraph/persisted.py reads
@@ -218,8 +220,15 @@ def identity_of(state: Any, *, default: Identity = EVERYONE) -> Identity:
     return identity if isinstance(identity, Identity) else default
 
 
-def caller_of(scope: Scope) -> str:
-    """Who the gate found calling (`key:<name>`, or `ip:<address>` without [auth])."""
+def caller_of(state: Any, identity: Identity) -> str:
+    """Who the gate counted the request against (from `request.state`); without a gate, the
+    identity's key name."""
+    caller = getattr(state, CALLER_STATE_KEY, None)
+    return caller if isinstance(caller, str) else f"key:{identity.name}"
+
+
+def caller_in(scope: Scope) -> str:
+    """The same, for ASGI middleware: from the scope's state, else the client's address."""
     caller = scope.get("state", {}).get(CALLER_STATE_KEY)
     return caller if isinstance(caller, str) else f"ip:{_client(scope)}"
 

@@ -50,7 +50,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from resolvers.cache import DEFAULT_NAMESPACE
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
-from usagegraph.limits import caller_of
+from usagegraph.limits import caller_in
 from usagegraph.persisted_store import MemoryQueryStore, QueryStore, RedisQueryStore
 from usagegraph.printing import print_document
 from usagegraph.protocol import error_response, read_body, replay
@@ -340,7 +340,7 @@ class PersistedQueries:
             return query or listed, "manifest"
         if query is not None:
             if self._storable(query):
-                await self.store().set(sha256, query, owner=caller_of(scope))
+                await self.store().set(sha256, query, owner=caller_in(scope))
             return query, "apq"
         stored = await self.store().get(sha256)
         if stored is None:

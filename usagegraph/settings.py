@@ -35,6 +35,7 @@ from clients import teli
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "DEFAULT_REQUEST_DEADLINE",
     "ApiKeySettings",
     "AuthSettings",
     "CacheSettings",
@@ -58,6 +59,9 @@ __all__ = [
 CONFIG_ENV_VAR = "USAGEGRAPH_CONFIG"
 
 SOURCE_KINDS = ("telzino", "teli", "talkdesk")
+
+# seconds one GraphQL operation may wait on the vendors when [graph] does not say
+DEFAULT_REQUEST_DEADLINE = 20.0
 
 
 class ConfigError(Exception):
@@ -207,6 +211,11 @@ class GraphSettings(_Model):
     naive_loaders: bool = False
     # upstream calls one GraphQL operation may make per source; fields past it are null
     max_upstream_calls_per_source: Annotated[int, Field(ge=1)] = 500
+    # how long one operation may wait on the vendors, discovery included; past it the fields
+    # still missing are null with UPSTREAM_TIMEOUT (one call never gets more than its source's
+    # own timeout_total either). Absent: 20 s, or the longest timeout_total when that is less
+    # (see Settings.request_deadline)
+    request_deadline_seconds: Seconds | None = None
 
 
 class ObservabilitySettings(_Model):
@@ -296,6 +305,10 @@ class LimitsSettings(_Model):
     # per API key (per client IP without [auth]); 0 turns the rate limit off
     requests_per_second: Annotated[float, Field(ge=0)] = 20.0
     burst: Annotated[int, Field(ge=1)] = 100
+    # upstream calls per key (per client address without [auth]) and source, refilled evenly
+    # over the minute; past it that key's fields needing the source are UPSTREAM_QUOTA_EXCEEDED.
+    # 0 turns it off
+    upstream_calls_per_minute: Annotated[int, Field(ge=0)] = 600
 
 
 def _check_redis_url(value: SecretStr | None) -> SecretStr | None:
@@ -400,6 +413,13 @@ class Settings(_Model):
                 )
             seen[source.name] = index
         return sources
+
+    def request_deadline(self) -> float:
+        """`[graph] request_deadline_seconds`, else 20 s but never longer than the sources'
+        longest `timeout_total`: by default a request waits no longer than one call could."""
+        if self.graph.request_deadline_seconds is not None:
+            return self.graph.request_deadline_seconds
+        return min(DEFAULT_REQUEST_DEADLINE, max(s.timeout_total for s in self.sources))
 
     def source(self, name: str) -> TelzinoSource | TeliSource | TalkdeskSource:
         """The source called `name` (KeyError when there is none)."""

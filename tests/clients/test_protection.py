@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from clients.deadline import deadline_scope
 from clients.errors import (
     UpstreamBudgetExceededError,
     UpstreamCircuitOpenError,
@@ -173,9 +174,16 @@ async def test_calls_that_time_out_queued_behind_our_own_cap_do_not_trip_the_bre
             max_concurrency=1,  # the second call waits for the first one's slot
             breaker=breaker,
         )
+
+        async def queued() -> object:
+            # gives up (its request's deadline) while the first call still holds the only slot:
+            # with equal deadlines the slot could free a moment before the second one's ran out
+            with deadline_scope(0.1):
+                return await transport.get_json("http://vendor.test/a", endpoint="GET /a")
+
         outcomes = await asyncio.gather(
             transport.get_json("http://vendor.test/a", endpoint="GET /a"),
-            transport.get_json("http://vendor.test/a", endpoint="GET /a"),
+            queued(),
             return_exceptions=True,
         )
         release.set()
