@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 .PHONY: run test test-browser graphiql-assets browser-deps lint format sandbox schema clean
-.PHONY: bench bench-quick bench-soak
+.PHONY: bench bench-quick bench-soak fuzz
 .PHONY: test-federation test-clients persisted-operations
 
 # GraphiQL's browser files, served by usagegraph itself so the IDE works offline: npm installs the
@@ -65,6 +65,12 @@ browser-deps: $(BROWSER_STAMP)
 # GraphiQL in headless chromium (apt-get install chromium), offline, on the embedded sandbox.
 test-browser: $(STAMP) $(GRAPHIQL_STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -q -m browser tests/browser
+
+# A longer fuzz pass over request bodies and documents than `make test` runs (derandomized, so
+# CI is repeatable; USAGEGRAPH_FUZZ_RANDOM=1 for an exploratory run with new examples).
+FUZZ_EXAMPLES ?= 300
+fuzz: $(STAMP)
+	USAGEGRAPH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/security/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
