@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry.printer import print_schema
 from strawberry.types import ExecutionContext
@@ -31,11 +29,12 @@ from schema.errors import ErrorCodes
 from schema.federation import client_sdl, describe
 from schema.inputs import DATE_SCALAR
 from schema.left_out import LeftOut
-from schema.limits import SchemaLimits, limit_extensions
+from schema.limits import SchemaLimits
 from schema.naming import schema_config
 from schema.plain import PlainExecutor
 from schema.query import Query
 from schema.release import ReleaseLoaded
+from schema.validation import validation_extensions
 
 __all__ = ["Query", "SchemaLimits", "UsageGraphSchema", "build_schema", "schema"]
 
@@ -89,6 +88,10 @@ class UsageGraphSchema(strawberry.federation.Schema):
 def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
     """The schema with `limits` enforced (the defaults when None); each app builds its own from
     its settings, since limits differ per deployment. The SDL never depends on them."""
+    limits = limits or SchemaLimits()
+    # dashboards send the same few operations again and again: parse each text once, and
+    # check each document once (schema/validation.py: limits, then graphql-core's rules)
+    checking = validation_extensions(limits, OPERATION_CACHE_SIZE)
     return UsageGraphSchema(
         query=Query,
         scalar_overrides={date: DATE_SCALAR},
@@ -106,12 +109,8 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
             ErrorCodes,
             LeftOut,  # after ErrorCodes: its errors are in place before codes are shaped
             UpstreamBudget,
-            *limit_extensions(limits or SchemaLimits()),
-            # dashboards send the same few operations again and again: parse each text once,
-            # and validate each document once (6 ms for the benchmark's mixed query), keyed by
-            # the document and the rules above
             document_cache(OPERATION_CACHE_SIZE),
-            partial(ValidationCache, maxsize=OPERATION_CACHE_SIZE),
+            *checking,
         ],
     )
 

@@ -5,22 +5,31 @@ takes a few milliseconds, and its tokens form a doubly linked list: every parse 
 objects that only a collection of the older generations frees.
 
 Strawberry's own `ParserCache` parses inside the extension hook, so a syntax error raised there
-skips the operation's error handling and loses its `extensions.code`. Here a text not seen
-before is parsed by Strawberry as usual (errors included); only a document that parsed is kept.
+skips the operation's error handling and loses its `extensions.code`. Here a short text not
+seen before is parsed by Strawberry as usual (errors included); only a document that parsed is
+kept. A long text (schema/offload.py) is parsed on a worker thread instead, so that no text
+holds the event loop: when it does not parse, a stand-in document (`{ __typename }`) goes on,
+its syntax error already set as the operation's error, which then leaves the usual way
+(schema/validation.py checks nothing else).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from graphql import DocumentNode
+from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
+
+from schema.offload import INLINE_CHARS, off_loop
 
 __all__ = ["document_cache"]
 
 _Key = tuple[str, tuple[tuple[str, Any], ...]]
+
+# stands in for a long text that did not parse: never executed, its error is answered instead
+_STAND_IN = parse("{ __typename }")
 
 
 class _DocumentCache(SchemaExtension):
@@ -29,7 +38,7 @@ class _DocumentCache(SchemaExtension):
         self._documents = documents
         self._maxsize = maxsize
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.query is None or context.graphql_document is not None:
             yield
@@ -43,6 +52,16 @@ class _DocumentCache(SchemaExtension):
             context.graphql_document = document
             yield
             return
+        if len(context.query) > INLINE_CHARS:
+            try:
+                context.graphql_document = await off_loop(
+                    context.query, parse, context.query, **context.parse_options
+                )
+            except GraphQLError as error:
+                context.graphql_document = _STAND_IN
+                context.pre_execution_errors = [error]
+                yield
+                return
         yield
         if context.graphql_document is not None:
             self._documents[key] = context.graphql_document

@@ -1,0 +1,153 @@
+"""Validation, once per document: the query limits first, then graphql-core's rules.
+
+`validation_extensions(limits)` replaces Strawberry's ValidationCache, QueryDepthLimiter and
+MaxAliasesLimiter. For a document not seen before, `check_document`:
+
+1. analyses it in one pass (schema/analysis.py: depth, aliases, cost, each fragment once) and
+   refuses it over a limit with one QUERY_TOO_COMPLEX error, before any other rule runs;
+2. else validates it with graphql-core's rules, its quadratic field-merging rule replaced by a
+   linear one (schema/overlap.py).
+
+The outcome is kept per document object (schema/documents.py hands the same object back for
+the same text), so a dashboard's repeated operation is neither parsed nor validated again; a
+new operation name is a new text, checked afresh, in time linear in its size. A document that
+is not small is checked on a worker thread (schema/offload.py): graphql-core's rules take about
+25 µs a field, so the 2,000 tokens `[limits] max_tokens` allows could hold the event loop some
+50 ms.
+
+Then, per request, when a list size comes from the variables (`ids: $ids`, `first: $n`, ...),
+the cost is worked out again with the request's own variables.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
+    OverlappingFieldsCanBeMergedRule,
+    specified_rules,
+    validate,
+)
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+
+from schema.analysis import DocumentAnalysis, analyse
+from schema.compat import STRAWBERRY_RULES
+from schema.limits import SchemaLimits, limit_error
+from schema.offload import off_loop
+from schema.overlap import FieldMergingRule
+
+__all__ = [
+    "DocumentChecks",
+    "check_document",
+    "validation_extensions",
+    "validation_rules",
+]
+
+
+def validation_rules(limits: SchemaLimits) -> tuple[type[ASTValidationRule], ...]:
+    """graphql-core's rules (linear field merging instead of the quadratic one), Strawberry's
+    two, and the introspection ban when introspection is off."""
+    rules: list[type[ASTValidationRule]] = [
+        FieldMergingRule if rule is OverlappingFieldsCanBeMergedRule else rule
+        for rule in specified_rules
+    ]
+    rules += STRAWBERRY_RULES
+    if not limits.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return tuple(rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A document's verdict: refused (`errors`), or valid with its `analysis`."""
+
+    document: DocumentNode  # held so that its id() names it while the verdict is kept
+    errors: tuple[GraphQLError, ...]
+    analysis: DocumentAnalysis
+
+
+def check_document(schema: GraphQLSchema, document: DocumentNode, limits: SchemaLimits) -> Checked:
+    """The document's verdict under `limits`, for any request (see the module docstring)."""
+    analysis = analyse(schema, document)
+    refusal = limit_error(analysis, limits)
+    if refusal is not None:
+        return Checked(document, (refusal,), analysis)
+    errors = validate(schema, document, validation_rules(limits))
+    return Checked(document, tuple(errors), analysis)
+
+
+class DocumentChecks:
+    """The verdicts of the last `maxsize` documents, shared by every request of one schema."""
+
+    def __init__(self, limits: SchemaLimits, maxsize: int) -> None:
+        self.limits = limits
+        self.maxsize = maxsize
+        self._verdicts: OrderedDict[int, Checked] = OrderedDict()
+
+    async def verdict(
+        self, schema: GraphQLSchema, document: DocumentNode, source: str | None
+    ) -> Checked:
+        key = id(document)
+        kept = self._verdicts.get(key)
+        if kept is not None and kept.document is document:
+            self._verdicts.move_to_end(key)
+            return kept
+        checked = await off_loop(source, check_document, schema, document, self.limits)
+        self._verdicts[key] = checked
+        self._verdicts.move_to_end(key)
+        while len(self._verdicts) > self.maxsize:
+            self._verdicts.popitem(last=False)
+        return checked
+
+
+class _Validation(SchemaExtension):
+    def __init__(self, checks: DocumentChecks) -> None:
+        super().__init__()
+        self.checks = checks
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            source = document.loc.source.body if document.loc is not None else context.query
+            checked = await self.checks.verdict(context.schema._schema, document, source)
+            errors = list(checked.errors)
+            if not errors:
+                errors = await self._request_errors(checked, context.variables, source)
+            context.pre_execution_errors = errors
+        yield
+
+    async def _request_errors(
+        self, checked: Checked, variables: dict[str, Any] | None, source: str | None
+    ) -> list[GraphQLError]:
+        limits = self.checks.limits
+        if checked.analysis.variable_sized:
+            schema = self.execution_context.schema._schema
+            # not an object: graphql-core refuses them when it coerces; sized as unknown here
+            given = variables if isinstance(variables, dict) else {}
+            analysis = await off_loop(source, analyse, schema, checked.document, given)
+            refusal = limit_error(analysis, limits)
+            if refusal is not None:
+                return [refusal]
+        return []
+
+
+def validation_extensions(
+    limits: SchemaLimits, cache_size: int
+) -> list[Callable[[], SchemaExtension]]:
+    """Extension factories enforcing `limits` (tokens while parsing, the rest while
+    validating); they share one cache of `cache_size` documents' verdicts."""
+    checks = DocumentChecks(limits, cache_size)
+    return [
+        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        partial(_Validation, checks),
+    ]
