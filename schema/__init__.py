@@ -34,7 +34,7 @@ from schema.naming import schema_config
 from schema.plain import PlainExecutor
 from schema.query import Query
 from schema.release import ReleaseLoaded
-from schema.validation import validation_extensions
+from schema.validation import quiet_executor, validation_extensions
 
 __all__ = ["Query", "SchemaLimits", "UsageGraphSchema", "build_schema", "schema"]
 
@@ -92,6 +92,8 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
     # dashboards send the same few operations again and again: parse each text once, and
     # check each document once (schema/validation.py: limits, then graphql-core's rules)
     checking = validation_extensions(limits, OPERATION_CACHE_SIZE)
+    # with introspection off, variable errors do not suggest names either
+    executor = PlainExecutor if limits.introspection else quiet_executor(PlainExecutor)
     return UsageGraphSchema(
         query=Query,
         scalar_overrides={date: DATE_SCALAR},
@@ -99,7 +101,7 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
         # only @key is used (Federation 2.0); 2.5 links a version every current router and
         # composition library knows (Strawberry's default, 2.11, is too new for some)
         federation_version=FEDERATION_VERSION,
-        execution_context_class=PlainExecutor,
+        execution_context_class=executor,
         # ErrorCodes first: its after-operation code runs last, so it shapes the limits' errors;
         # only OperationTelemetry (metrics, log line, debug) wraps it, to see the final codes
         extensions=[

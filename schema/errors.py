@@ -35,6 +35,7 @@ _INPUT_MARKERS = (
     "was not provided",
     "Invalid isoformat",
     "is not a valid",
+    "does not exist in",  # an enum value the enum does not have
 )
 
 

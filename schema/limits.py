@@ -4,8 +4,8 @@
 checks them on every document (from the figures of schema/analysis.py) before graphql-core's
 rules run, and `limit_error` words the refusal. `limit_code` names the `extensions.code` of an
 operation-level error one of them raised, for `schema.errors.ErrorCodes`: QUERY_TOO_COMPLEX for
-depth, aliases, cost and tokens, INTROSPECTION_DISABLED for `__schema` / `__type` when
-introspection is off.
+depth, aliases, cost and tokens, INTROSPECTION_DISABLED for `__schema` / `__type` (and
+Federation's `_service`, which prints the whole schema) when introspection is off.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from schema.analysis import SATURATION, DocumentAnalysis, OperationFigures
 __all__ = [
     "DEFAULT_MAX_COST",
     "SchemaLimits",
+    "introspection_refusal",
     "limit_code",
     "limit_error",
 ]
@@ -75,6 +76,16 @@ def _amount(value: int) -> str:
 
 def _too_complex(message: str, node: Node | None) -> GraphQLError:
     return GraphQLError(message, node, extensions={"code": TOO_COMPLEX})
+
+
+def introspection_refusal(field: str, node: Node | None = None) -> GraphQLError:
+    """The refusal of an introspection field (graphql-core's wording, for `_service` too)."""
+    return GraphQLError(
+        "GraphQL introspection has been disabled, but the requested query contained the "
+        f"field '{field}'.",
+        node,
+        extensions={"code": INTROSPECTION_DISABLED},
+    )
 
 
 # the messages of the refusals above, and of graphql-core's and Strawberry's limiters

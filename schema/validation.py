@@ -6,7 +6,8 @@ MaxAliasesLimiter. For a document not seen before, `check_document`:
 1. analyses it in one pass (schema/analysis.py: depth, aliases, cost, each fragment once) and
    refuses it over a limit with one QUERY_TOO_COMPLEX error, before any other rule runs;
 2. else validates it with graphql-core's rules, its quadratic field-merging rule replaced by a
-   linear one (schema/overlap.py).
+   linear one (schema/overlap.py), and "Did you mean ...?" suggestions hidden when
+   introspection is off (they would name fields, arguments, types and enum values).
 
 The outcome is kept per document object (schema/documents.py hands the same object back for
 the same text), so a dashboard's repeated operation is neither parsed nor validated again; a
@@ -15,8 +16,10 @@ is not small is checked on a worker thread (schema/offload.py): graphql-core's r
 25 µs a field, so the 2,000 tokens `[limits] max_tokens` allows could hold the event loop some
 50 ms.
 
-Then, per request, when a list size comes from the variables (`ids: $ids`, `first: $n`, ...),
-the cost is worked out again with the request's own variables.
+Then, per request: `_service` (Federation's SDL) is refused with INTROSPECTION_DISABLED when
+introspection is off, unless the caller's key has the `federation` role; and when a list size
+comes from the variables (`ids: $ids`, `first: $n`, ...), the cost is worked out again with
+the request's own variables.
 """
 
 from __future__ import annotations
@@ -37,17 +40,19 @@ from graphql import (
     specified_rules,
     validate,
 )
+from graphql.execution import Executor
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from schema.analysis import DocumentAnalysis, analyse
 from schema.compat import STRAWBERRY_RULES
-from schema.limits import SchemaLimits, limit_error
+from schema.limits import SchemaLimits, introspection_refusal, limit_error
 from schema.offload import off_loop
 from schema.overlap import FieldMergingRule
 
 __all__ = [
     "DocumentChecks",
     "check_document",
+    "quiet_executor",
     "validation_extensions",
     "validation_rules",
 ]
@@ -81,7 +86,12 @@ def check_document(schema: GraphQLSchema, document: DocumentNode, limits: Schema
     refusal = limit_error(analysis, limits)
     if refusal is not None:
         return Checked(document, (refusal,), analysis)
-    errors = validate(schema, document, validation_rules(limits))
+    errors = validate(
+        schema,
+        document,
+        validation_rules(limits),
+        hide_suggestions=not limits.introspection,
+    )
     return Checked(document, tuple(errors), analysis)
 
 
@@ -130,6 +140,9 @@ class _Validation(SchemaExtension):
         self, checked: Checked, variables: dict[str, Any] | None, source: str | None
     ) -> list[GraphQLError]:
         limits = self.checks.limits
+        service = checked.analysis.service
+        if service is not None and not limits.introspection and not self._federation():
+            return [introspection_refusal("_service", service)]
         if checked.analysis.variable_sized:
             schema = self.execution_context.schema._schema
             # not an object: graphql-core refuses them when it coerces; sized as unknown here
@@ -139,6 +152,10 @@ class _Validation(SchemaExtension):
             if refusal is not None:
                 return [refusal]
         return []
+
+    def _federation(self) -> bool:
+        identity = getattr(self.execution_context.context, "identity", None)
+        return identity is not None and identity.has_role("federation")
 
 
 def validation_extensions(
@@ -151,3 +168,17 @@ def validation_extensions(
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(_Validation, checks),
     ]
+
+
+def quiet_executor(executor: type[Executor]) -> type[Executor]:
+    """`executor` with graphql-core's suggestions hidden from variable and argument errors
+    (introspection off: "Did you mean 'firstDay'?" would name the input's fields)."""
+
+    class Quiet(executor):  # type: ignore[valid-type, misc]
+        @classmethod
+        def build(cls, *args: Any, **kwargs: Any) -> Any:
+            kwargs["hide_suggestions"] = True
+            return super().build(*args, **kwargs)
+
+    Quiet.__name__ = Quiet.__qualname__ = f"Quiet{executor.__name__}"
+    return Quiet
