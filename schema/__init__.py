@@ -19,14 +19,15 @@ from strawberry.printer import print_schema
 from strawberry.types import ExecutionContext
 
 from clients.errors import UpstreamError
-from resolvers.errors import GraphError
+from resolvers.errors import BadUserInput, GraphError
 from schema.ahead import resolve_usage_ahead
 from schema.budget import UpstreamBudget
 from schema.debug import OperationTelemetry, operation_tracing
 from schema.direct import call_plain_resolvers_directly
 from schema.documents import document_cache
+from schema.entities import Agent, Organization, Reseller, User
 from schema.errors import ErrorCodes
-from schema.federation import client_sdl, describe
+from schema.federation import client_sdl, describe, entity_reference
 from schema.inputs import DATE_SCALAR
 from schema.left_out import LeftOut
 from schema.limits import SchemaLimits
@@ -42,6 +43,8 @@ log = logging.getLogger("usagegraph.graphql")
 
 FEDERATION_VERSION = "2.5"
 OPERATION_CACHE_SIZE = 256  # distinct operations whose validation is kept
+# the Federation entities (`@key(fields: "id")`), by GraphQL type name
+ENTITIES: dict[str, Any] = {kind.__name__: kind for kind in (Agent, Organization, Reseller, User)}
 
 
 class UsageGraphSchema(strawberry.federation.Schema):
@@ -69,9 +72,18 @@ class UsageGraphSchema(strawberry.federation.Schema):
     ) -> list[FederationAny]:
         """`_entities`: a root resolver like any other, so it loads the (caller's scoped) catalog
         once before the entities' `resolve_reference`, which then never waits: their loaders
-        batch exactly as a list query's do."""
+        batch exactly as a list query's do. A malformed representation is a BAD_USER_INPUT at
+        its index (Strawberry's own resolver failed with an internal error on them)."""
         await info.context.load_catalog()
-        return super().entities_resolver(info, representations)
+        results: list[Any] = []
+        for index, representation in enumerate(representations):
+            try:
+                typename, key = entity_reference(index, representation, ENTITIES)
+            except BadUserInput as error:
+                results.append(error)  # this entity is null, with the error at its path
+                continue
+            results.append(ENTITIES[typename].resolve_reference(info, strawberry.ID(key)))
+        return results
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

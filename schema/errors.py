@@ -36,6 +36,7 @@ _INPUT_MARKERS = (
     "Invalid isoformat",
     "is not a valid",
     "does not exist in",  # an enum value the enum does not have
+    "Expected value of non-null type",  # null for a required argument or list item
 )
 
 
