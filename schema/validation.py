@@ -10,11 +10,11 @@ MaxAliasesLimiter. For a document not seen before, `check_document`:
    introspection is off (they would name fields, arguments, types and enum values).
 
 The outcome is kept per document object (schema/documents.py hands the same object back for
-the same text), so a dashboard's repeated operation is neither parsed nor validated again; a
-new operation name is a new text, checked afresh, in time linear in its size. A document that
-is not small is checked on a worker thread (schema/offload.py): graphql-core's rules take about
-25 µs a field, so the 2,000 tokens `[limits] max_tokens` allows could hold the event loop some
-50 ms.
+the same text; the verdict holds it weakly), so a dashboard's repeated operation is neither
+parsed nor validated again; a new operation name is a new text, checked afresh, in time linear
+in its size. A document that is not small is checked on a worker thread (schema/offload.py):
+graphql-core's rules take about 25 µs a field, so the 2,000 tokens `[limits] max_tokens`
+allows could hold the event loop some 50 ms.
 
 Then, per request: `_service` (Federation's SDL) is refused with INTROSPECTION_DISABLED when
 introspection is off, unless the caller's key has the `federation` role; and when a list size
@@ -24,6 +24,7 @@ the request's own variables.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -75,7 +76,6 @@ def validation_rules(limits: SchemaLimits) -> tuple[type[ASTValidationRule], ...
 class Checked:
     """A document's verdict: refused (`errors`), or valid with its `analysis`."""
 
-    document: DocumentNode  # held so that its id() names it while the verdict is kept
     errors: tuple[GraphQLError, ...]
     analysis: DocumentAnalysis
 
@@ -85,34 +85,38 @@ def check_document(schema: GraphQLSchema, document: DocumentNode, limits: Schema
     analysis = analyse(schema, document)
     refusal = limit_error(analysis, limits)
     if refusal is not None:
-        return Checked(document, (refusal,), analysis)
+        return Checked((refusal,), analysis)
     errors = validate(
         schema,
         document,
         validation_rules(limits),
         hide_suggestions=not limits.introspection,
     )
-    return Checked(document, tuple(errors), analysis)
+    return Checked(tuple(errors), analysis)
 
 
 class DocumentChecks:
-    """The verdicts of the last `maxsize` documents, shared by every request of one schema."""
+    """The verdicts of the last `maxsize` documents, shared by every request of one schema.
+
+    A verdict holds its document weakly: the document cache (schema/documents.py) decides
+    how long a document lives (a 2,000-token one takes about 1.2 MB), and a verdict whose
+    document is gone can never be asked for again (a new parse is a new object)."""
 
     def __init__(self, limits: SchemaLimits, maxsize: int) -> None:
         self.limits = limits
         self.maxsize = maxsize
-        self._verdicts: OrderedDict[int, Checked] = OrderedDict()
+        self._verdicts: OrderedDict[int, tuple[weakref.ref[DocumentNode], Checked]] = OrderedDict()
 
     async def verdict(
         self, schema: GraphQLSchema, document: DocumentNode, source: str | None
     ) -> Checked:
         key = id(document)
         kept = self._verdicts.get(key)
-        if kept is not None and kept.document is document:
+        if kept is not None and kept[0]() is document:  # the same object, still alive
             self._verdicts.move_to_end(key)
-            return kept
+            return kept[1]
         checked = await off_loop(source, check_document, schema, document, self.limits)
-        self._verdicts[key] = checked
+        self._verdicts[key] = (weakref.ref(document), checked)
         self._verdicts.move_to_end(key)
         while len(self._verdicts) > self.maxsize:
             self._verdicts.popitem(last=False)
@@ -132,12 +136,16 @@ class _Validation(SchemaExtension):
             checked = await self.checks.verdict(context.schema._schema, document, source)
             errors = list(checked.errors)
             if not errors:
-                errors = await self._request_errors(checked, context.variables, source)
+                errors = await self._request_errors(document, checked, context.variables, source)
             context.pre_execution_errors = errors
         yield
 
     async def _request_errors(
-        self, checked: Checked, variables: dict[str, Any] | None, source: str | None
+        self,
+        document: DocumentNode,
+        checked: Checked,
+        variables: dict[str, Any] | None,
+        source: str | None,
     ) -> list[GraphQLError]:
         limits = self.checks.limits
         service = checked.analysis.service
@@ -147,7 +155,7 @@ class _Validation(SchemaExtension):
             schema = self.execution_context.schema._schema
             # not an object: graphql-core refuses them when it coerces; sized as unknown here
             given = variables if isinstance(variables, dict) else {}
-            analysis = await off_loop(source, analyse, schema, checked.document, given)
+            analysis = await off_loop(source, analyse, schema, document, given)
             refusal = limit_error(analysis, limits)
             if refusal is not None:
                 return [refusal]
