@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
 
 from resolvers.errors import BadUserInput
 
-__all__ = ["DayRange", "Month", "month_range", "parse_month"]
+__all__ = ["DayRange", "Month", "month_key", "month_range", "months_from", "parse_month"]
 
 Month = str  # "YYYY-MM"
+_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -60,11 +62,31 @@ def month_range(day: date) -> DayRange:
 
 
 def parse_month(value: str, *, argument: str) -> date:
-    """`YYYY-MM` to the month's first day, or a BAD_USER_INPUT naming the argument."""
+    """`YYYY-MM` (ASCII digits, years 0001 to 9999) to the month's first day, or a
+    BAD_USER_INPUT naming the argument. `int()` alone would also take `+026` or other
+    scripts' digits."""
+    match = _MONTH.fullmatch(value)
     try:
-        year, month = value.split("-")
-        if len(year) != 4 or len(month) != 2:
+        if match is None:
             raise ValueError
-        return date(int(year), int(month), 1)
+        return date(int(match[1]), int(match[2]), 1)
     except ValueError:
-        raise BadUserInput(f"{argument} must be a month as YYYY-MM, got {value!r}") from None
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise BadUserInput(f"{argument} must be a month as YYYY-MM, got {shown!r}") from None
+
+
+def month_key(day: date) -> Month:
+    """The `YYYY-MM` of a day's month (`strftime("%Y")` drops the zeros of years before
+    1000 on some platforms)."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months_from(first: date, count: int) -> list[DayRange]:
+    """`count` whole calendar months from `first`'s, or BAD_USER_INPUT when they would go
+    past December 9999 (the last month a date can hold)."""
+    start = first.year * 12 + first.month - 1
+    if start + count - 1 > 9999 * 12 + 11:
+        raise BadUserInput("the months must end by 9999-12")
+    return [
+        month_range(date(index // 12, index % 12 + 1, 1)) for index in range(start, start + count)
+    ]

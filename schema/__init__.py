@@ -10,33 +10,33 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ValidationCache
 from strawberry.federation.schema import FederationAny
 from strawberry.printer import print_schema
 from strawberry.types import ExecutionContext
 
 from clients.errors import UpstreamError
-from resolvers.errors import GraphError
+from resolvers.errors import BadUserInput, GraphError
 from schema.ahead import resolve_usage_ahead
 from schema.budget import UpstreamBudget
 from schema.debug import OperationTelemetry, operation_tracing
 from schema.direct import call_plain_resolvers_directly
 from schema.documents import document_cache
+from schema.entities import Agent, Organization, Reseller, User
 from schema.errors import ErrorCodes
-from schema.federation import client_sdl, describe
+from schema.federation import client_sdl, describe, entity_reference
 from schema.inputs import DATE_SCALAR
 from schema.left_out import LeftOut
-from schema.limits import SchemaLimits, limit_extensions
+from schema.limits import SchemaLimits
 from schema.naming import schema_config
 from schema.operation_name import OperationNameRequired
 from schema.plain import PlainExecutor
 from schema.query import Query
 from schema.release import ReleaseLoaded
+from schema.validation import quiet_executor, validation_extensions
 
 __all__ = ["Query", "SchemaLimits", "UsageGraphSchema", "build_schema", "schema"]
 
@@ -44,6 +44,8 @@ log = logging.getLogger("usagegraph.graphql")
 
 FEDERATION_VERSION = "2.5"
 OPERATION_CACHE_SIZE = 256  # distinct operations whose validation is kept
+# the Federation entities (`@key(fields: "id")`), by GraphQL type name
+ENTITIES: dict[str, Any] = {kind.__name__: kind for kind in (Agent, Organization, Reseller, User)}
 
 
 class UsageGraphSchema(strawberry.federation.Schema):
@@ -71,9 +73,18 @@ class UsageGraphSchema(strawberry.federation.Schema):
     ) -> list[FederationAny]:
         """`_entities`: a root resolver like any other, so it loads the (caller's scoped) catalog
         once before the entities' `resolve_reference`, which then never waits: their loaders
-        batch exactly as a list query's do."""
+        batch exactly as a list query's do. A malformed representation is a BAD_USER_INPUT at
+        its index (Strawberry's own resolver failed with an internal error on them)."""
         await info.context.load_catalog()
-        return super().entities_resolver(info, representations)
+        results: list[Any] = []
+        for index, representation in enumerate(representations):
+            try:
+                typename, key = entity_reference(index, representation, ENTITIES)
+            except BadUserInput as error:
+                results.append(error)  # this entity is null, with the error at its path
+                continue
+            results.append(ENTITIES[typename].resolve_reference(info, strawberry.ID(key)))
+        return results
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -90,6 +101,12 @@ class UsageGraphSchema(strawberry.federation.Schema):
 def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
     """The schema with `limits` enforced (the defaults when None); each app builds its own from
     its settings, since limits differ per deployment. The SDL never depends on them."""
+    limits = limits or SchemaLimits()
+    # dashboards send the same few operations again and again: parse each text once, and
+    # check each document once (schema/validation.py: limits, then graphql-core's rules)
+    checking = validation_extensions(limits, OPERATION_CACHE_SIZE)
+    # with introspection off, variable errors do not suggest names either
+    executor = PlainExecutor if limits.introspection else quiet_executor(PlainExecutor)
     return UsageGraphSchema(
         query=Query,
         scalar_overrides={date: DATE_SCALAR},
@@ -97,7 +114,7 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
         # only @key is used (Federation 2.0); 2.5 links a version every current router and
         # composition library knows (Strawberry's default, 2.11, is too new for some)
         federation_version=FEDERATION_VERSION,
-        execution_context_class=PlainExecutor,
+        execution_context_class=executor,
         # ErrorCodes first: its after-operation code runs last, so it shapes the limits' errors;
         # only OperationTelemetry (metrics, log line, debug) wraps it, to see the final codes
         extensions=[
@@ -108,12 +125,8 @@ def build_schema(limits: SchemaLimits | None = None) -> UsageGraphSchema:
             LeftOut,  # after ErrorCodes: its errors are in place before codes are shaped
             UpstreamBudget,
             OperationNameRequired,  # several operations need an operationName (the spec)
-            *limit_extensions(limits or SchemaLimits()),
-            # dashboards send the same few operations again and again: parse each text once,
-            # and validate each document once (6 ms for the benchmark's mixed query), keyed by
-            # the document and the rules above
             document_cache(OPERATION_CACHE_SIZE),
-            partial(ValidationCache, maxsize=OPERATION_CACHE_SIZE),
+            *checking,
         ],
     )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Annotated, Any
 
 import strawberry
@@ -20,7 +19,7 @@ from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, U
 from resolvers.context import GraphContext
 from resolvers.errors import BadUserInput, SourceFailure
 from resolvers.metrics import Metrics, sum_metrics
-from resolvers.ranges import DayRange, month_range, parse_month
+from resolvers.ranges import DayRange, month_key, months_from, parse_month
 from resolvers.usage import (
     LifetimePart,
     UsageResult,
@@ -119,12 +118,7 @@ def _months(info: Info, first_month: str, last_month: str) -> list[DayRange]:
         raise BadUserInput(f"lastMonth {last_month} is before firstMonth {first_month}")
     if count > MAX_MONTHS:
         raise BadUserInput(f"the series spans {count} months; at most {MAX_MONTHS} are allowed")
-    ranges: list[DayRange] = []
-    day = first
-    while day <= last:
-        ranges.append(month_range(day))
-        day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return ranges
+    return months_from(first, count)
 
 
 # organization_usage / unattributed_usage / reseller_usage: (ctx, node, range, policy, kinds)
@@ -147,7 +141,7 @@ async def _monthly(
     kinds = cached_kinds(info, kinds_for_monthly)
     results = await asyncio.gather(*(assemble(info.context, node, r, kinds=kinds) for r in ranges))
     return [
-        MonthlyUsage(month=r.first.strftime("%Y-%m"), usage=Usage.of(r, res.parts))
+        MonthlyUsage(month=month_key(r.first), usage=Usage.of(r, res.parts))
         for r, res in zip(ranges, results, strict=True)
     ]
 

@@ -35,6 +35,8 @@ _INPUT_MARKERS = (
     "was not provided",
     "Invalid isoformat",
     "is not a valid",
+    "does not exist in",  # an enum value the enum does not have
+    "Expected value of non-null type",  # null for a required argument or list item
 )
 
 

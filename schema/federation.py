@@ -12,6 +12,9 @@ codegen reads). `usagegraph export-schema --federation` prints the subgraph SDL 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 from graphql import (
     GraphQLEnumType,
     GraphQLNamedType,
@@ -21,7 +24,16 @@ from graphql import (
     specified_directives,
 )
 
-__all__ = ["FEDERATION_FIELDS", "FEDERATION_TYPES", "client_schema", "client_sdl", "describe"]
+from resolvers.errors import BadUserInput
+
+__all__ = [
+    "FEDERATION_FIELDS",
+    "FEDERATION_TYPES",
+    "client_schema",
+    "client_sdl",
+    "describe",
+    "entity_reference",
+]
 
 # Query fields and named types that exist only for the gateway (Federation's subgraph spec, and
 # the `@link` spec's support types Strawberry registers)
@@ -110,3 +122,34 @@ def client_schema(schema: GraphQLSchema) -> GraphQLSchema:
 def client_sdl(schema: GraphQLSchema) -> str:
     """The client-facing SDL: what `schema.graphql` holds."""
     return print_schema(client_schema(schema))
+
+
+_JSON_KINDS = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+
+
+def entity_reference(index: int, representation: Any, entities: Collection[str]) -> tuple[str, str]:
+    """(type name, id) of one `_entities` representation, `{"__typename": ..., "id": ...}`,
+    or BAD_USER_INPUT naming what is wrong with it. Other keys are ignored (a gateway sends
+    only the key, `id`); an integer id is read as a string, as GraphQL's ID is."""
+    where = f"representations[{index}]"
+    if not isinstance(representation, dict):
+        kind = _JSON_KINDS.get(type(representation), "a number")
+        if representation is None:
+            kind = "null"
+        raise BadUserInput(
+            f'{where} must be an object {{"__typename": ..., "id": ...}}, not {kind}'
+        )
+    typename = representation.get("__typename")
+    if not isinstance(typename, str):
+        raise BadUserInput(f"{where}.__typename must name an entity type: {', '.join(entities)}")
+    if typename not in entities:
+        shown = typename if len(typename) <= 40 else typename[:40] + "..."
+        raise BadUserInput(
+            f"{where}.__typename {shown!r} is not an entity type: {', '.join(entities)}"
+        )
+    key = representation.get("id")
+    if isinstance(key, int) and not isinstance(key, bool):
+        key = str(key)
+    if not isinstance(key, str):
+        raise BadUserInput(f"{where}.id must be a string")
+    return typename, key

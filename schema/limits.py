@@ -1,27 +1,35 @@
-"""Query limits: depth, aliases, tokens and introspection, as Strawberry extensions.
+"""Query limits: depth, aliases, cost, tokens and introspection, and the errors refusing them.
 
-`limit_extensions` gives extension factories (not instances: Strawberry builds a fresh one per
-operation) for `build_schema`. `limit_code` names the `extensions.code` of an error one of them
-raised, for `schema.errors.ErrorCodes`: QUERY_TOO_COMPLEX for depth, aliases and tokens,
-INTROSPECTION_DISABLED for `__schema` / `__type` when introspection is off.
+`SchemaLimits` holds the `[limits]` and `[server]` settings a schema enforces; schema/validation.py
+checks them on every document (from the figures of schema/analysis.py) before graphql-core's
+rules run, and `limit_error` words the refusal. `limit_code` names the `extensions.code` of an
+operation-level error one of them raised, for `schema.errors.ErrorCodes`: QUERY_TOO_COMPLEX for
+depth, aliases, cost and tokens, INTROSPECTION_DISABLED for `__schema` / `__type` (and
+Federation's `_service`, which prints the whole schema) when introspection is off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from graphql import GraphQLError, Node
 
-__all__ = ["SchemaLimits", "limit_code", "limit_extensions"]
+from schema.analysis import SATURATION, DocumentAnalysis, OperationFigures
+
+__all__ = [
+    "DEFAULT_MAX_COST",
+    "SchemaLimits",
+    "introspection_refusal",
+    "limit_code",
+    "limit_error",
+]
+
+# Well above every example operation and benchmark query (CostByCurrency, every organization's
+# costs by source, estimates about 100,000 against schema/analysis.py's catalog estimates), and
+# above a whole-estate drill-down (every organization's, agent's and user's usage: ~500,000).
+DEFAULT_MAX_COST = 1_000_000
+TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
 
 @dataclass(frozen=True)
@@ -30,32 +38,62 @@ class SchemaLimits:
 
     max_depth: int = 12
     max_aliases: int = 30
+    max_cost: int = DEFAULT_MAX_COST
     max_tokens: int = 2000
     introspection: bool = True
 
 
-def limit_extensions(limits: SchemaLimits) -> list[Callable[[], SchemaExtension]]:
-    """Factories of the extensions enforcing `limits`.
+def limit_error(analysis: DocumentAnalysis, limits: SchemaLimits) -> GraphQLError | None:
+    """The one error refusing a document over a limit (depth, then aliases, then cost), or
+    None."""
+    for figures in analysis.operations:
+        if figures.depth > limits.max_depth:
+            message = (
+                f"'{figures.name}' exceeds maximum operation depth of {limits.max_depth} "
+                f"(its depth is {figures.depth})"
+            )
+            return _too_complex(message, figures.node)
+    if analysis.aliases > limits.max_aliases:
+        return _too_complex(
+            f"{_amount(analysis.aliases)} aliases found. Allowed: {limits.max_aliases}", None
+        )
+    for figures in analysis.operations:
+        if figures.cost > limits.max_cost:
+            return _too_complex(_cost_message(figures, limits), figures.node)
+    return None
 
-    The depth and alias limiters build a new rule class per instance; they are built once here,
-    so every operation validates with the same rule classes and the validation cache (keyed by
-    document and rules) can answer a repeated operation."""
-    rules: list[type[ASTValidationRule]] = [
-        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
-    ]
-    if not limits.introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
-    return [
-        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(AddValidationRules, rules),
-    ]
+
+def _cost_message(figures: OperationFigures, limits: SchemaLimits) -> str:
+    return (
+        f"'{figures.name}' exceeds maximum operation cost of {limits.max_cost} "
+        f"(its estimated cost is {_amount(figures.cost)})"
+    )
 
 
-# the messages Strawberry's and graphql-core's limiters raise
+def _amount(value: int) -> str:
+    return f"more than {SATURATION}" if value >= SATURATION else str(value)
+
+
+def _too_complex(message: str, node: Node | None) -> GraphQLError:
+    return GraphQLError(message, node, extensions={"code": TOO_COMPLEX})
+
+
+def introspection_refusal(field: str, node: Node | None = None) -> GraphQLError:
+    """The refusal of an introspection field (graphql-core's wording, for `_service` too)."""
+    return GraphQLError(
+        "GraphQL introspection has been disabled, but the requested query contained the "
+        f"field '{field}'.",
+        node,
+        extensions={"code": INTROSPECTION_DISABLED},
+    )
+
+
+# the messages of the refusals above, and of graphql-core's and Strawberry's limiters
 _TOO_COMPLEX = (
-    "exceeds maximum operation depth of",  # QueryDepthLimiter
-    "aliases found. Allowed:",  # MaxAliasesLimiter
+    "exceeds maximum operation depth of",
+    "aliases found. Allowed:",
+    "exceeds maximum operation cost of",
+    "The document is too complex to validate",  # schema/overlap.py's work budget
     "Syntax Error: Document contains more than",  # MaxTokensLimiter (graphql-core's parser)
 )
 _INTROSPECTION = "GraphQL introspection has been disabled"
@@ -64,7 +102,7 @@ _INTROSPECTION = "GraphQL introspection has been disabled"
 def limit_code(message: str) -> str | None:
     """The code of an operation-level error raised by one of the limits, else None."""
     if any(marker in message for marker in _TOO_COMPLEX):
-        return "QUERY_TOO_COMPLEX"
+        return TOO_COMPLEX
     if message.startswith(_INTROSPECTION):
-        return "INTROSPECTION_DISABLED"
+        return INTROSPECTION_DISABLED
     return None

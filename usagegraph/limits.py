@@ -262,6 +262,7 @@ def schema_limits(settings: Settings) -> SchemaLimits:
     return SchemaLimits(
         max_depth=limits.max_depth,
         max_aliases=limits.max_aliases,
+        max_cost=limits.max_cost,
         max_tokens=limits.max_tokens,
         introspection=settings.server.introspection,
     )

@@ -49,6 +49,8 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from resolvers.cache import DEFAULT_NAMESPACE
+from schema.limits import SchemaLimits
+from schema.validation import validation_rules
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.limits import caller_in
 from usagegraph.persisted_store import MemoryQueryStore, QueryStore, RedisQueryStore
@@ -359,7 +361,8 @@ class PersistedQueries:
             document = parse(query, no_location=True, max_tokens=self.max_tokens)
         except GraphQLError:
             return False
-        return not validate(self.schema, document)
+        # graphql-core's rules, but its quadratic field merging replaced by the linear one
+        return not validate(self.schema, document, validation_rules(SchemaLimits()))
 
 
 def _sha256_of(persisted: object) -> str:

@@ -300,6 +300,9 @@ class LimitsSettings(_Model):
 
     max_depth: Annotated[int, Field(ge=1)] = 12
     max_aliases: Annotated[int, Field(ge=0)] = 30
+    # estimated work of one operation (schema/analysis.py: values answered, 10 per vendor
+    # field, lists multiplied by their size); the example operations estimate at most ~100,000
+    max_cost: Annotated[int, Field(ge=1)] = 1_000_000
     max_tokens: Annotated[int, Field(ge=1)] = 2000
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
     # per API key (per client IP without [auth]); 0 turns the rate limit off

@@ -14,10 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from strawberry.extensions.validation_cache import _get_validate_cache
 
+import schema.validation
 from sandbox.server import SandboxServer
-from schema import OPERATION_CACHE_SIZE
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.limits import RateLimiter
@@ -67,7 +66,7 @@ async def test_too_deep_a_query_is_refused_before_any_upstream_call(
     response = await post(tight, DEEP)
     assert response.status_code == 200
     messages = assert_refused(response.json(), "QUERY_TOO_COMPLEX")
-    assert messages == ["'anonymous' exceeds maximum operation depth of 3"]
+    assert messages == ["'anonymous' exceeds maximum operation depth of 3 (its depth is 4)"]
     assert sandbox.control.count() == 0
     within = await post(tight, "{ resellers { organizations { reseller { id } } } }")
     assert "errors" not in within.json()
@@ -112,9 +111,10 @@ async def test_the_defaults_allow_introspection_and_ordinary_dashboards(
 ) -> None:
     result = await graph("{ __schema { queryType { name } } }")
     assert result == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    # depth 9; from one organization, so its estimated cost stays under the default
     deep = await graph(
-        "{ resellers { organizations { reseller { organizations { agents { organization "
-        "{ reseller { id } } } } } } } }"
+        '{ organization(id: "cust0000") { reseller { organizations { reseller { organizations '
+        "{ agents { organization { reseller { id } } } } } } } } }"
     )
     assert "errors" not in deep
 
@@ -123,6 +123,7 @@ def test_default_limits_are_the_documented_ones() -> None:
     assert LimitsSettings() == LimitsSettings(
         max_depth=12,
         max_aliases=30,
+        max_cost=1_000_000,
         max_tokens=2000,
         max_body_bytes=65536,
         requests_per_second=20.0,
@@ -135,7 +136,7 @@ async def test_the_default_depth_limit_is_twelve(graph: Any) -> None:
     result = await graph("{ organizations { " + nested + " } }")  # depth 13
     [error] = result["errors"]
     assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX"}
-    assert error["message"] == "'anonymous' exceeds maximum operation depth of 12"
+    assert error["message"] == "'anonymous' exceeds maximum operation depth of 12 (its depth is 13)"
 
 
 async def test_a_body_over_the_limit_is_a_413_before_parsing(
@@ -288,18 +289,24 @@ async def test_limits_are_per_app(sandbox: SandboxServer, directory_file: Path) 
 
 
 async def test_a_repeated_operation_is_parsed_and_validated_once_and_still_limited(
-    tight: httpx.AsyncClient, parsed: list[str]
+    tight: httpx.AsyncClient, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    validated = _get_validate_cache(OPERATION_CACHE_SIZE)
+    checked: list[str] = []
+    check = schema.validation.check_document
+
+    def counting(graphql_schema: Any, document: Any, limits: Any) -> Any:
+        checked.append(document.loc.source.body)
+        return check(graphql_schema, document, limits)
+
+    monkeypatch.setattr(schema.validation, "check_document", counting)
     query = "{ resellers { id name } }"
     first = (await post(tight, query)).json()
-    hits, misses = validated.cache_info().hits, validated.cache_info().misses
 
     again = (await post(tight, query)).json()
 
     assert again == first and "errors" not in again
     assert parsed == [query]
-    assert (validated.cache_info().hits, validated.cache_info().misses) == (hits + 1, misses)
+    assert checked == [query]
     # text that does not parse is never kept: each attempt is refused with its code
     broken = "{ resellers { id "
     for _ in range(2):
@@ -308,5 +315,6 @@ async def test_a_repeated_operation_is_parsed_and_validated_once_and_still_limit
     # a refusal is remembered as one too
     for _ in range(2):
         assert assert_refused((await post(tight, DEEP)).json(), "QUERY_TOO_COMPLEX") == [
-            "'anonymous' exceeds maximum operation depth of 3"
+            "'anonymous' exceeds maximum operation depth of 3 (its depth is 4)"
         ]
+    assert checked == [query, DEEP]
