@@ -50,6 +50,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from resolvers.cache import DEFAULT_NAMESPACE
 from schema.limits import SchemaLimits
+from schema.offload import off_loop
 from schema.validation import validation_rules
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.limits import caller_in
@@ -341,7 +342,7 @@ class PersistedQueries:
         if self.manifest is not None and (listed := self.manifest.body(sha256)) is not None:
             return query or listed, "manifest"
         if query is not None:
-            if self._storable(query):
+            if await off_loop(query, self._storable, query):
                 await self.store().set(sha256, query, owner=caller_in(scope))
             return query, "apq"
         stored = await self.store().get(sha256)
@@ -356,7 +357,8 @@ class PersistedQueries:
 
     def _storable(self, query: str) -> bool:
         """Only valid operations are stored, so junk never fills the store (the router still
-        runs an invalid one, to answer its errors)."""
+        runs an invalid one, to answer its errors). Called off the event loop for long texts:
+        parsing and validating 2,000 tokens takes tens of milliseconds."""
         try:
             document = parse(query, no_location=True, max_tokens=self.max_tokens)
         except GraphQLError:
