@@ -62,6 +62,7 @@ __all__ = [
     "DocumentAnalysis",
     "OperationFigures",
     "analyse",
+    "fragment_order",
     "spread_names",
 ]
 
@@ -184,29 +185,8 @@ class _Walker:
         return DocumentAnalysis(tuple(operations), aliases, self.variable_sized, self.service)
 
     def _dependency_order(self) -> list[str]:
-        """Fragment names, each after every fragment it spreads (an iterative depth-first
-        search: a chain of thousands of fragments is no recursion). A spread that closes a
-        cycle is left out of the order's constraints; the cycle itself is graphql-core's
-        NoFragmentCyclesRule's to refuse, and its spreads count as nothing here."""
-        spreads = {name: list(spread_names(f.selection_set)) for name, f in self.fragments.items()}
-        order: list[str] = []
-        state: dict[str, bool] = {}  # False: on the current path; True: done
-        for start in self.fragments:
-            if start in state:
-                continue
-            state[start] = False
-            stack = [(start, iter(spreads[start]))]
-            while stack:
-                name, pending = stack[-1]
-                target = next(pending, None)
-                if target is None:
-                    stack.pop()
-                    state[name] = True
-                    order.append(name)
-                elif target in self.fragments and target not in state:
-                    state[target] = False
-                    stack.append((target, iter(spreads[target])))
-        return order
+        """Fragment names, each after every fragment it spreads (`fragment_order`)."""
+        return fragment_order(self.fragments)[0]
 
     def _selections(
         self, selection_set: SelectionSetNode, parent: Any, introspection: bool
@@ -335,6 +315,37 @@ def _definition(parent: Any, name: str) -> Any:
     if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
         return parent.fields.get(name)
     return None
+
+
+def fragment_order(fragments: Mapping[str, FragmentDefinitionNode]) -> tuple[list[str], bool]:
+    """Fragment names, each after every fragment it spreads, and whether some fragment spreads
+    itself (directly or not). An iterative depth-first search: a chain of thousands of
+    fragments is no recursion. A spread that closes a cycle is left out of the order's
+    constraints; the cycle itself is graphql-core's NoFragmentCyclesRule's to refuse."""
+    spreads = {name: list(spread_names(f.selection_set)) for name, f in fragments.items()}
+    order: list[str] = []
+    cyclic = False
+    state: dict[str, bool] = {}  # False: on the current path; True: done
+    for start in fragments:
+        if start in state:
+            continue
+        state[start] = False
+        stack = [(start, iter(spreads[start]))]
+        while stack:
+            name, pending = stack[-1]
+            target = next(pending, None)
+            if target is None:
+                stack.pop()
+                state[name] = True
+                order.append(name)
+            elif target in fragments:
+                seen = state.get(target)
+                if seen is None:
+                    state[target] = False
+                    stack.append((target, iter(spreads[target])))
+                elif seen is False:
+                    cyclic = True
+    return order, cyclic
 
 
 def spread_names(selection_set: SelectionSetNode) -> Iterable[str]:

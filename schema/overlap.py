@@ -56,7 +56,7 @@ from graphql import (
 )
 from graphql.language import DocumentNode, OperationDefinitionNode
 
-from schema.analysis import spread_names
+from schema.analysis import fragment_order
 
 __all__ = ["WORK_BUDGET", "FieldMergingRule", "MergeBudgetExceeded"]
 
@@ -93,7 +93,7 @@ class FieldMergingRule(ValidationRule):
         fragments = {
             d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        if _has_cycle(fragments):
+        if fragment_order(fragments)[1]:
             return self.BREAK  # NoFragmentCyclesRule reports it; nothing merges forever
         self._fragments = fragments
         self._budget = WORK_BUDGET
@@ -299,27 +299,3 @@ def _value_key(value: ValueNode) -> Any:
     if isinstance(value, IntValueNode | FloatValueNode | BooleanValueNode | EnumValueNode):
         return (type(value).__name__, value.value)
     return ("?", repr(value))  # pragma: no cover - every value kind is handled above
-
-
-def _has_cycle(fragments: dict[str, FragmentDefinitionNode]) -> bool:
-    """Whether some fragment spreads itself, directly or not (an iterative search)."""
-    state: dict[str, bool] = {}  # False: on the current path; True: done
-    for start in fragments:
-        if start in state:
-            continue
-        state[start] = False
-        stack = [(start, iter(spread_names(fragments[start].selection_set)))]
-        while stack:
-            name, pending = stack[-1]
-            target = next(pending, None)
-            if target is None:
-                stack.pop()
-                state[name] = True
-            elif target in fragments:
-                seen = state.get(target)
-                if seen is False:
-                    return True
-                if seen is None:
-                    state[target] = False
-                    stack.append((target, iter(spread_names(fragments[target].selection_set))))
-    return False
