@@ -7,7 +7,8 @@ operations." Strawberry instead falls back to the document's first operation onc
 ran A. `OperationNameRequired` restores the spec: before the document is parsed the execution
 context's `operation_name` is still the request's own, and when the request gave none a
 validation rule refuses a document of several operations (GRAPHQL_VALIDATION_FAILED, nothing
-executed). The rule is one class, so the validation cache keys on it like on the other rules.
+executed). schema/validation.py runs the rule apart from the cached verdict of the document,
+since that verdict serves requests that name their operation too.
 """
 
 from __future__ import annotations

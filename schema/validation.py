@@ -37,7 +37,6 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
-    OperationDefinitionNode,
     OverlappingFieldsCanBeMergedRule,
     specified_rules,
     validate,
@@ -49,7 +48,7 @@ from schema.analysis import DocumentAnalysis, analyse
 from schema.compat import STRAWBERRY_RULES
 from schema.limits import SchemaLimits, introspection_refusal, limit_error
 from schema.offload import off_loop
-from schema.operation_name import MULTIPLE_OPERATIONS, SeveralOperationsNeedAName
+from schema.operation_name import SeveralOperationsNeedAName
 from schema.overlap import FieldMergingRule
 
 __all__ = [
@@ -171,18 +170,12 @@ class _Validation(SchemaExtension):
 
 
 def _unnamed_operation_errors(context: Any, document: DocumentNode) -> list[GraphQLError]:
-    """The spec's "must provide operation name" (schema/operation_name.py marks a request that
-    named none by adding its rule; the cached verdicts above are the same for every request)."""
+    """The spec's "must provide operation name", for a request schema/operation_name.py marked
+    as naming none. Not part of the cached verdict: the same document is fine for a request
+    that names its operation."""
     if SeveralOperationsNeedAName not in context.validation_rules:
         return []
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if len(operations) < 2:
-        return []
-    return [
-        GraphQLError(
-            MULTIPLE_OPERATIONS, operations, extensions={"code": "GRAPHQL_VALIDATION_FAILED"}
-        )
-    ]
+    return validate(context.schema._schema, document, [SeveralOperationsNeedAName])
 
 
 def validation_extensions(
