@@ -46,6 +46,7 @@ from clients.errors import (
 from clients.telemetry import cache_miss, record_cache, record_cache_error, record_upstream_event
 from resolvers.cache.backends import CacheBackend
 from resolvers.cache.codec import Entry, EntryCodec, EntryError
+from resolvers.cache.decoded import DecodedEntries
 from resolvers.cache.values import FETCH_VALUES
 from resolvers.ranges import DayRange, Month, month_range, parse_month
 
@@ -172,12 +173,15 @@ class ResultCache:
         *,
         clock: Callable[[], float] = time.time,
         codec: EntryCodec | None = None,
+        decoded: DecodedEntries | None = None,
     ) -> None:
         self.backend = backend
         self.policy = policy or CachePolicy()
         self.clock = clock
         # what may be stored, by fetch name; the default is every fetch the graph makes
         self.codec = codec or EntryCodec(FETCH_VALUES)
+        # the same bytes read again are not decoded again (decoded.py)
+        self.decoded = decoded if decoded is not None else DecodedEntries()
         self._flights: dict[str, asyncio.Future[tuple[Fetched[Any], Outcome]]] = {}
 
     def today(self) -> date:
@@ -284,12 +288,17 @@ class ResultCache:
         raw = await self.backend.get(key)
         if raw is None:
             return None
+        entry = self.decoded.get(key, raw)
+        if entry is not None:
+            return entry
         try:
-            return self.codec.decode(name, raw)
+            entry = self.codec.decode(name, raw)
         except EntryError as exc:  # foreign, damaged or hostile bytes: a miss, never a failure
             log.warning("unreadable cache entry %s (%s)", key, exc)
             record_cache_error(self.backend.name, exc.reason)
             return None
+        self.decoded.put(key, raw, entry)
+        return entry
 
     async def _write(self, key: str, name: str, entry: Entry[Any], fresh_for: float) -> None:
         keep_for = fresh_for + self.policy.stale
