@@ -172,7 +172,7 @@ def _telzino_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
         PartUsage(
             part,
             rng,
-            telzino.organization_metrics(row),
+            fetched.derive(telzino.organization_metrics, telzino.organization_metrics),
             rng,
             details=(row,) if row is not None else (),
             as_of=fetched.fetched_at,
@@ -182,12 +182,13 @@ def _telzino_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
 
 
 def _teli_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
-    row = fetched.value.get(part.native_id)
+    one = fetched.with_value(fetched.value.get(part.native_id))
+    row = one.value
     return _reported(
         PartUsage(
             part,
             rng,
-            teli.organization_metrics(row),
+            one.derive(teli.organization_metrics, teli.organization_metrics),
             rng,
             details=(row,) if row is not None else (),
             as_of=fetched.fetched_at,
@@ -203,7 +204,9 @@ def _talkdesk_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage
         PartUsage(
             part,
             rng,
-            talkdesk.rows_metrics(part.source, rows),
+            fetched.derive(
+                (talkdesk.rows_metrics, part.source), partial(talkdesk.rows_metrics, part.source)
+            ),
             covered,
             reason=None if covered == rng else CoverageReason.EXPANDED_TO_WHOLE_MONTHS,
             details=tuple(rows),
