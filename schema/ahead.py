@@ -40,6 +40,7 @@ from resolvers.errors import GraphError
 from resolvers.ranges import DayRange
 from resolvers.usage import PartialMonths as Policy
 from resolvers.usage import UsageResult, organizations_usage
+from schema.direct import PLAIN_READER
 from schema.inputs import PartialMonths
 from schema.selection import field_group_key, kinds_for_usage
 from schema.usage import Usage
@@ -192,7 +193,8 @@ class _UsageAhead:
 
     @staticmethod
     def usage_resolver(resolve: Resolver) -> Resolver:
-        """`resolve` for `Organization.usage`: the answer loaded ahead, else the usual way."""
+        """`resolve` for `Organization.usage`: the answer loaded ahead, else the usual way.
+        Its plain reader (schema/plain.py) reads the same answer without a resolve info."""
 
         def usage(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
             answers = info.context.usage_ahead
@@ -202,7 +204,29 @@ class _UsageAhead:
                     return answer
             return resolve(source, info, **args)
 
+        setattr(usage, PLAIN_READER, _ahead_reader)
         return usage
+
+
+class NotAhead(LookupError):
+    """No answer was loaded ahead for this organization: the resolver answers instead."""
+
+
+def _ahead_reader(nodes: list[FieldNode], context: Any) -> Callable[[Any, None], Usage] | None:
+    """Reads the answer loaded ahead for these `usage` nodes (whatever the arguments: they
+    were read, and the range checked, when the answers were stored)."""
+    answers = getattr(context, "usage_ahead", None)
+    if not isinstance(answers, dict):
+        return None
+    key = field_group_key(nodes)
+
+    def read(source: Any, _info: None) -> Usage:
+        answer = answers.get((key, source._node.id))
+        if answer is None:
+            raise NotAhead(source._node.id)
+        return answer  # type: ignore[no-any-return]
+
+    return read
 
 
 async def _when_done(storing: Awaitable[None], items: list[Any]) -> list[Any]:
