@@ -7,7 +7,7 @@ several calls. A field is read here directly, with its whole sub-selection, when
 one of schema/direct.py's plain readers (no `info`, no arguments), or carries a plain reader of
 its own (`PLAIN_READER`: `Organization.usage` answered ahead for its whole list, schema/ahead.py)
 and every field below it is plain too: leaves are coerced, lists and objects (of types with no
-`is_type_of` check) are walked the same way. This applies only when no middleware wraps
+`is_type_of` check of their own) are walked the same way. This applies only when no middleware wraps
 resolvers (a tracing extension would).
 
 What to do for a field under a selection is worked out once per request (a plan per parent type
@@ -53,6 +53,7 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, completing plain fields directly (see the module docstring)."""
 
     _plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, FieldPlan | None]]
+    _items: dict[tuple[GraphQLOutputType, int], tuple[FieldDetailsList, Complete | None]]
 
     def execute_fields(
         self,
@@ -92,6 +93,48 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
         if self.is_awaitable(rest):
             return _merged_later(grouped_field_set, plain, rest)
         return _merged(grouped_field_set, plain, rest)
+
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        items: Any,
+        position_context: Any,
+    ) -> Any:
+        """A list whose items are all plain (an organization list answered ahead) is completed
+        in one step too: graphql-core would complete each item through several calls."""
+        complete = self._item_completer(item_type, field_details_list)
+        if (
+            complete is not None
+            and isinstance(items, list)
+            and not self.get_stream_usage(field_details_list, path)
+        ):
+            try:
+                completed = [complete(item) for item in items]
+            except Exception:
+                completed = [_NOT_PLAIN]
+            if _NOT_PLAIN not in completed:
+                return completed
+        return super().complete_iterable_value(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
+    def _item_completer(
+        self, item_type: GraphQLOutputType, details: FieldDetailsList
+    ) -> Complete | None:
+        middleware = self.middleware_manager
+        if middleware is not None and middleware.middlewares:
+            return None
+        items = self.__dict__.get("_items")
+        if items is None:
+            items = self._items = {}
+        key = (item_type, id(details))
+        kept = items.get(key)
+        if kept is None:
+            kept = items[key] = (details, self._completer(item_type, details))
+        return kept[1]
 
     def _field_plan(
         self, parent_type: GraphQLObjectType, details: FieldDetailsList
@@ -139,7 +182,7 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(value_type, GraphQLList):
             item = self._completer(value_type.of_type, details)
             return None if item is None else _list(item, non_null)
-        if isinstance(value_type, GraphQLObjectType) and value_type.is_type_of is None:
+        if isinstance(value_type, GraphQLObjectType) and _pure_type_check(value_type):
             grouped, deferred, _ = self.collect_subfields(value_type, details)
             if deferred:
                 return None
@@ -149,8 +192,18 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
                 if plan is None:
                     return None
                 fields.append((response_name, *plan))
-            return _object(fields, non_null)
-        return None  # interfaces and unions, or a type that checks its values
+            return _object(fields, value_type.is_type_of, non_null)
+        return None  # interfaces and unions, or a type with a check of its own
+
+
+def _pure_type_check(object_type: GraphQLObjectType) -> bool:
+    """No `is_type_of`, or Strawberry's own: an isinstance check of the type and its interfaces
+    (`Usage` implements `UsageFigures`) that never reads its `info`. One a type defines itself
+    may."""
+    if object_type.is_type_of is None:
+        return True
+    definition = object_type.extensions.get("strawberry-definition")
+    return definition is not None and definition.is_type_of is None
 
 
 def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType, non_null: bool) -> Complete:
@@ -179,12 +232,18 @@ def _list(item: Complete, non_null: bool) -> Complete:
     return complete
 
 
-def _object(fields: list[tuple[str, Read, Complete]], non_null: bool) -> Complete:
+def _object(
+    fields: list[tuple[str, Read, Complete]],
+    is_type_of: Callable[[Any, Any], Any] | None,
+    non_null: bool,
+) -> Complete:
     def complete(value: Any) -> Any:
         if value is None:
             return _NOT_PLAIN if non_null else None
         if isinstance(value, Exception):
             return _NOT_PLAIN
+        if is_type_of is not None and is_type_of(value, None) is not True:
+            return _NOT_PLAIN  # graphql-core reports the wrong type
         completed: dict[str, Any] = {}
         for response_name, read, sub in fields:
             sub_value = sub(read(value, None))
