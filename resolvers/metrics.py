@@ -13,6 +13,7 @@ reads that metric gets the error instead of a number.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
@@ -180,13 +181,32 @@ _counters = attrgetter(*COUNTER_FIELDS)
 _KB = COUNTER_FIELDS.index("knowledge_base_seconds")
 
 
+# The totals added up last: (ids of the parts) -> (the parts, their total). A warm dashboard adds
+# up the very same part metrics on every request (computed once per cached entry,
+# `Fetched.derive`); metrics are immutable, so their total is too. The parts are kept with their
+# total, so an id in a key cannot belong to another object meanwhile.
+_TOTALS_KEPT = 4096
+_totals: OrderedDict[tuple[int, ...], tuple[tuple[Metrics, ...], Metrics]] = OrderedDict()
+
+
 def sum_metrics(parts: Iterable[Metrics]) -> Metrics:
     """The parts added up: each counter summed over the parts that measure it (None when none
-    does), amounts per currency or unit, every part's problems kept.
+    does), amounts per currency or unit, every part's problems kept."""
+    parts = tuple(parts)
+    key = tuple(map(id, parts))
+    kept = _totals.get(key)
+    if kept is not None:
+        _totals.move_to_end(key)
+        return kept[1]
+    total = _sum(parts)
+    _totals[key] = (parts, total)
+    if len(_totals) > _TOTALS_KEPT:
+        _totals.popitem(last=False)
+    return total
 
-    A dashboard adds up every organization's parts on every request, so this reads all counters
-    of a part at once and adds column by column."""
-    parts = list(parts)
+
+def _sum(parts: tuple[Metrics, ...]) -> Metrics:
+    """Reads all counters of a part at once and adds column by column."""
     if not parts:
         return Metrics()
     values: list[int | None] = []
