@@ -14,6 +14,11 @@ execute` times `schema.execute` alone (no HTTP layer, no JSON).
 
 Checks before timing: the answer has no errors, and (sandbox recorder) the measured requests
 made no upstream call at all. Garbage-collector settings are `usagegraph serve`'s.
+
+`--without plain|direct|ahead` (repeatable) builds the schema without one of the bypasses of
+library internals (schema/compat.py lists them), to measure what each one earns: Strawberry's
+own executor instead of schema/plain.py's, Strawberry's resolver wrappers instead of
+schema/direct.py's plain readers, per-organization `usage` instead of schema/ahead.py's.
 """
 
 from __future__ import annotations
@@ -230,8 +235,23 @@ def _sandbox(scale: str, seed: int) -> Iterator[Sandbox]:
             sandbox.stop()
 
 
+def _without(bypasses: list[str]) -> None:
+    """Build schemas without the named bypasses (for this process only)."""
+    import schema as schema_module
+
+    if "direct" in bypasses:
+        schema_module.call_plain_resolvers_directly = lambda *_args: []  # type: ignore[assignment]
+    if "ahead" in bypasses:
+        schema_module.resolve_usage_ahead = lambda *_args: []  # type: ignore[assignment]
+    if "plain" in bypasses:
+        from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+        schema_module.PlainExecutor = StrawberryGraphQLCoreExecutionContext  # type: ignore[misc]
+
+
 async def _run(args: argparse.Namespace, sandbox: Sandbox) -> tuple[list[CpuFigures], Any]:
     workload = Workload(generate(seed=args.seed, scale=args.scale))
+    _without(args.without)
     app = create_app(app_settings(sandbox))
     results: list[CpuFigures] = []
     session = None
@@ -249,7 +269,8 @@ async def _run(args: argparse.Namespace, sandbox: Sandbox) -> tuple[list[CpuFigu
                 calls = len(sandbox.requests())
                 if calls:
                     raise RuntimeError(f"{scenario}: {calls} upstream calls while measuring")
-                result = figures(args.scale, scenario, mode, samples, answer)
+                label = mode + "".join(f", without {b}" for b in args.without)
+                result = figures(args.scale, scenario, label, samples, answer)
                 print(result.line(), flush=True)
                 results.append(result)
         if args.profile is not None:
@@ -301,6 +322,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--profile", type=Path, help="a folder for a pyinstrument profile")
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=("plain", "direct", "ahead"),
+        help="build the schema without this bypass of library internals (repeatable)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
     args = parser.parse_args(argv)
     args.scenario = args.scenario or ["dashboard"]
