@@ -30,16 +30,15 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
-from graphql.execution.values import VariableValues, get_argument_values
-from strawberry.schema.schema import Schema
-from strawberry.types.arguments import StrawberryArgument, convert_arguments
-from strawberry.types.nodes import convert_selections
+from graphql.execution import VariableValues, get_argument_values
+from strawberry import Schema
 
 from resolvers.context import GraphContext
 from resolvers.errors import GraphError
 from resolvers.ranges import DayRange
 from resolvers.usage import PartialMonths as Policy
 from resolvers.usage import UsageResult, organizations_usage
+from schema.compat import StrawberryArgument, convert_arguments, convert_selections, graphql_schema
 from schema.direct import PLAIN_READER
 from schema.inputs import PartialMonths
 from schema.selection import field_group_key, kinds_for_usage
@@ -248,15 +247,15 @@ def _lists_of(field_type: GraphQLOutputType, item: GraphQLObjectType) -> bool:
 def resolve_usage_ahead(schema: Schema) -> list[str]:
     """Rewire `Organization.usage` and every field listing organizations; returns the list
     fields as `Type.field` (what the tests pin)."""
-    graphql_schema = schema._schema
-    organization = graphql_schema.type_map[_ORGANIZATION]
+    built = graphql_schema(schema)
+    organization = built.type_map[_ORGANIZATION]
     assert isinstance(organization, GraphQLObjectType)
     definition = organization.extensions["strawberry-definition"]
     usage_field = organization.fields["usage"]
     ahead = _UsageAhead(usage_field, definition.get_field("usage").arguments, schema)
     usage_field.resolve = ahead.usage_resolver(usage_field.resolve)
     rewired: list[str] = []
-    for type_name, graphql_type in graphql_schema.type_map.items():
+    for type_name, graphql_type in built.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
             continue
         for name, field in graphql_type.fields.items():

@@ -20,7 +20,8 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types.field import StrawberryField
+
+from schema.compat import StrawberryField
 
 __all__ = ["PLAIN", "PLAIN_READER", "call_plain_resolvers_directly", "is_plain"]
 

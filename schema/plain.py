@@ -33,10 +33,9 @@ from graphql import (
     GraphQLScalarType,
     Undefined,
 )
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema.compat import FieldDetailsList, GroupedFieldSet, StrawberryGraphQLCoreExecutionContext
 from schema.direct import PLAIN_READER, is_plain
 
 __all__ = ["PlainExecutor"]
