@@ -6,6 +6,7 @@ import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from resolvers.errors import BadUserInput
 
@@ -38,23 +39,40 @@ class DayRange:
     @property
     def months(self) -> tuple[Month, ...]:
         """Every calendar month the range touches."""
-        keys: list[Month] = []
-        year, month = self.first.year, self.first.month
-        while (year, month) <= (self.last.year, self.last.month):
-            keys.append(f"{year:04d}-{month:02d}")
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return tuple(keys)
+        return _months(self.first, self.last)
 
     @property
     def whole_months(self) -> bool:
         """True when the range starts on a 1st and ends on a month's last day."""
-        return self.first.day == 1 and self.last == month_range(self.last).last
+        return _whole_months(self.first, self.last)
 
     def expanded_to_months(self) -> DayRange:
-        return DayRange(month_range(self.first).first, month_range(self.last).last)
+        return _expanded(self.first, self.last)
 
     def __str__(self) -> str:
         return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+
+# A dashboard asks these of the same few ranges for each of its thousands of parts: computed
+# once per range (the results are immutable).
+@lru_cache(maxsize=1024)
+def _months(first: date, last: date) -> tuple[Month, ...]:
+    keys: list[Month] = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return tuple(keys)
+
+
+@lru_cache(maxsize=1024)
+def _whole_months(first: date, last: date) -> bool:
+    return first.day == 1 and last == month_range(last).last
+
+
+@lru_cache(maxsize=1024)
+def _expanded(first: date, last: date) -> DayRange:
+    return DayRange(month_range(first).first, month_range(last).last)
 
 
 def month_range(day: date) -> DayRange:

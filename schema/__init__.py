@@ -22,6 +22,7 @@ from clients.errors import UpstreamError
 from resolvers.errors import BadUserInput, GraphError
 from schema.ahead import resolve_usage_ahead
 from schema.budget import UpstreamBudget
+from schema.compat import graphql_schema
 from schema.debug import OperationTelemetry, operation_tracing
 from schema.direct import call_plain_resolvers_directly
 from schema.documents import document_cache
@@ -55,10 +56,11 @@ class UsageGraphSchema(strawberry.federation.Schema):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        describe(self._schema)  # Federation's own types explain themselves too
-        self.direct_fields = call_plain_resolvers_directly(self._schema, self.config)
+        built = graphql_schema(self)
+        describe(built)  # Federation's own types explain themselves too
+        self.direct_fields = call_plain_resolvers_directly(built, self.config)
         self.ahead_fields = resolve_usage_ahead(self)
-        self._client_sdl = client_sdl(self._schema)
+        self._client_sdl = client_sdl(built)
 
     def as_str(self) -> str:
         """The client-facing SDL (`schema.graphql`): no Federation fields, types or directives."""

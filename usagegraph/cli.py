@@ -255,6 +255,7 @@ def _export_operations(args: argparse.Namespace) -> int:
     import json
 
     from schema import schema
+    from schema.compat import graphql_schema
     from schema.federation import client_schema
     from usagegraph.persisted import ManifestError, build_manifest
 
@@ -268,7 +269,7 @@ def _export_operations(args: argparse.Namespace) -> int:
             print(f"usagegraph export-operations: {path}: no such file or folder", file=sys.stderr)
             return 2
     try:
-        manifest = build_manifest(files, client_schema(schema._schema))
+        manifest = build_manifest(files, client_schema(graphql_schema(schema)))
     except ManifestError as exc:
         print(f"usagegraph export-operations: {exc}", file=sys.stderr)
         return 2
