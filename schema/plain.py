@@ -32,7 +32,9 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema.arguments import DEFAULT_MAX_RANGE_DAYS, argument_errors
 from schema.direct import is_plain
+from schema.phase import mark_executing
 
 __all__ = ["PlainExecutor"]
 
@@ -40,7 +42,19 @@ _NOT_PLAIN: Final = object()
 
 
 class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, completing plain fields directly (see the module docstring)."""
+    """Strawberry's executor, completing plain fields directly (see the module docstring),
+    after refusing arguments no resolver would take (schema/arguments.py)."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        mark_executing()  # variables are coerced: from here on, `data` is in the answer
+        service = getattr(self.context_value, "service", None)
+        max_days = getattr(service, "max_range_days", DEFAULT_MAX_RANGE_DAYS)
+        errors = argument_errors(self, max_days)
+        if errors:
+            # before any resolver: `data: null` and the reasons, nothing called upstream
+            self.collected_errors.errors.extend(errors)
+            return self.finish(self.build_response(None))
+        return super().execute_operation(serially)
 
     def execute_fields(
         self,
