@@ -6,6 +6,7 @@ import gc
 import io
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -344,6 +345,8 @@ def test_serve_without_config_serves_the_embedded_sandbox(http: httpx.Client) ->
         wait_until_up(process, http, f"{base}/healthz")
         page = http.get(f"{base}/graphql", headers={"Accept": "text/html"})
         answer = http.post(f"{base}/graphql", json={"query": "{ sources { name kind } }"})
+        # discovery calls every vendor of the embedded sandbox
+        discovered = http.post(f"{base}/graphql", json={"query": "{ organizations { id } }"})
     finally:
         _, err = stop(process, signal.SIGINT)
 
@@ -357,6 +360,10 @@ def test_serve_without_config_serves_the_embedded_sandbox(http: httpx.Client) ->
     assert "no config given: serving on the embedded sandbox at http://127.0.0.1:" in first_line
     assert "teli-northwind" in first_line
     assert '"POST /graphql HTTP/1.1" 200' in err  # the access log, on stderr
+    # ...of usagegraph only: the sandbox's own access lines stay out of it (issue 16)
+    assert discovered.json()["data"]["organizations"]
+    assert "upstream calls: teli-northwind" in err
+    assert not re.search(r'"(GET|POST) /(teli|talkdesk|telzino)', err), err
     assert "Traceback" not in err
     assert process.returncode == 0
 
