@@ -8,6 +8,7 @@ background and serves the graph over it, so `make run` works on a fresh clone wi
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -174,11 +175,12 @@ def _serve(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         if config is not None:
             settings = load_settings(config, environ=environ)
-            _check_port_free(args, settings.server)
+            _check_listen(args, settings.server, authenticated=settings.auth is not None)
             _configure_logging(settings.server.log_level, settings.server.log_format)
             logger.info("config %s: sources %s", config, _names(settings))
         else:
-            _check_port_free(args, ServerSettings())  # the embedded sandbox's [server]
+            # the embedded sandbox's settings: the default [server], no [auth]
+            _check_listen(args, ServerSettings(), authenticated=False)
             settings, sandbox_url = stack.enter_context(_embedded_sandbox())
             _configure_logging(settings.server.log_level, settings.server.log_format)
             logger.info(
@@ -308,28 +310,39 @@ def _port(text: str) -> int:
     return port
 
 
-def _check_port_free(args: argparse.Namespace, server: ServerSettings) -> None:
-    """Bind the address `serve` will listen on once, as uvicorn will (SO_REUSEADDR), and let it
-    go: a port already in use is one line and exit 2 before anything starts, not uvicorn's
-    exit 3 after "Application startup complete"."""
+def _check_listen(args: argparse.Namespace, server: ServerSettings, *, authenticated: bool) -> None:
+    """Before anything starts, one line and exit 2 for an address `serve` cannot use: a public
+    host without [auth] (see `_check_bind`), then a port already in use, found by binding it
+    once as uvicorn will (SO_REUSEADDR) and letting it go, not uvicorn's exit 3 after
+    "Application startup complete"."""
+    from usagegraph.auth import bind_refusal
+
     host = args.host or server.host
+    host_key = "--host" if args.host else "server.host"
+    allow = args.allow_unauthenticated or server.allow_unauthenticated
+    refusal = bind_refusal(host, authenticated=authenticated, allow_unauthenticated=allow)
+    if refusal is not None:
+        raise ConfigError(host_key, refusal)
     port = args.port if args.port is not None else server.port
-    key = "--port" if args.port is not None else "server.port"
+    port_key = "--port" if args.port is not None else "server.port"
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except socket.gaierror as exc:
-        raise ConfigError(key, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise ConfigError(host_key, f"cannot listen on {host}: {exc.strerror}") from None
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise ConfigError(
-                key, f"cannot listen on {host}:{port}: {reason.lower()} (choose another port)"
-            ) from None
+            reason = (exc.strerror or str(exc)).lower()
+            where = f"cannot listen on {host}:{port}: {reason}"
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(port_key, f"{where} (choose another port)") from None
+            if exc.errno == errno.EACCES:
+                raise ConfigError(port_key, where) from None
+            raise ConfigError(host_key, where) from None  # not an address of this machine
 
 
 def _check_bind(host: str, settings: Settings, args: argparse.Namespace) -> None:

@@ -215,6 +215,20 @@ def test_a_taken_port_of_the_config_names_its_key(
     assert capsys.readouterr().err.startswith("config error: server.port: cannot listen on")
 
 
+def test_a_host_that_is_not_this_machines_is_one_line_naming_the_flag(
+    config_file: Path, served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 192.0.2.1 is a documentation address (RFC 5737): no interface has it; nothing is sent
+    args = ["serve", "--config", str(config_file), "--host", "192.0.2.1"]
+
+    assert cli.main([*args, "--allow-unauthenticated", "--port", "8123"]) == 2
+
+    assert served == []
+    assert capsys.readouterr().err == (
+        "config error: --host: cannot listen on 192.0.2.1:8123: cannot assign requested address\n"
+    )
+
+
 def test_hash_key_with_nothing_on_stdin_points_to_generate(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
