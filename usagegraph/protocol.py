@@ -10,8 +10,8 @@ by the request-id middleware around everything). Three pieces:
   `extensions` objects or null; a GET's parameters likewise. Anything else is a 400
   `BAD_REQUEST` saying what is wrong, before any other code decodes the body.
 - `ErrorShape` (outside the gate, inside the request-id middleware): a non-200 answer that is
-  not GraphQL-shaped yet (Strawberry's plain-text 400s such as `Unknown operation named "X".`,
-  FastAPI's 405) is rewritten into one, with a code by status; an exception that escaped
+  not GraphQL-shaped yet (a plain-text 400 Strawberry may still raise, FastAPI's 405) is
+  rewritten into one, with a code by status; an exception that escaped
   anything below becomes a masked 500 `INTERNAL_SERVER_ERROR` with the request id, logged with
   its traceback (never a plain-text 500 without the id).
 - `BoundedGraphQLRouter`: Strawberry's router, decoding JSON with the same bounds (defence in
