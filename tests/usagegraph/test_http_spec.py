@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from sandbox.server import SandboxServer
-from tests.fixtures.auth import auth_settings, client_for, started
+from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.negotiation import GRAPHQL_RESPONSE, JSON, negotiate
 
@@ -183,3 +183,24 @@ async def test_the_gates_refusals_carry_the_chosen_type(
     assert missing.status_code == 401
     assert missing.headers["content-type"] == LABELLED
     assert missing.json()["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
+
+
+async def test_an_error_while_executing_keeps_null_data_and_a_200_under_the_new_type(
+    sandbox: SandboxServer, directory_file: Path
+) -> None:
+    """A non-null root field failing while executing (`sources` refuses a scoped key) nulls
+    `data` through the non-null chain: that is a response with `data`, so a 200."""
+    settings = auth_settings(sandbox, directory_file)
+    async with started(settings) as app, client_for(app) as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": "{ sources { name } }"},
+            headers={**NEW, **bearer("northwind")},
+        )
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == LABELLED
+    payload = response.json()
+    assert payload["data"] is None
+    assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert payload["errors"][0]["path"] == ["sources"]
