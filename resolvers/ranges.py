@@ -10,9 +10,19 @@ from functools import lru_cache
 
 from resolvers.errors import BadUserInput
 
-__all__ = ["DayRange", "Month", "month_key", "month_range", "months_from", "parse_month"]
+__all__ = [
+    "MAX_MONTHS",
+    "DayRange",
+    "Month",
+    "month_key",
+    "month_range",
+    "month_series",
+    "months_from",
+    "parse_month",
+]
 
 Month = str  # "YYYY-MM"
+MAX_MONTHS = 24  # the longest monthly series one field answers
 _MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 
 
@@ -108,3 +118,17 @@ def months_from(first: date, count: int) -> list[DayRange]:
     return [
         month_range(date(index // 12, index % 12 + 1, 1)) for index in range(start, start + count)
     ]
+
+
+def month_series(first_month: str, last_month: str) -> list[DayRange]:
+    """The whole months `firstMonth`..`lastMonth` (YYYY-MM, both included), or BAD_USER_INPUT
+    naming the argument: malformed, reversed, more than MAX_MONTHS, or past 9999-12."""
+    first = parse_month(first_month, argument="firstMonth")
+    last = parse_month(last_month, argument="lastMonth")
+    # counted in months, and named by the arguments the caller wrote (not firstDay/lastDay)
+    count = (last.year - first.year) * 12 + last.month - first.month + 1
+    if count < 1:
+        raise BadUserInput(f"lastMonth {last_month} is before firstMonth {first_month}")
+    if count > MAX_MONTHS:
+        raise BadUserInput(f"the series spans {count} months; at most {MAX_MONTHS} are allowed")
+    return months_from(first, count)

@@ -93,7 +93,10 @@ class UsageGraphSchema(strawberry.federation.Schema):
     ) -> None:
         for error in errors:
             original = error.original_error
-            if isinstance(original, GraphError | UpstreamError):
+            if error.path is None and isinstance(original, GraphError):
+                # an argument refused before execution (schema/arguments.py): the caller's
+                log.debug("rejected operation: %s", error.message)
+            elif isinstance(original, GraphError | UpstreamError):
                 path = ".".join(map(str, error.path or ()))
                 log.warning("%s at %s: %s", original.code, path, original)
             elif error.path is None:

@@ -35,8 +35,10 @@ from graphql import (
 )
 from graphql.pyutils import Path
 
+from schema.arguments import DEFAULT_MAX_RANGE_DAYS, argument_errors
 from schema.compat import FieldDetailsList, GroupedFieldSet, StrawberryGraphQLCoreExecutionContext
 from schema.direct import PLAIN_READER, is_plain
+from schema.phase import mark_executing
 
 __all__ = ["PlainExecutor"]
 
@@ -49,7 +51,19 @@ FieldPlan = tuple[Read, Complete]
 
 
 class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, completing plain fields directly (see the module docstring)."""
+    """Strawberry's executor, completing plain fields directly (see the module docstring),
+    after refusing arguments no resolver would take (schema/arguments.py)."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        mark_executing()  # variables are coerced: from here on, `data` is in the answer
+        service = getattr(self.context_value, "service", None)
+        max_days = getattr(service, "max_range_days", DEFAULT_MAX_RANGE_DAYS)
+        errors = argument_errors(self, max_days)
+        if errors:
+            # before any resolver: `data: null` and the reasons, nothing called upstream
+            self.collected_errors.errors.extend(errors)
+            return self.finish(self.build_response(None))
+        return super().execute_operation(serially)
 
     _plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, FieldPlan | None]]
     _items: dict[tuple[GraphQLOutputType, int], tuple[FieldDetailsList, Complete | None]]
