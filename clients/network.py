@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import httpcore
 import httpx
 
-__all__ = ["AsyncioBackend", "AsyncioStream", "pooled_transport"]
+__all__ = ["AsyncioBackend", "AsyncioStream", "PooledTransport", "pooled_transport"]
 
 # Stop reading from the socket while this much is received and not yet taken by httpcore
 # (it takes 64 KiB at a time), so a slow consumer cannot make the buffer grow without bound.
@@ -238,23 +239,95 @@ def _stream_transport(transport: asyncio.BaseTransport) -> asyncio.Transport:
     return cast(asyncio.Transport, transport)
 
 
-class _PooledTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport (request/response mapping, error mapping) over a connection pool
-    whose sockets are `AsyncioStream`s."""
+# httpcore's failures as httpx's (the retry policy and the callers know httpx's), the most
+# specific first: a ReadTimeout is a TimeoutException and a ReadTimeout, and must stay the latter
+_FAILURES: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextmanager
+def _as_httpx_failures() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for core, mapped in _FAILURES:
+            if isinstance(exc, core):
+                raise mapped(str(exc)) from exc
+        raise
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body read from the pool, its failures as httpx's."""
+
+    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_failures():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class PooledTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over httpcore's connection pool on `AsyncioBackend`, through both
+    libraries' public APIs only (httpx gives its own transport no way to choose the backend)."""
 
     def __init__(self, *, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
-        super().__init__(verify=verify, limits=limits)
-        # httpx builds its pool without a way to choose the network backend; this is the same
-        # pool with the same settings, on ours (tests/clients/test_network.py checks it).
-        self._pool = httpcore.AsyncConnectionPool(
+        self.limits = limits
+        self.backend = AsyncioBackend()
+        self.pool = httpcore.AsyncConnectionPool(
             ssl_context=verify,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncioBackend(),
+            network_backend=self.backend,
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_failures():
+            response = await self.pool.handle_async_request(core)
+        assert isinstance(response.stream, AsyncIterable)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_Body(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
 
 
 def pooled_transport(*, verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     """An HTTP/1.1 connection pool for one upstream, on `AsyncioBackend`."""
-    return _PooledTransport(verify=verify, limits=limits)
+    return PooledTransport(verify=verify, limits=limits)

@@ -14,7 +14,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.federation.schema import FederationAny
 from strawberry.printer import print_schema
 from strawberry.types import ExecutionContext
 
@@ -22,7 +21,7 @@ from clients.errors import UpstreamError
 from resolvers.errors import BadUserInput, GraphError
 from schema.ahead import resolve_usage_ahead
 from schema.budget import UpstreamBudget
-from schema.compat import graphql_schema
+from schema.compat import FederationAny, graphql_schema
 from schema.debug import OperationTelemetry, operation_tracing
 from schema.direct import call_plain_resolvers_directly
 from schema.documents import document_cache

@@ -29,17 +29,17 @@ from graphql import (
     get_named_type,
     is_abstract_type,
 )
-from graphql.execution.collect_fields import (
+from graphql.execution import VariableValues, get_argument_values
+
+from resolvers.errors import BadUserInput
+from resolvers.ranges import DayRange, month_series
+from schema.compat import (
     FieldDetailsList,
     FragmentDetails,
     GroupedFieldSet,
     collect_fields,
     collect_subfields,
 )
-from graphql.execution.values import VariableValues, get_argument_values
-
-from resolvers.errors import BadUserInput
-from resolvers.ranges import DayRange, month_series
 
 __all__ = ["DEFAULT_MAX_RANGE_DAYS", "ArgumentScope", "argument_errors", "check_first"]
 

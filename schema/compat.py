@@ -13,7 +13,14 @@ least 10 % of a scenario's server CPU, measured with `python -m bench.cpu --with
 | ahead (schema/ahead.py) | 2.63 -> 1.71 ms | 381 -> 99 ms | per-organization resolution |
 
 The others are not about speed: the GraphQL schema Strawberry builds (no public accessor),
-the field nodes behind a Strawberry `Info`, and the two validation rules Strawberry adds.
+the field nodes behind a Strawberry `Info`, the two validation rules Strawberry adds, the field
+collection the argument check walks exactly as execution will (schema/arguments.py), the
+selection and scalar types Strawberry exposes without exporting them, and the operation errors
+the router tells apart to answer by the GraphQL-over-HTTP spec (usagegraph/protocol.py, which
+also overrides `BoundedGraphQLRouter.run`/`execute_single`, methods Strawberry's views do not
+document as extension points; tests/usagegraph/test_http_spec.py pins their behaviour).
+
+httpx and httpcore are reached through public APIs only (clients/network.py).
 """
 
 from __future__ import annotations
@@ -23,7 +30,17 @@ from typing import Any
 from graphql import ASTValidationRule, FieldNode, GraphQLResolveInfo, GraphQLSchema
 
 # plain: the executor Strawberry runs (its base class) and the field groups it completes
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.collect_fields import (
+    FieldDetailsList,
+    FragmentDetails,
+    GroupedFieldSet,
+    collect_fields,
+    collect_subfields,
+)
+from strawberry.federation.schema import FederationAny
+
+# protocol: the errors of an operation that cannot be chosen or run (a request error by the spec)
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 # validation: Strawberry validates with graphql-core's rules plus these two (`validate_document`
@@ -34,18 +51,38 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 # ahead: a `usage` field's arguments and selections read as Strawberry's resolver would
 from strawberry.types.arguments import StrawberryArgument, convert_arguments
+from strawberry.types.execution import PreExecutionError
 
 # direct: which resolvers are plain methods (their parameters, the function they wrap)
 from strawberry.types.field import StrawberryField
-from strawberry.types.nodes import convert_selections
+from strawberry.types.nodes import (
+    FragmentSpread,
+    InlineFragment,
+    SelectedField,
+    Selection,
+    convert_selections,
+)
+from strawberry.types.scalar import ScalarDefinition
 
 __all__ = [
     "STRAWBERRY_RULES",
+    "CannotGetOperationTypeError",
+    "FederationAny",
     "FieldDetailsList",
+    "FragmentDetails",
+    "FragmentSpread",
     "GroupedFieldSet",
+    "InlineFragment",
+    "InvalidOperationTypeError",
+    "PreExecutionError",
+    "ScalarDefinition",
+    "SelectedField",
+    "Selection",
     "StrawberryArgument",
     "StrawberryField",
     "StrawberryGraphQLCoreExecutionContext",
+    "collect_fields",
+    "collect_subfields",
     "convert_arguments",
     "convert_selections",
     "field_nodes",

@@ -7,10 +7,10 @@ from datetime import date
 from enum import Enum
 
 import strawberry
-from strawberry.types.scalar import ScalarDefinition
 
 from resolvers.ranges import DayRange
 from resolvers.usage import PartialMonths as PartialMonthsPolicy
+from schema.compat import ScalarDefinition
 
 __all__ = ["DATE_SCALAR", "DateRange", "PartialMonths", "SourceKind", "parse_day"]
 

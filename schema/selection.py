@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
-
 from resolvers.usage import MEASURES
-from schema.compat import field_nodes
+from schema.compat import FragmentSpread, InlineFragment, SelectedField, Selection, field_nodes
 
 __all__ = ["cached_kinds", "field_group_key", "kinds_for_monthly", "kinds_for_usage"]
 

@@ -35,6 +35,7 @@ from contextvars import ContextVar
 from http import HTTPStatus
 from typing import Any
 
+import strawberry
 from cross_web import HTTPException
 from fastapi import FastAPI
 from graphql import GraphQLError
@@ -43,12 +44,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
-from strawberry.types.execution import PreExecutionError
-from strawberry.types.unset import UNSET
 
 from clients.telemetry import current_request_id
+from schema.compat import CannotGetOperationTypeError, InvalidOperationTypeError, PreExecutionError
 from schema.phase import watching_execution
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.negotiation import GRAPHQL_RESPONSE, Negotiation, response_media_type
@@ -376,7 +375,9 @@ class BoundedGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
         except JsonRefused as exc:
             raise json.JSONDecodeError(str(exc), "", 0) from None
 
-    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+    async def run(
+        self, request: Any, context: Any = strawberry.UNSET, root_value: Any = strawberry.UNSET
+    ) -> Any:
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:

@@ -15,7 +15,15 @@ import httpx
 import pytest
 import trustme
 
-from clients.network import READ_HIGH_WATER, AsyncioBackend, _Receiver, pooled_transport
+from clients.network import (
+    _FAILURES,
+    READ_HIGH_WATER,
+    AsyncioBackend,
+    PooledTransport,
+    _as_httpx_failures,
+    _Receiver,
+    pooled_transport,
+)
 from clients.transport import SourceTransport, Timeouts, build_http_client
 
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
@@ -94,11 +102,14 @@ def _client(tls: ssl.SSLContext, timeout: float = 5.0) -> httpx.AsyncClient:
 
 
 async def test_build_http_client_runs_its_pool_on_the_asyncio_backend() -> None:
-    # httpx offers no argument for this; a release that renames its pool attribute fails here
     async with build_http_client(Timeouts()) as http:
-        pool = http._transport._pool  # type: ignore[attr-defined]
-        assert isinstance(pool._network_backend, AsyncioBackend)
-        assert (pool._max_connections, pool._max_keepalive_connections) == (20, 20)
+        transport = http._transport  # httpx has no public accessor for a client's transport
+        assert isinstance(transport, PooledTransport)
+        assert isinstance(transport.backend, AsyncioBackend)
+        assert (transport.limits.max_connections, transport.limits.max_keepalive_connections) == (
+            20,
+            20,
+        )
 
 
 async def test_sequential_requests_share_one_kept_alive_connection(
@@ -244,3 +255,19 @@ def test_a_reader_falling_behind_pauses_the_socket_until_it_catches_up() -> None
     # reading resumes once a quarter of the mark is left, and no byte was lost or reordered
     assert receiver.buffered == READ_HIGH_WATER // 4
     assert len(taken) + receiver.buffered == 5 * len(chunk)
+
+
+@pytest.mark.parametrize(("core", "mapped"), _FAILURES, ids=lambda c: c.__name__)
+def test_each_httpcore_failure_is_raised_as_the_most_specific_httpx_one(
+    core: type[Exception], mapped: type[Exception]
+) -> None:
+    with pytest.raises(httpx.TransportError) as caught, _as_httpx_failures():
+        raise core("what happened")
+    assert type(caught.value) is mapped
+    assert str(caught.value) == "what happened"
+    assert isinstance(caught.value.__cause__, core)
+
+
+def test_a_failure_that_is_not_httpcore_s_passes_unchanged() -> None:
+    with pytest.raises(ValueError, match="ours"), _as_httpx_failures():
+        raise ValueError("ours")

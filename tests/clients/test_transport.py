@@ -32,6 +32,7 @@ from clients.errors import (
     UpstreamUnauthorizedError,
     UpstreamUnavailableError,
 )
+from clients.network import PooledTransport
 from clients.transport import (
     RETRYABLE_STATUS_CODES,
     ApiKeyAuth,
@@ -255,8 +256,10 @@ def test_build_http_client_sets_timeouts_limits_and_no_redirects() -> None:
     try:
         assert http.timeout == httpx.Timeout(connect=1.5, read=7.0, write=7.0, pool=20.0)
         assert http.follow_redirects is False
-        pool = http._transport._pool  # type: ignore[attr-defined]  # httpx keeps Limits here
-        assert (pool._max_connections, pool._max_keepalive_connections) == (12, 12)
+        transport = http._transport  # httpx has no public accessor for a client's transport
+        assert isinstance(transport, PooledTransport)
+        limits = transport.limits
+        assert (limits.max_connections, limits.max_keepalive_connections) == (12, 12)
     finally:
         asyncio.run(http.aclose())
 
