@@ -110,7 +110,8 @@ def _parse(argv: list[str] | None) -> Settings:
     parser.add_argument(
         "--out",
         type=Path,
-        help="results folder (default bench/results, quick: bench/results/quick)",
+        help="results folder (default bench/results; --quick: bench/results/quick; "
+        "--concurrency-only: bench/results/concurrency)",
     )
     parser.add_argument("--write-docs", action="store_true", help="rewrite docs/performance.md")
     a = parser.parse_args(argv)
@@ -126,11 +127,16 @@ def _parse(argv: list[str] | None) -> Settings:
         soak_seconds=a.soak_seconds,
         soak_scale=a.soak_scale,
         profile=not (a.no_profile or a.quick),
-        out=a.out or (ROOT / "bench" / "results" / ("quick" if a.quick else "")),
+        out=a.out or (ROOT / "bench" / "results" / _results_folder(a)),
         write_docs=a.write_docs,
         concurrency=not (a.no_concurrency or a.quick),
         concurrency_only=a.concurrency_only,
     )
+
+
+def _results_folder(a: argparse.Namespace) -> str:
+    """A partial run writes next to, never over, the full run's results."""
+    return "quick" if a.quick else "concurrency" if a.concurrency_only else ""
 
 
 def log(message: str) -> None:
