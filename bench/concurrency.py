@@ -5,9 +5,11 @@
     `[cache] enabled = false` (in-flight coalescing only), from two worker processes, and for
     Tailcall (`dedupe: true`) and Hive Gateway (`inboundInflightRequestDeduplication`).
 (b) distinct variables: 16 clients, every request a date range sent nowhere before (1 to 27
-    days, never a whole month), so neither a fetch cache nor an answer cache can answer it;
-    Tailcall also with `dedupe: false`, since its deduplication ignores the variables (every
-    answer of every load is checked against the dataset, which is how that shows).
+    days, never a whole month), so neither a fetch cache nor an answer cache can answer it.
+    Every answer of every load is checked against the dataset afterwards: Tailcall's batching
+    serves concurrent requests of different ranges from one upstream call with the first
+    range's dates (see bench/peers.py), so it also runs with `dedupe: false`, to show the
+    deduplication is not the cause.
 
 Every system answers the same dashboard over Telzino and Teli only (Tailcall cannot express
 Talkdesk's filter, see bench/peers.py); usagegraph runs with only those sources configured.
@@ -83,7 +85,7 @@ WORKERS = Variant(
     workers=2,
 )
 TAILCALL = Variant("tailcall", "Tailcall 1.0.0, `dedupe: true`", "tailcall")
-# its deduplication shares answers across distinct variables: the correct Tailcall is this one
+# without its deduplication: its answers are still wrong under concurrency (batching), see peers
 TAILCALL_PLAIN = Variant(
     "tailcall-plain", "Tailcall 1.0.0, `dedupe: false`", "tailcall", dedupe=False
 )
@@ -157,9 +159,12 @@ def _warm_up(run: Running, sandbox: Sandbox, req: Request) -> Sample:
     return samples[0]
 
 
-def _load_figures(result: LoadResult) -> dict[str, Any]:
+def _load_figures(result: LoadResult, cpu_seconds: float) -> dict[str, Any]:
+    """Throughput, latency, calls per request, and the server's own CPU per request (its
+    process tree's user + system time over the load: steady on a shared machine)."""
     requests = result.requests or math.nan
     return {
+        "cpu_per_request": cpu_seconds / requests,
         "requests": result.requests,
         "seconds": result.seconds,
         "throughput": result.throughput,
@@ -212,6 +217,7 @@ def _identical(
         first = _warm_up(run, sandbox, req)
         seq = asyncio.run(sequential(run.url, sandbox, [req] * samples))
         kept: list[tuple[Request, dict[str, Any]]] = []
+        cpu = run.process.cpu_seconds()
         load = asyncio.run(
             run_load(
                 run.url,
@@ -222,6 +228,7 @@ def _identical(
                 keep=kept,
             )
         )
+        cpu = run.process.cpu_seconds() - cpu
         answers = answer_cache_usage(run.serve, run.workers) if run.serve else {}
         entry = {
             "label": variant.label,
@@ -233,7 +240,7 @@ def _identical(
             "bound": req.plan.total,
             "sequential_errors": sum(len(s.errors) for s in [first, *seq]),
             "wrong_or_missing": _peer_problems(variant, first, wl)[:5],
-            **_load_figures(load),
+            **_load_figures(load, cpu),
             "answer_cache": answers,
         }
     return {**entry, **_checked(kept, variant, wl), "peak_rss": rss.peak}
@@ -247,13 +254,15 @@ def _distinct(
     kept: list[tuple[Request, dict[str, Any]]] = []
     with _running(variant, sandbox, setup) as run:
         _warm_up(run, sandbox, build(wl.last_month))
+        cpu = run.process.cpu_seconds()
         load = asyncio.run(
             run_load(run.url, sandbox, make, concurrency=CLIENTS, duration=duration, keep=kept)
         )
+        cpu = run.process.cpu_seconds() - cpu
     return {
         "label": variant.label,
         "workers": run.workers,
-        **_load_figures(load),
+        **_load_figures(load, cpu),
         **_checked(kept, variant, wl),
         "ranges_reused": make.reused,
     }
@@ -292,8 +301,10 @@ def run_identical(
         log(
             f"identical x{CLIENTS} {variant.key}: sequential p50 "
             f"{entry['sequential_p50'] * 1000:.1f} ms; {entry['throughput']:.0f} req/s, p50 "
-            f"{entry['p50'] * 1000:.0f} ms, data calls/req {entry['calls_per_request']:.3f} "
-            f"(+{entry['listing_per_request']:.3f} listing), errors {entry['errors']}"
+            f"{entry['p50'] * 1000:.0f} ms, CPU {entry['cpu_per_request'] * 1000:.2f} ms/req, "
+            f"data calls/req {entry['calls_per_request']:.3f} "
+            f"(+{entry['listing_per_request']:.3f} listing), errors {entry['errors']}, wrong "
+            f"{entry['wrong_answers']}"
         )
     return out
 
@@ -321,8 +332,10 @@ def run_distinct(
         out[variant.key] = entry
         log(
             f"distinct x{CLIENTS} {variant.key}: {entry['throughput']:.0f} req/s, p50 "
-            f"{entry['p50'] * 1000:.0f} ms, data calls/req {entry['calls_per_request']:.2f} "
-            f"(bound {entry['bound_per_request']:.2f}), errors {entry['errors']}"
+            f"{entry['p50'] * 1000:.0f} ms, CPU {entry['cpu_per_request'] * 1000:.2f} ms/req, "
+            f"data calls/req {entry['calls_per_request']:.2f} "
+            f"(bound {entry['bound_per_request']:.2f}), errors {entry['errors']}, wrong "
+            f"{entry['wrong_answers']}"
         )
     return out
 

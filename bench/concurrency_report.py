@@ -76,7 +76,9 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         f"{conc['scale']}, Telzino + Teli)",
         "",
         "Every system answers the same dashboard over Telzino and Teli (what Tailcall can "
-        "express); usagegraph runs with only those sources configured. Upstream data calls per "
+        "express); usagegraph runs with only those sources configured. Server CPU is the server's "
+        "process tree's user + system time over the load per request (steadier than req/s on a "
+        "shared machine). Upstream data calls per "
         "request are the sandbox's over the whole load divided by the requests answered; the "
         "peers' entity listings are counted apart. Sequential: one client, the same dashboard "
         "after one warm-up request (usagegraph's defaults answer it from the answer cache).",
@@ -84,9 +86,10 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         f"### Identical dashboards: {identical['clients']} clients for "
         f"{identical['duration']:.0f} s",
         "",
-        "| system | sequential p50 ms | req/s | p50 ms | p95 ms | upstream data calls / request "
-        "| listing calls / request | errors | wrong answers | answer cache | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| system | sequential p50 ms | req/s | p50 ms | p95 ms | server CPU ms / request | "
+        "upstream data calls / request | listing calls / request | errors | wrong answers | "
+        "answer cache | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in identical.values():
         if not isinstance(entry, dict):
@@ -99,6 +102,7 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {entry['label']} | {_ms(entry['sequential_p50'], 1)} | "
             f"{_num(entry['throughput'])} | {_ms(entry['p50'], 1)} | {_ms(entry['p95'], 1)} | "
+            f"{_ms(entry.get('cpu_per_request'), 2)} | "
             f"{_num(entry['calls_per_request'], 3)} | {_num(entry['listing_per_request'], 3)} | "
             f"{errors}{f' ({len(wrong)} wrong/missing)' if wrong else ''} | "
             f"{_wrong(entry)} | {_answer_cache_text(entry.get('answer_cache'))} | "
@@ -109,9 +113,9 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         f"### Distinct variables: {distinct['clients']} clients for {distinct['duration']:.0f} "
         "s, every request a range no request used before",
         "",
-        "| system | req/s | p50 ms | p95 ms | upstream data calls / request | lower bound / "
-        "request | listing calls / request | errors | wrong answers |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| system | req/s | p50 ms | p95 ms | server CPU ms / request | upstream data calls / "
+        "request | lower bound / request | listing calls / request | errors | wrong answers |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in distinct.values():
         if not isinstance(entry, dict):
@@ -122,7 +126,8 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         reused = f" ({entry['ranges_reused']} ranges reused)" if entry["ranges_reused"] else ""
         lines.append(
             f"| {entry['label']} | {_num(entry['throughput'])}{reused} | {_ms(entry['p50'], 1)} "
-            f"| {_ms(entry['p95'], 1)} | {_num(entry['calls_per_request'], 2)} | "
+            f"| {_ms(entry['p95'], 1)} | {_ms(entry.get('cpu_per_request'), 2)} | "
+            f"{_num(entry['calls_per_request'], 2)} | "
             f"{_num(entry['bound_per_request'], 2)} | {_num(entry['listing_per_request'], 2)} | "
             f"{entry['errors']} | {_wrong(entry)} |"
         )

@@ -13,9 +13,11 @@ recommends:
 - Tailcall 1.0.0 with `@http(batchKey)` batching (`@upstream(batch: {delay, maxSize})`) and
   `dedupe: true` on every `@http` (with every resolver deduplicated, its JIT executor also runs
   concurrent operations once; `dedupe=False` turns it off); `@cache` on every field for the
-  warm runs. Finding: that operation-level deduplication does not key on the variables, so
-  concurrent requests of one query with distinct variables get one another's answers (the
-  16-client distinct-variables load: most answers are another range's numbers).
+  warm runs. Finding: its batching groups concurrent requests' keys into one upstream call
+  carrying the first request's other query parameters, so two dashboards of different date
+  ranges in flight together both get the first range's numbers (one Telzino call with the
+  first range's `start_date`/`end_date` for both), with `dedupe` on or off; one request at a
+  time, every answer is right. The 16-client distinct-variables load checks every answer.
 
 What neither can express, and how the harness works around it (stated in the report):
 - OAuth client-credentials flows: the harness fetches Telzino's and each Talkdesk connection's
