@@ -46,6 +46,7 @@ __all__ = [
     "RequestCheck",
     "RequestRefused",
     "check_request",
+    "checked_request",
     "error_body",
     "error_response",
     "install_error_shape",
@@ -77,6 +78,13 @@ _MAX_REASON = 300
 _checked_body: ContextVar[tuple[bytes, Any] | None] = ContextVar(
     "usagegraph_checked_body", default=None
 )
+
+
+def checked_request() -> Any:
+    """The decoded body of the current POST, as `RequestCheck` accepted it (None for a GET, or
+    outside a checked request)."""
+    checked = _checked_body.get()
+    return None if checked is None else checked[1]
 
 
 def error_body(message: str, code: str, **extensions: Any) -> dict[str, Any]:

@@ -347,6 +347,13 @@ class CacheSettings(_Model):
     ttl_discovery_seconds: Annotated[float, Field(ge=0)] | None = None
     # how long past its TTL an entry may still stand in for a failing source (marked stale)
     stale_seconds: Annotated[float, Field(ge=0)] = 86400
+    # whole answers kept while everything they read is fresh (usagegraph/answers); identical
+    # concurrent requests are coalesced whatever this says
+    answers: bool = True
+    # memory only: all kept answers' bytes together (least recently used evicted first)
+    answer_max_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
+    # one answer's size, both backends: a larger answer is sent but not kept
+    answer_max_entry_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
 
     @field_validator("url")
     @classmethod

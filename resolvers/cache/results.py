@@ -128,10 +128,12 @@ class Fetched(Generic[V]):
     fetched_at: datetime
     stale: bool = False
     error: UpstreamError | None = None
+    # when the value stops being fresh (the cache's clock, epoch seconds); None: not cached
+    fresh_until: float | None = None
 
     def with_value(self, value: W) -> Fetched[W]:
         """The same stamp on a part of the value (e.g. one row of a report)."""
-        return Fetched(value, self.fetched_at, self.stale, self.error)
+        return Fetched(value, self.fetched_at, self.stale, self.error, self.fresh_until)
 
     @classmethod
     def now(cls, value: V) -> Fetched[V]:
@@ -262,7 +264,8 @@ class ResultCache:
     ) -> tuple[Fetched[V], Outcome]:
         entry = None if refresh else await self._read(key, name)
         if entry is not None and entry.fresh_until > self.clock():
-            return Fetched(entry.value, _moment(entry.fetched_at)), "hit"
+            hit = Fetched(entry.value, _moment(entry.fetched_at), fresh_until=entry.fresh_until)
+            return hit, "hit"
         try:
             with cache_miss():  # its HTTP calls are listed as cache misses in debug mode
                 value = await load()
@@ -274,11 +277,18 @@ class ResultCache:
             if entry is None or entry.fresh_until + self.policy.stale <= self.clock():
                 raise
             log.info("serving stale %s after %s", key, error.code)
-            return Fetched(entry.value, _moment(entry.fetched_at), stale=True, error=error), "stale"
+            stale = Fetched(
+                entry.value,
+                _moment(entry.fetched_at),
+                stale=True,
+                error=error,
+                fresh_until=entry.fresh_until,
+            )
+            return stale, "stale"
         fetched_at = self.clock()
         fresh_for = self.policy.ttl(ttl)
         await self._write(key, name, Entry(fetched_at, fetched_at + fresh_for, value), fresh_for)
-        return Fetched(value, _moment(fetched_at)), "miss"
+        return Fetched(value, _moment(fetched_at), fresh_until=fetched_at + fresh_for), "miss"
 
     async def _read(self, key: str, name: str) -> Entry[Any] | None:
         raw = await self.backend.get(key)
