@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -159,12 +160,28 @@ def _warm_up(run: Running, sandbox: Sandbox, req: Request) -> Sample:
     return samples[0]
 
 
-def _load_figures(result: LoadResult, cpu_seconds: float) -> dict[str, Any]:
-    """Throughput, latency, calls per request, and the server's own CPU per request (its
-    process tree's user + system time over the load: steady on a shared machine)."""
+class Cpu:
+    """CPU seconds spent during a load by the server's process tree and by this harness (the
+    clients: on a shared 2-core machine, what they use is not the server's to use)."""
+
+    def __init__(self, server: Process) -> None:
+        self._server = server
+        self._server_start = server.cpu_seconds()
+        self._harness_start = time.process_time()
+        self.server = self.harness = 0.0
+
+    def stop(self) -> None:
+        self.server = self._server.cpu_seconds() - self._server_start
+        self.harness = time.process_time() - self._harness_start
+
+
+def _load_figures(result: LoadResult, cpu: Cpu) -> dict[str, Any]:
+    """Throughput, latency, calls per request, and CPU per request: the server's own (its
+    process tree's user + system time: steady on a shared machine) and the harness's."""
     requests = result.requests or math.nan
     return {
-        "cpu_per_request": cpu_seconds / requests,
+        "cpu_per_request": cpu.server / requests,
+        "harness_cpu_per_request": cpu.harness / requests,
         "requests": result.requests,
         "seconds": result.seconds,
         "throughput": result.throughput,
@@ -217,7 +234,7 @@ def _identical(
         first = _warm_up(run, sandbox, req)
         seq = asyncio.run(sequential(run.url, sandbox, [req] * samples))
         kept: list[tuple[Request, dict[str, Any]]] = []
-        cpu = run.process.cpu_seconds()
+        cpu = Cpu(run.process)
         load = asyncio.run(
             run_load(
                 run.url,
@@ -228,7 +245,7 @@ def _identical(
                 keep=kept,
             )
         )
-        cpu = run.process.cpu_seconds() - cpu
+        cpu.stop()
         answers = answer_cache_usage(run.serve, run.workers) if run.serve else {}
         entry = {
             "label": variant.label,
@@ -254,11 +271,11 @@ def _distinct(
     kept: list[tuple[Request, dict[str, Any]]] = []
     with _running(variant, sandbox, setup) as run:
         _warm_up(run, sandbox, build(wl.last_month))
-        cpu = run.process.cpu_seconds()
+        cpu = Cpu(run.process)
         load = asyncio.run(
             run_load(run.url, sandbox, make, concurrency=CLIENTS, duration=duration, keep=kept)
         )
-        cpu = run.process.cpu_seconds() - cpu
+        cpu.stop()
     return {
         "label": variant.label,
         "workers": run.workers,

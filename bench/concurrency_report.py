@@ -39,6 +39,15 @@ def _verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
+def _cpu_note(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """The servers' own CPU per request next to a req/s ratio (req/s also measures the machine:
+    the harness shares its cores)."""
+    a, b = ours.get("cpu_per_request"), theirs.get("cpu_per_request")
+    if a is None or b is None:
+        return ""
+    return f"; server CPU per request {_ms(a, 2)} vs {_ms(b, 2)} ms (x{_ratio(a, b):.2f})"
+
+
 def _wrong_note(*entries: dict[str, Any]) -> str:
     """Said after a ratio whose load had wrong answers: speed that shares the wrong answer."""
     notes = [
@@ -78,7 +87,10 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         "Every system answers the same dashboard over Telzino and Teli (what Tailcall can "
         "express); usagegraph runs with only those sources configured. Server CPU is the server's "
         "process tree's user + system time over the load per request (steadier than req/s on a "
-        "shared machine). Upstream data calls per "
+        "shared machine); harness CPU is the load generator's own (its 16 Python clients share "
+        "the same cores: where server + harness CPU per request times req/s nears the core "
+        "count, req/s measures the machine, and the server CPU column is the comparison that "
+        "carries over). Upstream data calls per "
         "request are the sandbox's over the whole load divided by the requests answered; the "
         "peers' entity listings are counted apart. Sequential: one client, the same dashboard "
         "after one warm-up request (usagegraph's defaults answer it from the answer cache).",
@@ -87,9 +99,9 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         f"{identical['duration']:.0f} s",
         "",
         "| system | sequential p50 ms | req/s | p50 ms | p95 ms | server CPU ms / request | "
-        "upstream data calls / request | listing calls / request | errors | wrong answers | "
-        "answer cache | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "harness CPU ms / request | upstream data calls / request | listing calls / request | "
+        "errors | wrong answers | answer cache | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in identical.values():
         if not isinstance(entry, dict):
@@ -103,6 +115,7 @@ def section_lines(results: dict[str, Any]) -> list[str]:
             f"| {entry['label']} | {_ms(entry['sequential_p50'], 1)} | "
             f"{_num(entry['throughput'])} | {_ms(entry['p50'], 1)} | {_ms(entry['p95'], 1)} | "
             f"{_ms(entry.get('cpu_per_request'), 2)} | "
+            f"{_ms(entry.get('harness_cpu_per_request'), 2)} | "
             f"{_num(entry['calls_per_request'], 3)} | {_num(entry['listing_per_request'], 3)} | "
             f"{errors}{f' ({len(wrong)} wrong/missing)' if wrong else ''} | "
             f"{_wrong(entry)} | {_answer_cache_text(entry.get('answer_cache'))} | "
@@ -113,9 +126,10 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         f"### Distinct variables: {distinct['clients']} clients for {distinct['duration']:.0f} "
         "s, every request a range no request used before",
         "",
-        "| system | req/s | p50 ms | p95 ms | server CPU ms / request | upstream data calls / "
-        "request | lower bound / request | listing calls / request | errors | wrong answers |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| system | req/s | p50 ms | p95 ms | server CPU ms / request | harness CPU ms / request "
+        "| upstream data calls / request | lower bound / request | listing calls / request | "
+        "errors | wrong answers |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in distinct.values():
         if not isinstance(entry, dict):
@@ -127,6 +141,7 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {entry['label']} | {_num(entry['throughput'])}{reused} | {_ms(entry['p50'], 1)} "
             f"| {_ms(entry['p95'], 1)} | {_ms(entry.get('cpu_per_request'), 2)} | "
+            f"{_ms(entry.get('harness_cpu_per_request'), 2)} | "
             f"{_num(entry['calls_per_request'], 2)} | "
             f"{_num(entry['bound_per_request'], 2)} | {_num(entry['listing_per_request'], 2)} | "
             f"{entry['errors']} | {_wrong(entry)} |"
@@ -201,7 +216,8 @@ def target_lines(results: dict[str, Any]) -> list[str]:
         r = _ratio(ours["throughput"], tail["throughput"])
         lines.append(
             f"- **{name}**: {_verdict(r >= 1.5)} — {ours['throughput']:.0f} vs "
-            f"{tail['throughput']:.0f} req/s (x{r:.2f}){_wrong_note(ours, tail)}."
+            f"{tail['throughput']:.0f} req/s (x{r:.2f}){_wrong_note(ours, tail)}"
+            f"{_cpu_note(ours, tail)}."
         )
     else:
         lines.append(missing(name))
@@ -229,7 +245,8 @@ def target_lines(results: dict[str, Any]) -> list[str]:
         r = _ratio(ours_d["throughput"], hive_d["throughput"])
         lines.append(
             f"- **{name}**: {_verdict(r >= 1.0)} — {ours_d['throughput']:.0f} vs "
-            f"{hive_d['throughput']:.0f} req/s (x{r:.2f}){_wrong_note(ours_d, hive_d)}."
+            f"{hive_d['throughput']:.0f} req/s (x{r:.2f}){_wrong_note(ours_d, hive_d)}"
+            f"{_cpu_note(ours_d, hive_d)}."
         )
     else:
         lines.append(missing(name))

@@ -13,9 +13,12 @@ from sandbox.dataset import Dataset
 MB = 2**20
 
 
-def identical(throughput: float, calls: float, p50: float, wrong: int = 0) -> dict[str, Any]:
+def identical(
+    throughput: float, calls: float, p50: float, wrong: int = 0, cpu: float = 0.001
+) -> dict[str, Any]:
     return {
         "label": "x",
+        "cpu_per_request": cpu,
         "throughput": throughput,
         "calls_per_request": calls,
         "listing_per_request": calls,
@@ -55,16 +58,20 @@ def results(**identical_entries: dict[str, Any]) -> dict[str, Any]:
 def test_each_target_is_met_or_not_with_its_ratio() -> None:
     lines = target_lines(
         results(
-            ours=identical(750.0, 0.0, 0.007),
+            ours=identical(750.0, 0.0, 0.007, cpu=0.0007),
             **{"ours-cache-off": identical(400.0, 0.2, 0.031)},
-            tailcall=identical(480.0, 0.125, 0.032),
+            tailcall=identical(480.0, 0.125, 0.032, cpu=0.00036),
         )
     )
 
-    assert lines[0].endswith("met — 750 vs 480 req/s (x1.56).")
+    assert lines[0].endswith(
+        "met — 750 vs 480 req/s (x1.56); server CPU per request 0.70 vs 0.36 ms (x1.94)."
+    )
     assert "**: NOT met — 0.200 vs 0.125 data calls per request (x1.60;" in lines[1]
     assert lines[2].endswith("met — 31.0 vs 32.0 ms (x0.97).")
-    assert lines[3].endswith("met — 130 vs 120 req/s (x1.08).")
+    assert lines[3].endswith(
+        "met — 130 vs 120 req/s (x1.08); server CPU per request 1.00 vs 1.00 ms (x1.00)."
+    )
     assert "Tailcall" in lines[4] and "573 of 400 answers wrong" in lines[4]
     assert lines[5].endswith("met — 12.5 ms (x0.62 of the target).")
     assert lines[6].endswith(
@@ -93,7 +100,7 @@ def test_zero_calls_on_both_sides_is_a_tie_not_a_division_error() -> None:
         )
     )
 
-    assert lines[0].endswith("NOT met — 100 vs 480 req/s (x0.21).")
+    assert "NOT met — 100 vs 480 req/s (x0.21);" in lines[0]
     assert "**: met — 0.000 vs 0.000 data calls per request (x1.00;" in lines[1]
 
 
