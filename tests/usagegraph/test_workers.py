@@ -26,9 +26,7 @@ from usagegraph import cli, workers
 
 RESELLERS = ["northwind", "southpoint", "eastgate"]
 PROCESS_INFO = re.compile(r'^usagegraph_process_info\{pid="(\d+)"\} 1\.0$', re.M)
-OPERATIONS = re.compile(
-    r'^usagegraph_graphql_operations_total\{operation="anonymous"\} (\S+)$', re.M
-)
+SERVED = re.compile(r'^usagegraph_http_requests_total\{path="/graphql",status="200"\} (\S+)$', re.M)
 
 
 @pytest.fixture(autouse=True)
@@ -54,16 +52,16 @@ def write_config(folder: Path, sandbox: SandboxServer, server: str = "") -> Path
 
 
 def scrape(base: str) -> tuple[int, float]:
-    """(pid, anonymous operations counted) of the worker that answers this scrape; a new
+    """(pid, GraphQL requests it answered 200) of the worker that answers this scrape; a new
     connection each time, so any worker may accept it."""
     text = httpx.get(f"{base}/metrics", timeout=10).text
     (pid,) = PROCESS_INFO.findall(text)
-    counted = OPERATIONS.findall(text)
+    counted = SERVED.findall(text)
     return int(pid), float(counted[0]) if counted else 0.0
 
 
 def scrape_workers(base: str, count: int, timeout: float = 60.0) -> dict[int, float]:
-    """Scrape until `count` distinct workers have answered; their latest operation counts."""
+    """Scrape until `count` distinct workers have answered; their latest request counts."""
     seen: dict[int, float] = {}
     deadline = time.monotonic() + timeout
     while len(seen) < count:
@@ -101,7 +99,7 @@ def test_two_workers_answer_graphql_from_two_processes_and_stop_cleanly(
     assert len(counts) == 2
     assert server.pid not in counts  # the parent only supervises; workers serve
     assert all(n >= 1 for n in counts.values()), counts
-    assert sum(counts.values()) == 24  # each GraphQL request executed by exactly one worker
+    assert sum(counts.values()) == 24  # each GraphQL request answered by exactly one worker
     assert server.returncode == 0
     text = log.read_text()
     for pid in counts:  # each worker ran its lifespan's shutdown on the parent's SIGINT
