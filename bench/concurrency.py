@@ -16,11 +16,12 @@ Talkdesk's filter, see bench/peers.py); usagegraph runs with only those sources 
 Upstream calls per request are the sandbox's data calls over the whole load, divided by the
 requests answered; the peers' per-request listing calls (their entity lists) are counted apart.
 
-The two checks (every mode, `make bench-quick` included) prove the mechanisms rather than time
+The checks (every mode, `make bench-quick` included) prove the mechanisms rather than time
 them: 16 identical dashboards released at one instant on a server with the cache off cost one
-request's upstream calls (coalescing), and a repeated dashboard on the defaults is answered from
+request's upstream calls (coalescing); a repeated dashboard on the defaults is answered from
 the answer cache (`X-Answer-Cache: hit`, counted in /metrics, no upstream call) with the same
-answer as its execution.
+answer as its execution; and, at S, an answer cache bounded to 32 KiB sent more than that holds
+no more than that.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "CLIENTS",
     "SCALE",
     "answer_cache_usage",
+    "check_answer_bound",
     "check_answer_cache",
     "check_coalescing",
     "run_distinct",
@@ -409,6 +411,42 @@ def check_answer_cache(serve: Serve, sandbox: Sandbox, req: Request) -> dict[str
         and not out["errors"]
     )
     return out
+
+
+BOUND_BYTES = 32 * 1024  # ten S dashboards' answers (each ~3 KB)
+BOUND_REQUESTS = 24
+
+
+def check_answer_bound(sandbox: Sandbox, wl: Workload) -> dict[str, Any]:
+    """A server whose answer cache may hold BOUND_BYTES, sent BOUND_REQUESTS dashboards of
+    distinct ranges (more bytes than that): what /metrics reports must stay within the bound,
+    the oldest answers evicted."""
+    options = with_cache(OURS)
+    cache = {**options.optional["cache"], "answer_max_bytes": BOUND_BYTES}
+    options = ServeOptions(options.sections, {**options.optional, "cache": cache})
+    serve = start_serve("usagegraph-answer-bound", sandbox, options)
+    try:
+        if "cache.answer_max_bytes" in serve.dropped:
+            return {"ok": False, "unsupported": True, "bound": BOUND_BYTES}
+        ranges = cold_ranges(wl.ds.start, wl.today)
+        sizes: list[int] = []
+        with httpx.Client(timeout=600) as client:
+            for _ in range(BOUND_REQUESTS):
+                response = client.post(serve.url, json=wl.dashboard(next(ranges)).body())
+                sizes.append(len(response.content))
+        samples = scrape_workers(_base(serve.url))
+    finally:
+        serve.stop()
+    held = value(samples, "usagegraph_answer_cache_bytes")
+    entries = value(samples, "usagegraph_answer_cache_entries")
+    return {
+        "bound": BOUND_BYTES,
+        "sent": BOUND_REQUESTS,
+        "sent_bytes": sum(sizes),
+        "bytes": held,
+        "entries": entries,
+        "ok": 0 < held <= BOUND_BYTES < sum(sizes) and entries < BOUND_REQUESTS,
+    }
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -181,6 +181,13 @@ def mechanism_lines(scale: dict[str, Any]) -> list[str]:
             f"{a['second_upstream_calls']}, same answer {a['identical']} (same bytes "
             f"{a['same_bytes']})."
         )
+    b = scale.get("answer_bound")
+    if b and not b.get("unsupported"):
+        lines.append(
+            f"- Answer cache bound ({'ok' if b['ok'] else 'FAILED'}): `[cache] answer_max_bytes = "
+            f"{b['bound']}`, {b['sent']} dashboards of distinct ranges ({b['sent_bytes']} bytes "
+            f"of answers) sent: {b['bytes']:.0f} bytes in {b['entries']:.0f} answers kept."
+        )
     u = scale.get("answer_cache")
     if u:
         lines.append(
@@ -290,6 +297,15 @@ def _memory_line(results: dict[str, Any]) -> str:
     name = "Answer cache memory bounded and reported"
     parts: list[str] = []
     ok = True
+    for scale, s in (results.get("scales") or {}).items():
+        b = s.get("answer_bound")
+        if b:
+            ok = ok and b["ok"]
+            parts.append(
+                f"{scale} bound check: {b.get('bytes', math.nan):.0f} bytes held under a "
+                f"{b['bound']}-byte bound after {b.get('sent_bytes', math.nan):.0f} bytes of "
+                f"answers ({'held' if b['ok'] else 'NOT held'})"
+            )
     for scale, s in (results.get("scales") or {}).items():
         u = s.get("answer_cache")
         if not u or math.isnan(u["bytes"]):

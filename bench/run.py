@@ -37,6 +37,7 @@ from bench.bounds import Plan
 from bench.concurrency import (
     CLIENTS,
     answer_cache_usage,
+    check_answer_bound,
     check_answer_cache,
     check_coalescing,
     run_distinct,
@@ -473,6 +474,15 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
         finally:
             serve.stop()
 
+        if scale == CONCURRENCY_SCALE:  # S: a bound a few of its answers fill
+            result["answer_bound"] = check_answer_bound(sandbox, wl)
+            b = result["answer_bound"]
+            log(
+                f"{scale} answer cache bounded to {b['bound']} bytes, sent "
+                f"{b.get('sent_bytes', '-')} bytes of answers: holds {b.get('bytes', '-')} bytes "
+                f"in {b.get('entries', '-')} answers"
+            )
+
         naive = start_serve("naive", sandbox, NAIVE)
         try:
             # discovery (and the drill-down org's Teli users) before measuring; a naive dashboard
@@ -623,6 +633,14 @@ def _check_mechanisms(cfg: Settings, scale: str, result: dict[str, Any]) -> None
             f"{scale} coalescing: {c['clients']} identical dashboards at once with the cache off "
             f"made {c['data_calls']} upstream data calls, one request's bound is "
             f"{c['one_request_bound']} ({c['by_endpoint']}); errors {c['errors']}"
+        )
+    b = result.get("answer_bound")
+    if b is not None and b.get("unsupported"):
+        cfg.failures.append(f"{scale} answer cache bound: [cache] answer_max_bytes unknown")
+    elif b is not None and not b["ok"]:
+        cfg.failures.append(
+            f"{scale} answer cache bound: {b['bytes']} bytes in {b['entries']} answers held "
+            f"under a {b['bound']}-byte bound after {b['sent_bytes']} bytes of answers"
         )
     a = result.get("answer_cache_check")
     if a is None:

@@ -85,10 +85,21 @@ def test_answer_memory_over_its_bound_or_unreported_is_not_met() -> None:
     over["scales"]["L"]["answer_cache"] = answer_cache(65)
     unreported = results()
     del unreported["scales"]["S"]["answer_cache"]
+    bound_broken = results()
+    bound_broken["scales"]["S"]["answer_bound"] = {
+        "ok": False,
+        "bound": 32768,
+        "bytes": 40000.0,
+        "sent_bytes": 76000,
+    }
 
     assert "**: NOT met — S: 2.00 MB" in target_lines(over)[-1]
     assert "(x1.016 of the 64 MB bound)" in target_lines(over)[-1]
     assert "**: NOT met — S: not reported; L: 48.00 MB" in target_lines(unreported)[-1]
+    assert target_lines(bound_broken)[-1].startswith(
+        "- **Answer cache memory bounded and reported**: NOT met — S bound check: 40000 bytes "
+        "held under a 32768-byte bound after 76000 bytes of answers (NOT held); S: 2.00 MB"
+    )
 
 
 def test_zero_calls_on_both_sides_is_a_tie_not_a_division_error() -> None:
