@@ -18,6 +18,7 @@ from resolvers.context import GraphContext
 from resolvers.directory import Directory, DirectoryError, load_directory
 from resolvers.service import GraphService
 from schema import build_schema
+from schema.compat import graphql_schema
 from usagegraph.answers import build_answer_store, install_answers
 from usagegraph.cache import build_backend, catalog_ttl, result_cache
 from usagegraph.connections import open_connections
@@ -100,7 +101,7 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     # one bounded GraphQL request per call, or a 400 BAD_REQUEST (usagegraph/protocol.py)
     install_request_check(app)
     # APQ / safelist (usagegraph/persisted.py): inside the gate, so it runs after the key check
-    install_persisted_queries(app, settings, schema._schema)
+    install_persisted_queries(app, settings, graphql_schema(schema))
     install_gate(app, settings, directory)  # API keys, rate limit, body size (usagegraph/limits.py)
     # every error /graphql answers is GraphQL-shaped, the gate's included (usagegraph/protocol.py)
     install_error_shape(app)

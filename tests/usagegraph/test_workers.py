@@ -202,16 +202,19 @@ def test_server_workers_in_the_config_starts_that_many_and_the_flag_overrides_it
     monkeypatch.setattr(workers, "run_workers", lambda c, **kw: started.append((c, kw)))
     monkeypatch.setattr(cli, "_run", lambda app, **kw: single.append(kw))
     thresholds = gc.get_threshold()
+    port = free_port()
     try:
-        assert cli.main(["serve", "--config", str(config), "--port", "9555"]) == 0
-        assert cli.main(["serve", "--config", str(config), "--workers", "1"]) == 0
+        assert cli.main(["serve", "--config", str(config), "--port", str(port)]) == 0
+        assert (
+            cli.main(["serve", "--config", str(config), "--port", str(port), "--workers", "1"]) == 0
+        )
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
 
     ((path, kw),) = started
     assert path == config
-    assert (kw["workers"], kw["port"], kw["host"]) == (3, 9555, "127.0.0.1")
+    assert (kw["workers"], kw["port"], kw["host"]) == (3, port, "127.0.0.1")
     assert (kw["log_level"], kw["log_format"], kw["shutdown_timeout"]) == ("info", "text", 4.0)
     assert len(single) == 1  # --workers 1: the one-process server, as before
 
