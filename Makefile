@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 .PHONY: run test test-browser graphiql-assets browser-deps lint format sandbox schema clean
-.PHONY: bench bench-quick bench-soak fuzz
+.PHONY: bench bench-quick bench-soak bench-concurrency fuzz
 .PHONY: test-federation test-clients test-http-audit persisted-operations
 
 # GraphiQL's browser files, served by usagegraph itself so the IDE works offline: npm installs the
@@ -156,6 +156,10 @@ bench-quick: $(BENCH_STAMP)
 
 bench-soak: $(BENCH_STAMP)
 	$(BIN)/python -m bench --soak-only
+
+# 16 clients at scale S: identical and distinct dashboards, ours and the deduplicating peers
+bench-concurrency: $(BENCH_STAMP) $(PEERS_STAMP)
+	$(BIN)/python -m bench --concurrency-only
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache $(GRAPHIQL_ASSETS) $(NPM_MODULES) $(BROWSER_NPM)/node_modules

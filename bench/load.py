@@ -30,6 +30,7 @@ __all__ = [
     "Classified",
     "LoadResult",
     "Sample",
+    "burst",
     "classify",
     "percentile",
     "post",
@@ -182,9 +183,11 @@ async def run_load(
     concurrency: int,
     duration: float,
     min_per_client: int = 1,
+    keep: list[tuple[Request, dict[str, Any]]] | None = None,
 ) -> LoadResult:
     """`concurrency` clients, each sending `make(client, i)` back to back until `duration` has
-    passed (and at least `min_per_client` each); in-flight requests finish."""
+    passed (and at least `min_per_client` each); in-flight requests finish. Each request and
+    its decoded answer are appended to `keep`, when given, to be checked after the load."""
     await asyncio.to_thread(sandbox.reset)
     today = date.fromisoformat(sandbox.info["dataset"]["last_day"])
     latencies: list[float] = []
@@ -204,6 +207,8 @@ async def run_load(
             req = make(index, i)
             seconds, payload = await post(client, url, req.body())
             latencies.append(seconds)
+            if keep is not None:
+                keep.append((req, payload))
             bound += req.plan.total
             sent += 1
             if payload.get("errors"):
@@ -218,4 +223,47 @@ async def run_load(
     recorded = await asyncio.to_thread(sandbox.requests)
     return LoadResult(
         concurrency, sent, elapsed, latencies, errors, classify(recorded, today), bound
+    )
+
+
+async def burst(url: str, sandbox: Sandbox, req: Request, *, clients: int) -> LoadResult:
+    """`clients` copies of `req` released at the same instant: each client first opens its own
+    connection (with `{ __typename }`, no upstream call), then all send together, so the
+    requests are in flight at once however slowly connections are set up."""
+    today = date.fromisoformat(sandbox.info["dataset"]["last_day"])
+    go = asyncio.Event()
+    connected = 0
+    all_connected = asyncio.Event()
+
+    async def one(client: httpx.AsyncClient) -> tuple[float, dict[str, Any]]:
+        nonlocal connected
+        await post(client, url, {"query": "{ __typename }"})
+        connected += 1
+        if connected == clients:
+            all_connected.set()
+        await go.wait()
+        return await post(client, url, req.body())
+
+    limits = httpx.Limits(max_connections=1, keepalive_expiry=KEEPALIVE)
+    pool = [httpx.AsyncClient(timeout=600, limits=limits) for _ in range(clients)]
+    try:
+        tasks = [asyncio.create_task(one(client)) for client in pool]
+        await asyncio.wait_for(all_connected.wait(), timeout=120)
+        await asyncio.to_thread(sandbox.reset)  # the calls of the burst alone
+        t0 = time.monotonic()
+        go.set()
+        answers = await asyncio.gather(*tasks)
+        elapsed = time.monotonic() - t0
+    finally:
+        for client in pool:
+            await client.aclose()
+    recorded = await asyncio.to_thread(sandbox.requests)
+    return LoadResult(
+        clients,
+        clients,
+        elapsed,
+        [seconds for seconds, _ in answers],
+        sum(1 for _, payload in answers if payload.get("errors")),
+        classify(recorded, today),
+        req.plan.total * clients,
     )

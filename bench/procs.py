@@ -108,6 +108,23 @@ class Process:
         except psutil.NoSuchProcess:
             return 0
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process and its live children so far (a server's
+        own work, whatever else runs on the machine; 0 once it has exited)."""
+        try:
+            proc = psutil.Process(self.pid)
+            processes = [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for p in processes:
+            try:
+                times = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGINT, then SIGKILL after `timeout`; returns the exit code."""
         if self.alive():

@@ -3,10 +3,13 @@
     python -m bench                      # S, M, L; peers when installed; soak; profile of L
     python -m bench --quick              # scale S only, ours and the naive baseline (CI)
     python -m bench --soak-only          # the 60 s fault soak alone
+    python -m bench --concurrency-only   # 16 clients, identical and distinct dashboards at S
 
 Exit status 1 when the harness breaks, when usagegraph makes more upstream data calls than the
-lower bound in any scenario, when one of its answers has errors, or (soak) when a check fails.
-Timings are recorded, never asserted.
+lower bound in any scenario, when one of its answers has errors, when 16 identical concurrent
+dashboards with the cache off cost more than one request's calls (coalescing), when a repeated
+dashboard is not answered from the answer cache, or (soak) when a check fails. Timings are
+recorded, never asserted.
 """
 
 from __future__ import annotations
@@ -25,59 +28,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from bench import report
 from bench.bounds import Plan
+from bench.concurrency import (
+    CLIENTS,
+    answer_cache_usage,
+    check_answer_bound,
+    check_answer_cache,
+    check_coalescing,
+    run_distinct,
+    run_identical,
+)
+from bench.concurrency import SCALE as CONCURRENCY_SCALE
 from bench.load import Classified, LoadResult, Sample, percentile, run_load, sequential
+from bench.options import CACHE, NAIVE, OURS, TAILCALL_KINDS
 from bench.procs import RssSampler, Sandbox, Serve, ServeOptions, start_serve
 from bench.scenarios import Request, Workload
-from sandbox.dataset import generate
+from sandbox.dataset import Dataset, generate
+
+if TYPE_CHECKING:
+    from bench.peers import PeerSetup
 
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("dashboard", "drilldown", "mixed")
+PEERS_MISSING = "bench/peers/node_modules missing (make bench runs npm ci)"
 CONCURRENCY = (1, 8, 32)
-
-# The graph under test: discovery cached for the whole run (its calls are reported separately),
-# and no caller or vendor throttling so the figures measure the engine, not the limiters (the
-# sandbox does not rate-limit; every load client shares one address, so one caller's upstream
-# quota would throttle them all) nor a request deadline cutting the slowest baselines short.
-# Settings this usagegraph version does not know are dropped.
-# "Cold" means no response cache: it is switched off where this version has one (and a cold
-# sample that makes fewer calls than the bound is reported as a broken measurement).
-NO_CACHE = {"cache": {"enabled": False}}
-OURS = ServeOptions(
-    sections={"server": {"log_level": "warning"}, "graph": {"discovery_ttl_seconds": 3600}},
-    optional={
-        "limits": {"requests_per_second": 0, "upstream_calls_per_minute": 0},
-        "graph": {"request_deadline_seconds": 3600.0},
-        "sources": {"rate_limit_per_second": 100000.0, "rate_limit_burst": 100000},
-        **NO_CACHE,
-    },
-)
-NAIVE = ServeOptions(
-    sections={
-        "server": {"log_level": "warning"},
-        "graph": {"discovery_ttl_seconds": 3600, "naive_loaders": True},
-    },
-    optional={
-        "limits": {"requests_per_second": 0, "upstream_calls_per_minute": 0},
-        "graph": {"max_upstream_calls_per_source": 1000000, "request_deadline_seconds": 3600.0},
-        "sources": {
-            "rate_limit_per_second": 100000.0,
-            "rate_limit_burst": 100000,
-            "breaker_failures": 1000000,
-        },
-        **NO_CACHE,
-    },
-)
-CACHE = {"cache": {"enabled": True, "backend": "memory"}}
-# What Tailcall's dashboard can express: the same server, with only these vendors configured.
-TAILCALL_KINDS = frozenset({"telzino", "teli"})
 
 
 @dataclass
@@ -94,6 +75,8 @@ class Settings:
     profile: bool
     out: Path
     write_docs: bool
+    concurrency: bool
+    concurrency_only: bool
     failures: list[str] = field(default_factory=list)
 
     def samples(self, scale: str) -> int:
@@ -116,9 +99,20 @@ def _parse(argv: list[str] | None) -> Settings:
     parser.add_argument("--soak-scale", default="M")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument(
+        "--no-concurrency",
+        action="store_true",
+        help="skip the 16-client identical and distinct dashboards at S (bench.concurrency)",
+    )
+    parser.add_argument(
+        "--concurrency-only",
+        action="store_true",
+        help="only the 16-client identical and distinct dashboards at S, peers included",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
-        help="results folder (default bench/results, quick: bench/results/quick)",
+        help="results folder (default bench/results; --quick: bench/results/quick; "
+        "--concurrency-only: bench/results/concurrency)",
     )
     parser.add_argument("--write-docs", action="store_true", help="rewrite docs/performance.md")
     a = parser.parse_args(argv)
@@ -134,9 +128,16 @@ def _parse(argv: list[str] | None) -> Settings:
         soak_seconds=a.soak_seconds,
         soak_scale=a.soak_scale,
         profile=not (a.no_profile or a.quick),
-        out=a.out or (ROOT / "bench" / "results" / ("quick" if a.quick else "")),
+        out=a.out or (ROOT / "bench" / "results" / _results_folder(a)),
         write_docs=a.write_docs,
+        concurrency=not (a.no_concurrency or a.quick),
+        concurrency_only=a.concurrency_only,
     )
+
+
+def _results_folder(a: argparse.Namespace) -> str:
+    """A partial run writes next to, never over, the full run's results."""
+    return "quick" if a.quick else "concurrency" if a.concurrency_only else ""
 
 
 def log(message: str) -> None:
@@ -295,10 +296,21 @@ def _throughput(
     return out
 
 
-def _run_peers(cfg: Settings, scale: str, sandbox: Sandbox, wl: Workload) -> dict[str, Any]:
-    from bench.peers import PeerSetup, check_peer_dashboard
+def _peer_setup(cfg: Settings, sandbox: Sandbox, wl: Workload) -> PeerSetup | None:
+    """The peers' configs over this sandbox, or None without peers (--no-peers, --quick, or
+    bench/peers/node_modules not installed)."""
+    from bench.peers import PeerSetup, peers_installed
 
-    setup = PeerSetup(sandbox, wl.ds)
+    if not cfg.peers or not peers_installed():
+        return None
+    return PeerSetup(sandbox, wl.ds)
+
+
+def _run_peers(
+    cfg: Settings, scale: str, sandbox: Sandbox, wl: Workload, setup: PeerSetup
+) -> dict[str, Any]:
+    from bench.peers import check_peer_dashboard
+
     out: dict[str, Any] = {}
     for system in ("mesh", "tailcall"):
         entry: dict[str, Any] = {}
@@ -362,12 +374,7 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
     result: dict[str, Any] = {}
     try:
         meta = sandbox.info["dataset"]
-        ds = generate(
-            seed=cfg.seed,
-            scale=scale,
-            start=date.fromisoformat(meta["first_day"]),
-            end=date.fromisoformat(meta["last_day"]),
-        )
+        ds = _dataset(cfg, sandbox)
         wl = Workload(ds)
         result["dataset"] = {
             "first_day": meta["first_day"],
@@ -391,6 +398,14 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
                     f"discovery calls {result['warm_up']['discovery_total']}"
                 )
                 result["cold"] = _measure_ours(cfg, scale, serve, sandbox, wl, "cold")
+                # the cache is off here: only in-flight coalescing can spare the 15 copies
+                result["coalescing"] = check_coalescing(serve, sandbox, wl.dashboard())
+                log(
+                    f"{scale} {CLIENTS} identical dashboards at once, cache off: "
+                    f"{result['coalescing']['data_calls']} data calls (one request's bound: "
+                    f"{result['coalescing']['one_request_bound']}), errors "
+                    f"{result['coalescing']['errors']}"
+                )
                 # the warm scenario: the dashboard repeated, with a response cache when this
                 # version of usagegraph has one
                 cached = start_serve(
@@ -405,6 +420,15 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
                     cached.stop()
                 try:
                     if cache_active:
+                        # a range no request used yet on this server: executed, then a hit
+                        check = check_answer_cache(target, sandbox, wl.dashboard(wl.pool[4]))
+                        result["answer_cache_check"] = check
+                        log(
+                            f"{scale} answer cache: {check['first_header']} then "
+                            f"{check['second_header']}, hits counted {check['hits_counted']}, "
+                            f"second request's upstream calls {check['second_upstream_calls']}, "
+                            f"same answer {check['identical']}"
+                        )
                         # 32 identical dashboards at once on a cold cache: with single flight
                         # they cost the upstream calls of one
                         burst = asyncio.run(
@@ -441,12 +465,23 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
                         f"(response cache: {cache_active})"
                     )
                     result["throughput"] = _throughput(cfg, scale, target, sandbox, wl)
+                    if cache_active:  # after every warm and throughput request: its fullest
+                        result["answer_cache"] = answer_cache_usage(target)
                 finally:
                     if cache_active:
                         cached.stop()
             result["peak_rss"] = rss.peak
         finally:
             serve.stop()
+
+        if scale == CONCURRENCY_SCALE:  # S: a bound a few of its answers fill
+            result["answer_bound"] = check_answer_bound(sandbox, wl)
+            b = result["answer_bound"]
+            log(
+                f"{scale} answer cache bounded to {b['bound']} bytes, sent "
+                f"{b.get('sent_bytes', '-')} bytes of answers: holds {b.get('bytes', '-')} bytes "
+                f"in {b.get('entries', '-')} answers"
+            )
 
         naive = start_serve("naive", sandbox, NAIVE)
         try:
@@ -471,22 +506,66 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
         finally:
             naive.stop()
 
-        if cfg.peers:
-            from bench.peers import peers_installed
+        setup = _peer_setup(cfg, sandbox, wl)
+        if setup is not None:
+            result["peers"] = _run_peers(cfg, scale, sandbox, wl, setup)
+            result["without_talkdesk"] = _measure_without_talkdesk(cfg, scale, sandbox, wl)
+        elif cfg.peers:
+            result["peers"] = {"skipped": PEERS_MISSING}
 
-            if peers_installed():
-                result["peers"] = _run_peers(cfg, scale, sandbox, wl)
-                result["without_talkdesk"] = _measure_without_talkdesk(cfg, scale, sandbox, wl)
-            else:
-                result["peers"] = {
-                    "skipped": "bench/peers/node_modules missing (make bench runs npm ci)"
-                }
+        if cfg.concurrency and scale == CONCURRENCY_SCALE:
+            result["concurrency"] = _concurrency(cfg, sandbox, wl, setup)
 
         if profile:
             result["profile"] = _profile(cfg, sandbox, wl)
     finally:
         sandbox.stop()
     return result
+
+
+def _concurrency(
+    cfg: Settings, sandbox: Sandbox, wl: Workload, setup: PeerSetup | None
+) -> dict[str, Any]:
+    """Issue 15's 16-client shapes (bench.concurrency) over this scale's sandbox."""
+    log(f"{CONCURRENCY_SCALE}: {CLIENTS} clients, identical then distinct dashboards")
+    return {
+        "scale": CONCURRENCY_SCALE,
+        "peers": setup is not None,
+        "identical": run_identical(
+            sandbox,
+            wl,
+            setup,
+            samples=cfg.samples(CONCURRENCY_SCALE),
+            duration=cfg.duration(CONCURRENCY_SCALE),
+            log=log,
+        ),
+        "distinct": run_distinct(
+            sandbox, wl, setup, duration=cfg.duration(CONCURRENCY_SCALE), log=log
+        ),
+    }
+
+
+def _concurrency_only(cfg: Settings) -> dict[str, Any]:
+    """`--concurrency-only`: a sandbox at S for bench.concurrency alone."""
+    workdir = cfg.out / "work" / f"concurrency-{CONCURRENCY_SCALE}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(CONCURRENCY_SCALE, cfg.latency_ms, cfg.seed, workdir).start()
+    try:
+        wl = Workload(_dataset(cfg, sandbox))
+        return _concurrency(cfg, sandbox, wl, _peer_setup(cfg, sandbox, wl))
+    finally:
+        sandbox.stop()
+
+
+def _dataset(cfg: Settings, sandbox: Sandbox) -> Dataset:
+    """The dataset the sandbox serves, rebuilt here for the bounds and the answers' truth."""
+    meta = sandbox.info["dataset"]
+    return generate(
+        seed=cfg.seed,
+        scale=sandbox.scale,
+        start=date.fromisoformat(meta["first_day"]),
+        end=date.fromisoformat(meta["last_day"]),
+    )
 
 
 def _profile(cfg: Settings, sandbox: Sandbox, wl: Workload) -> dict[str, Any]:
@@ -536,6 +615,7 @@ def _check(cfg: Settings, scale: str, result: dict[str, Any]) -> None:
             f"{scale} profile: no time found handling requests (bench/profiling.py does not "
             "recognise this event loop's frames)"
         )
+    _check_mechanisms(cfg, scale, result)
     for key, figures in result["throughput"].items():
         if figures["errors"]:
             cfg.failures.append(
@@ -543,6 +623,62 @@ def _check(cfg: Settings, scale: str, result: dict[str, Any]) -> None:
             )
         if figures["ratio"] > 1.0:
             cfg.failures.append(f"{scale} throughput {key}: calls ratio {figures['ratio']:.2f} > 1")
+
+
+def _check_mechanisms(cfg: Settings, scale: str, result: dict[str, Any]) -> None:
+    """In-flight coalescing with the cache off, and the answer cache on the defaults."""
+    c = result["coalescing"]
+    if not c["ok"]:
+        cfg.failures.append(
+            f"{scale} coalescing: {c['clients']} identical dashboards at once with the cache off "
+            f"made {c['data_calls']} upstream data calls, one request's bound is "
+            f"{c['one_request_bound']} ({c['by_endpoint']}); errors {c['errors']}"
+        )
+    b = result.get("answer_bound")
+    if b is not None and b.get("unsupported"):
+        cfg.failures.append(f"{scale} answer cache bound: [cache] answer_max_bytes unknown")
+    elif b is not None and not b["ok"]:
+        cfg.failures.append(
+            f"{scale} answer cache bound: {b['bytes']} bytes in {b['entries']} answers held "
+            f"under a {b['bound']}-byte bound after {b['sent_bytes']} bytes of answers"
+        )
+    a = result.get("answer_cache_check")
+    if a is None:
+        cfg.failures.append(f"{scale} answer cache: not checked ([cache] not active)")
+    elif not a["ok"]:
+        cfg.failures.append(
+            f"{scale} answer cache: a repeated dashboard was not answered from it: "
+            f"X-Answer-Cache {a['first_header']!r} then {a['second_header']!r}, hits counted "
+            f"{a['hits_counted']}, upstream calls {a['second_upstream_calls']}, same answer "
+            f"{a['identical']}, errors {a['errors'][:2]}"
+        )
+
+
+def _check_concurrency(cfg: Settings, result: dict[str, Any]) -> None:
+    """Ours in bench.concurrency: no errors, never more calls than the bound, and distinct
+    ranges really cold (a cache answering them means the measurement is broken)."""
+    for shape in ("identical", "distinct"):
+        for key, entry in result[shape].items():
+            if not isinstance(entry, dict) or not key.startswith("ours"):
+                continue
+            where = f"{result['scale']} {shape} x{CLIENTS} {key}"
+            if "failed" in entry:
+                cfg.failures.append(f"{where}: {entry['failed']}")
+                continue
+            if entry["errors"] or entry.get("sequential_errors"):
+                cfg.failures.append(f"{where}: responses with errors")
+            if entry["wrong_answers"]:
+                cfg.failures.append(
+                    f"{where}: {entry['wrong_answers']} wrong answers: {entry['wrong_examples']}"
+                )
+            calls, bound = entry["calls_per_request"], entry["bound_per_request"]
+            if calls > bound + 1e-9:
+                cfg.failures.append(f"{where}: {calls:.3f} calls/request > bound {bound:.3f}")
+            if shape == "distinct" and calls < bound - 1e-9 and not entry["ranges_reused"]:
+                cfg.failures.append(
+                    f"{where}: {calls:.3f} calls/request < bound {bound:.3f}: a cache answered "
+                    "ranges no request had used (cold is not cold)"
+                )
 
 
 def _soak(cfg: Settings) -> dict[str, Any]:
@@ -554,13 +690,7 @@ def _soak(cfg: Settings) -> dict[str, Any]:
     log(f"soak: scale {scale}, 32 clients, {cfg.soak_seconds:.0f} s, faults 5% 503 + 1% 429")
     sandbox = Sandbox(scale, cfg.latency_ms, cfg.seed, workdir).start()
     try:
-        meta = sandbox.info["dataset"]
-        ds = generate(
-            seed=cfg.seed,
-            scale=scale,
-            start=date.fromisoformat(meta["first_day"]),
-            end=date.fromisoformat(meta["last_day"]),
-        )
+        ds = _dataset(cfg, sandbox)
         wl = Workload(ds)
         pool = [wl.dashboard(r) for r in wl.pool[:4]]
         pool += [
@@ -648,13 +778,19 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": _load(),
     }
     try:
-        if not cfg.soak_only:
+        if cfg.concurrency_only:
+            results["concurrency"] = _concurrency_only(cfg)
+        elif not cfg.soak_only:
             largest = cfg.scales[-1] if cfg.scales else None
             for scale in cfg.scales:
                 result = run_scale(cfg, scale, profile=cfg.profile and scale == largest)
+                if "concurrency" in result:
+                    results["concurrency"] = result.pop("concurrency")
                 results["scales"][scale] = result
                 _check(cfg, scale, result)
-        if cfg.soak or cfg.soak_only:
+        if "concurrency" in results:
+            _check_concurrency(cfg, results["concurrency"])
+        if (cfg.soak or cfg.soak_only) and not cfg.concurrency_only:
             results["soak"] = _soak(cfg)
     except Exception:
         cfg.failures.append("harness error:\n" + traceback.format_exc())

@@ -11,7 +11,8 @@ is compared with the sum of its requests' bounds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,7 +27,15 @@ from bench.bounds import (
 )
 from sandbox.dataset import Dataset
 
-__all__ = ["DASHBOARD", "DRILLDOWN", "MIXED", "Request", "Workload", "range_pool"]
+__all__ = [
+    "DASHBOARD",
+    "DRILLDOWN",
+    "MIXED",
+    "Request",
+    "Workload",
+    "cold_ranges",
+    "range_pool",
+]
 
 _FIGURES = "voice { minutes } sms { outboundSegments } costs { amount currency }"
 
@@ -80,6 +89,19 @@ def range_pool(today: date) -> list[Range]:
     ]
 
 
+def cold_ranges(first: date, today: date) -> Iterator[Range]:
+    """Distinct ranges of 1 to 27 days from `first` to 8 days before `today`: never a whole
+    month, never the 7-day window discovery reads, so each one is a fetch no cache holds (until
+    they run out and start over)."""
+    last = today - timedelta(days=8)
+    while True:
+        for days in range(1, 28):
+            start = first
+            while start + timedelta(days=days - 1) <= last:
+                yield start, start + timedelta(days=days - 1)
+                start += timedelta(days=1)
+
+
 def _rng(rng: Range) -> dict[str, str]:
     return {"firstDay": rng[0].isoformat(), "lastDay": rng[1].isoformat()}
 
@@ -109,9 +131,16 @@ class Workload:
         # drill-down targets: organizations with agents and users, so both branches do work
         self.drill_orgs = [o for o in self.orgs if o.agents and o.users] or self.orgs[:1]
 
-    def dashboard(self, rng: Range | None = None) -> Request:
+    def dashboard(self, rng: Range | None = None, *, talkdesk: bool = True) -> Request:
+        """`talkdesk=False`: the plan of a server configured with Telzino and Teli only (what
+        every peer can express)."""
         rng = rng or self.last_month
-        return Request("dashboard", DASHBOARD, {"range": _rng(rng)}, dashboard_plan(self.ds, rng))
+        if talkdesk:
+            plan = dashboard_plan(self.ds, rng)
+        else:
+            orgs = [replace(o, talkdesk=None, talkdesk_source=None) for o in self.orgs]
+            plan = usage_plan(self.ds, orgs, [rng])
+        return Request("dashboard", DASHBOARD, {"range": _rng(rng)}, plan)
 
     def drilldown(self, org: OrgIdentity | None = None, rng: Range | None = None) -> Request:
         org = org or self.drill_orgs[0]

@@ -28,6 +28,7 @@ from usagegraph.gc_tuning import tune_for_serving
 from usagegraph.observability.logs import LogFormat, configure_logging, uvicorn_log_config
 from usagegraph.settings import (
     CONFIG_ENV_VAR,
+    MAX_WORKERS,
     ConfigError,
     ServerSettings,
     Settings,
@@ -84,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-unauthenticated",
         action="store_true",
         help="listen on a non-loopback host without [auth] (refused otherwise)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        metavar="N",
+        help=f"processes sharing the port, 1 to {MAX_WORKERS} (default: [server] workers, 1); "
+        "each has its own caches and /metrics",
     )
     serve.set_defaults(command=_serve)
 
@@ -181,7 +189,7 @@ def _serve(args: argparse.Namespace) -> int:
         else:
             # the embedded sandbox's settings: the default [server], no [auth]
             _check_listen(args, ServerSettings(), authenticated=False)
-            settings, sandbox_url = stack.enter_context(_embedded_sandbox())
+            settings, sandbox_url, config = stack.enter_context(_embedded_sandbox())
             _configure_logging(settings.server.log_level, settings.server.log_format)
             logger.info(
                 "no config given: serving on the embedded sandbox at %s (sources: %s)",
@@ -191,7 +199,26 @@ def _serve(args: argparse.Namespace) -> int:
         host = args.host or settings.server.host
         _check_bind(host, settings, args)
         port = args.port if args.port is not None else settings.server.port
+        # built even for workers: a config problem only the app finds (the directory file, the
+        # persisted-query manifest, ...) ends here with exit 2, before any worker starts
         app = create_app(settings)
+        workers = args.workers or settings.server.workers
+        if workers > 1:
+            from usagegraph.workers import run_workers
+
+            del app  # each worker builds its own from `config`
+            logger.info("serving from %d worker processes", workers)
+            with _signals_end_quietly():
+                run_workers(
+                    config,
+                    workers=workers,
+                    host=host,
+                    port=port,
+                    log_level=settings.server.log_level,
+                    log_format=settings.server.log_format,
+                    shutdown_timeout=settings.server.shutdown_timeout_seconds,
+                )
+            return 0
         tune_for_serving()
         _run(
             app,
@@ -365,11 +392,12 @@ def _check_bind(host: str, settings: Settings, args: argparse.Namespace) -> None
 
 
 @contextmanager
-def _embedded_sandbox() -> Iterator[tuple[Settings, str]]:
+def _embedded_sandbox() -> Iterator[tuple[Settings, str, Path]]:
     """Start the default dataset's sandbox in a background thread; yields settings pointing at
-    it (its directory file included) and its base URL."""
+    it (its directory file included), its base URL, and the same settings as a config file
+    (what worker processes read)."""
     from sandbox.dataset import generate
-    from sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer, sources_toml
     from usagegraph.settings import settings_from_sources
 
     dataset = generate()
@@ -381,8 +409,14 @@ def _embedded_sandbox() -> Iterator[tuple[Settings, str]]:
             settings = settings_from_sources(
                 server.sources(), directory={"path": directory}, server={"log_format": "text"}
             )
+            config = Path(folder) / "usagegraph.toml"
+            config.write_text(
+                sources_toml(dataset, server.base_url)
+                + '\n[directory]\npath = "directory.toml"\n\n[server]\nlog_format = "text"\n',
+                encoding="utf-8",
+            )
             try:
-                yield settings, server.base_url
+                yield settings, server.base_url, config
             finally:
                 # Both servers share uvicorn's loggers; the sandbox's shutdown is not news.
                 logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
@@ -433,6 +467,19 @@ def _signals_end_quietly() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _worker_count(text: str) -> int:
+    """`--workers N`: a whole number from 1 to MAX_WORKERS (argparse exits 2 otherwise)."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of processes from 1 to {MAX_WORKERS}, got {text!r}"
+        )
+    return count
 
 
 def _configure_logging(level: str, fmt: LogFormat) -> None:

@@ -36,6 +36,7 @@ from clients import teli
 __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_REQUEST_DEADLINE",
+    "MAX_WORKERS",
     "ApiKeySettings",
     "AuthSettings",
     "CacheSettings",
@@ -62,6 +63,9 @@ SOURCE_KINDS = ("telzino", "teli", "talkdesk")
 
 # seconds one GraphQL operation may wait on the vendors when [graph] does not say
 DEFAULT_REQUEST_DEADLINE = 20.0
+
+# `serve --workers` / [server] workers: more processes than this is a typo, not a deployment
+MAX_WORKERS = 64
 
 
 class ConfigError(Exception):
@@ -200,6 +204,8 @@ class ServerSettings(_Model):
     debug: bool = False
     # on SIGTERM/SIGINT: how long in-flight requests may still run before they are cancelled
     shutdown_timeout_seconds: Annotated[float, Field(ge=0)] = 10.0
+    # processes sharing the port (`serve --workers`); each has its own caches and metrics
+    workers: Annotated[int, Field(ge=1, le=MAX_WORKERS)] = 1
 
 
 class GraphSettings(_Model):

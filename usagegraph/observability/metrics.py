@@ -15,10 +15,15 @@ usagegraph_http_requests_total{path,status}                     counter
 usagegraph_upstream_circuit_state{source}                       gauge: 0 closed, 1 half-open,
                                                                 2 open (read at scrape time)
 usagegraph_source_last_success_timestamp_seconds{source}        gauge (read at scrape time)
+usagegraph_process_info{pid}                                    gauge, always 1: the process that
+                                                                answered this scrape (with
+                                                                `serve --workers N`, one of N,
+                                                                each counting only its own work)
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
@@ -137,6 +142,7 @@ class Metrics:
             registry=r,
         )
         self._operation_names: set[str] = set()
+        r.register(_ProcessCollector())
 
     # -- recording -----------------------------------------------------------------------------
     def observe_upstream(self, record: CallRecord) -> None:
@@ -254,3 +260,20 @@ class _AnswerCollector(Collector):
                 "usagegraph_answer_cache_entries", "Answers kept in this process.", value=entries
             ),
         ]
+
+
+class _ProcessCollector(Collector):
+    """`usagegraph_process_info{pid}`: the pid is read at scrape time, so it is the answering
+    worker's even when the app was built in another process."""
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        info = GaugeMetricFamily(
+            "usagegraph_process_info",
+            "The server process that answered this scrape (one of `serve --workers N`).",
+            labels=["pid"],
+        )
+        info.add_metric([str(os.getpid())], 1)
+        return [info]
