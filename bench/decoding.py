@@ -11,6 +11,9 @@ settings:
   clients did before (`Body.decode_tolerantly`);
 - fast: `Body.decode`, msgspec shapes and the fast functions, the reference path where they must.
 
+The bodies are timed twice: in a fresh interpreter (the tables), and in this process after the
+dashboard ran in it (one line each). Decoding allocates tens of thousands of objects per large
+body, and a heap a server has used makes that slower: the second figure is the more sobering one.
 Last, whole client calls of the largest kinds are timed with each path (the sandbox answers from
 its own process, so this process's CPU time is the client's: httpx, the transport, decoding), to
 show what share of a call decoding is.
@@ -21,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,7 +35,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.procs import Sandbox
-from bench.vendor_bodies import Answer, dashboard, every_kind
+from bench.vendor_bodies import Answer, dashboard, every_kind, load, save
 from clients.bodies import Body
 from clients.talkdesk import TalkdeskClient, talkdesk_auth
 from clients.telzino import TelzinoClient, telzino_auth
@@ -96,11 +101,11 @@ def _timings(answers: list[Answer], repeat: int) -> list[Timing]:
     return timings
 
 
-def _print_timings(title: str, timings: list[Timing]) -> None:
+def _print_timings(title: str, timings: list[Timing], *, rows: bool = True) -> None:
     print(title)
     header = f"{'bodies':>6} {'KB':>7} {'reference ms':>13} {'fast ms':>8} {'ratio':>6}"
     print(f"  {'body':<50} {header}")
-    for t in timings:
+    for t in timings if rows else ():
         print(
             f"  {t.kind:<50} {t.bodies:>6} {t.size / 1024:>7.0f} {t.reference_ms:>13.2f} "
             f"{t.fast_ms:>8.2f} {t.reference_ms / t.fast_ms:>5.1f}x"
@@ -196,30 +201,54 @@ async def _client_calls(
         print(f"  {name:<50} {reference:>13.1f} {fast:>8.1f} {decoding[kind] / fast:>8.0%}")
 
 
+_SETS = {
+    "every-kind": "every kind of body, each client method once",
+    "dashboard": "the bodies a cold dashboard decodes",
+}
+
+
+def _time_saved(folder: Path, scale: str, repeat: int) -> None:
+    """The tables: each saved set of bodies timed in this (fresh) interpreter."""
+    tune_for_serving()
+    for name, title in _SETS.items():
+        answers = load(folder / f"{name}.pickle")
+        _print_timings(f"{scale}, fresh interpreter: {title}", _timings(answers, repeat))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="L", choices=("S", "M", "L"))
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--saved", type=Path, help=argparse.SUPPRESS)  # the fresh interpreter's
     args = parser.parse_args(argv)
+    if args.saved is not None:
+        _time_saved(args.saved, args.scale, args.repeat)
+        return 0
 
     with tempfile.TemporaryDirectory() as workdir:
-        sandbox = Sandbox(scale=args.scale, latency_ms=0, seed=7, workdir=Path(workdir)).start()
+        folder = Path(workdir)
+        sandbox = Sandbox(scale=args.scale, latency_ms=0, seed=7, workdir=folder).start()
         try:
             window = sandbox.info["dataset"]
-            first, last = (
-                date.fromisoformat(window["first_day"]),
-                date.fromisoformat(window["last_day"]),
-            )
-            kinds = asyncio.run(every_kind(sandbox.sources, first, last))
+            first = date.fromisoformat(window["first_day"])
+            last = date.fromisoformat(window["last_day"])
+            sets = {"every-kind": asyncio.run(every_kind(sandbox.sources, first, last))}
             directory = sandbox.directory_path.read_text(encoding="utf-8")
-            cold = asyncio.run(dashboard(sandbox.sources, directory))
+            sets["dashboard"] = asyncio.run(dashboard(sandbox.sources, directory))
+            for name, answers in sets.items():
+                save(answers, folder / f"{name}.pickle")
+            command = [sys.executable, "-m", "bench.decoding", "--saved", workdir]
+            command += ["--scale", args.scale, "--repeat", str(args.repeat)]
+            subprocess.run(command, check=True)
             tune_for_serving()
-            timings = _timings(kinds, args.repeat)
-            _print_timings(f"{args.scale}: every kind of body, each client method once", timings)
-            _print_timings(
-                f"{args.scale}: the bodies a cold dashboard decodes", _timings(cold, args.repeat)
+            timings = {name: _timings(answers, args.repeat) for name, answers in sets.items()}
+            for name, title in _SETS.items():
+                _print_timings(
+                    f"{args.scale}, here after the dashboard: {title}", timings[name], rows=False
+                )
+            calls = _client_calls(
+                sandbox.sources, first, last, timings["every-kind"], max(3, args.repeat // 2)
             )
-            calls = _client_calls(sandbox.sources, first, last, timings, max(3, args.repeat // 2))
             asyncio.run(calls)
         finally:
             sandbox.stop()

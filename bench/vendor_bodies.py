@@ -5,11 +5,13 @@ and the arguments it passed, so it can be decoded again by either path. `every_k
 method of the three clients once (the Telzino agent listing to its last page); `dashboard` runs
 the benchmark's dashboard cold in-process, which is what a real request decodes. Both take a
 sandbox's `[[sources]]` entries (`SandboxServer.sources()`, or `GET /` of `usagegraph sandbox`).
-Used by bench/decoding.py and tests/clients/test_bodies.py.
+`save` and `load` carry answers to another interpreter. Used by bench/decoding.py and
+tests/clients/test_fast_path.py.
 """
 
 from __future__ import annotations
 
+import pickle
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from clients import talkdesk, teli, telzino
 from clients.bodies import Body
 from clients.decoding import JsonReader
 from clients.talkdesk import TalkdeskClient, talkdesk_auth
@@ -27,7 +30,7 @@ from clients.teli import TeliClient, teli_auth
 from clients.telzino import TelzinoClient, telzino_auth
 from clients.transport import SourceTransport, Timeouts, build_http_client
 
-__all__ = ["Answer", "dashboard", "every_kind", "recording"]
+__all__ = ["Answer", "dashboard", "every_kind", "load", "recording", "save"]
 
 # L bodies take a while to render the first time
 _TIMEOUTS = Timeouts(connect=5.0, read=300.0, total=600.0)
@@ -55,6 +58,24 @@ class Answer:
     def reference(self) -> Any:
         """Decoded by the reference path alone (what the clients did before the fast path)."""
         return self.body.decode_tolerantly(self.reader, self.content, self.status, *self.context)
+
+
+_BODIES = {"telzino": telzino.BODIES, "teli": teli.BODIES, "talkdesk": talkdesk.BODIES}
+
+
+def save(answers: list[Answer], path: Path) -> None:
+    """Write `answers` for `load` (the decoders are found again by vendor and endpoint)."""
+    kept = [(a.kind.split(" ", 1)[0], a.reader, a.content, a.status, a.context) for a in answers]
+    path.write_bytes(pickle.dumps(kept))
+
+
+def load(path: Path) -> list[Answer]:
+    """The answers `save` wrote (a file of our own making: pickle is fine here)."""
+    kept = pickle.loads(path.read_bytes())
+    return [
+        Answer(_BODIES[vendor][reader.endpoint], reader, content, status, context)
+        for vendor, reader, content, status, context in kept
+    ]
 
 
 @contextmanager

@@ -47,7 +47,6 @@ from clients.bodies import (
     as_mapping,
     count,
     frozen_maker,
-    label,
     number,
     read_rows,
 )
@@ -421,14 +420,19 @@ _make_agent_info = frozen_maker(TelzinoAgentInfo)
 
 
 def _fast_identity(row: shapes.OrgMinutes | shapes.BillingRow) -> dict[str, Any]:
-    """`_identity`'s fields (it cannot fail once the shape holds a string id)."""
+    """`_identity`'s fields (it cannot fail once the shape holds a string id), in a dict the
+    caller completes with the row's figures."""
     organization_id = row.organization_id
-    reseller_id = label(row.reseller_id)
+    name, reseller_id, reseller_name = row.organization_name, row.reseller_id, row.reseller_name
+    if type(reseller_id) is not str:
+        reseller_id = None
     return {
         "organization_id": organization_id,
-        "organization_name": label(row.organization_name) or organization_id,
+        "organization_name": name if type(name) is str and name else organization_id,
         "reseller_id": reseller_id,
-        "reseller_name": label(row.reseller_name) or reseller_id or "",
+        "reseller_name": reseller_name
+        if type(reseller_name) is str and reseller_name
+        else reseller_id or "",
     }
 
 
@@ -466,30 +470,25 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
             },
         )
         agents.append(made)
-    return _make_org_minutes(
-        {
-            **_fast_identity(row),
-            "minutes": minutes,
-            "seconds": _listed_or_total(minutes, listed, len(agents), listed_seconds),
-            "agent_count": agent_count,
-            "agents": tuple(agents),
-            "problems": NO_PROBLEMS,
-        }
-    )
+    values = _fast_identity(row)
+    values["minutes"] = minutes
+    values["seconds"] = _listed_or_total(minutes, listed, len(agents), listed_seconds)
+    values["agent_count"] = agent_count
+    values["agents"] = tuple(agents)
+    values["problems"] = NO_PROBLEMS
+    return _make_org_minutes(values)
 
 
 def _fast_billing_row(row: shapes.BillingRow) -> TelzinoBillingRow:
     """`_billing_row` of a row whose figures are well-formed."""
     minutes = number(row.voice_minutes)
-    return _make_billing_row(
-        {
-            **_fast_identity(row),
-            "minutes": minutes,
-            "seconds": minutes_to_seconds(minutes),
-            "active_agent_count": count(row.agent_count),
-            "problems": NO_PROBLEMS,
-        }
-    )
+    active_agent_count = count(row.agent_count)
+    values = _fast_identity(row)
+    values["minutes"] = minutes
+    values["seconds"] = minutes_to_seconds(minutes)
+    values["active_agent_count"] = active_agent_count
+    values["problems"] = NO_PROBLEMS
+    return _make_billing_row(values)
 
 
 def _fast_org_report(
