@@ -9,7 +9,7 @@ ARGS ?=
 
 .PHONY: run test test-browser graphiql-assets browser-deps lint format sandbox schema clean
 .PHONY: bench bench-quick bench-soak fuzz
-.PHONY: test-federation test-clients persisted-operations
+.PHONY: test-federation test-clients test-http-audit persisted-operations
 
 # GraphiQL's browser files, served by usagegraph itself so the IDE works offline: npm installs the
 # versions pinned in web/graphiql/package-lock.json, then the few files the page loads are copied
@@ -54,7 +54,7 @@ run: $(STAMP)
 
 # Everything but the headless-browser and npm-based tests; needs neither npm nor chromium.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not browser and not federation and not codegen"
+	$(BIN)/python -m pytest -q -m "not browser and not federation and not codegen and not http_audit"
 
 $(BROWSER_STAMP): $(BROWSER_NPM)/package.json $(BROWSER_NPM)/package-lock.json
 	cd $(BROWSER_NPM) && npm ci --loglevel=error
@@ -103,6 +103,18 @@ $(FEDERATION_STAMP): $(FEDERATION_NPM)/package.json $(FEDERATION_NPM)/package-lo
 test-federation: $(STAMP) $(FEDERATION_STAMP)
 	$(BIN)/python -m pytest -q -m federation tests/federation
 
+# GraphQL over HTTP: graphql-http's audit (npm, tests/http_audit/package-lock.json) against a real
+# `usagegraph serve` on the embedded sandbox; passes with no warning and no error.
+HTTP_AUDIT_NPM := tests/http_audit
+HTTP_AUDIT_STAMP := $(HTTP_AUDIT_NPM)/node_modules/.installed
+
+$(HTTP_AUDIT_STAMP): $(HTTP_AUDIT_NPM)/package.json $(HTTP_AUDIT_NPM)/package-lock.json
+	cd $(HTTP_AUDIT_NPM) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-http-audit: $(STAMP) $(HTTP_AUDIT_STAMP)
+	$(BIN)/python -m pytest -q -m http_audit tests/http_audit
+
 # Typed clients, generated in tests/codegen: TypeScript with GraphQL Code Generator, tsc and Apollo
 # Client from npm (examples/clients/typescript/package-lock.json); Python with ariadne-codegen in
 # its own venv (examples/clients/python/requirements-codegen.txt: it needs an older graphql-core).
@@ -148,4 +160,5 @@ bench-soak: $(BENCH_STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache $(GRAPHIQL_ASSETS) $(NPM_MODULES) $(BROWSER_NPM)/node_modules
 	rm -rf $(FEDERATION_NPM)/node_modules $(TS_CLIENT)/node_modules $(TS_CLIENT)/src/generated
+	rm -rf $(HTTP_AUDIT_NPM)/node_modules
 	rm -rf $(PY_CLIENT)/.venv $(PY_CLIENT)/usagegraph_client

@@ -81,6 +81,13 @@ class _ShieldedLoader(DataLoader):
     def load(self, key: Any) -> asyncio.Future[Any]:
         return asyncio.shield(super().load(key))
 
+    def future(self, key: Any) -> asyncio.Future[Any]:
+        """The shared per-key future itself, for a caller that waits on many of them under one
+        shield of its own (resolvers/usage.py: a dashboard waits on thousands of parts, and a
+        shield per part cost a future and two callbacks each). Never cancel it."""
+        future: asyncio.Future[Any] = super().load(key)
+        return future
+
 
 # what `Loaders.release` keeps: what it was built with, not what it loaded
 _KEPT = frozenset({"service", "catalog", "naive", "_options"})

@@ -13,10 +13,12 @@ reads that metric gets the error instead of a number.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
-from typing import TypeVar
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from clients.errors import UpstreamError
 
@@ -80,11 +82,17 @@ def _sum_by(
         seen = True
         for item in group:
             k = key(item)
-            first, total = totals.get(k, (item, Decimal(0)))
-            totals[k] = (first, total + item.amount)
+            kept = totals.get(k)
+            # Decimal(0) + amount, as a running sum from zero gives (it normalizes -0 and context)
+            totals[k] = (
+                (item, _ZERO + item.amount) if kept is None else (kept[0], kept[1] + item.amount)
+            )
     if not seen:
         return None
     return tuple(build(*totals[k]) for k in sorted(totals))
+
+
+_ZERO = Decimal(0)
 
 
 def add_costs(*groups: Iterable[Money] | None) -> tuple[Money, ...] | None:
@@ -169,20 +177,58 @@ COUNTER_FIELDS: tuple[str, ...] = tuple(
 )
 
 
+_counters = attrgetter(*COUNTER_FIELDS)
+_KB = COUNTER_FIELDS.index("knowledge_base_seconds")
+
+
+# The totals added up last: (ids of the parts) -> (the parts, their total). A warm dashboard adds
+# up the very same part metrics on every request (computed once per cached entry,
+# `Fetched.derive`); metrics are immutable, so their total is too. The parts are kept with their
+# total, so an id in a key cannot belong to another object meanwhile.
+_TOTALS_KEPT = 4096
+_totals: OrderedDict[tuple[int, ...], tuple[tuple[Metrics, ...], Metrics]] = OrderedDict()
+
+
 def sum_metrics(parts: Iterable[Metrics]) -> Metrics:
-    parts = list(parts)
-    values: dict[str, int | None] = {}
-    for name in COUNTER_FIELDS:
-        measured = [getattr(p, name) for p in parts if getattr(p, name) is not None]
-        values[name] = sum(measured) if measured else None
-    if values["knowledge_base_seconds"] is not None and not all(
-        p.knowledge_base_known for p in parts
-    ):
-        values["knowledge_base_seconds"] = None
+    """The parts added up: each counter summed over the parts that measure it (None when none
+    does), amounts per currency or unit, every part's problems kept."""
+    parts = tuple(parts)
+    key = tuple(map(id, parts))
+    kept = _totals.get(key)
+    if kept is not None:
+        _totals.move_to_end(key)
+        return kept[1]
+    total = _sum(parts)
+    _totals[key] = (parts, total)
+    if len(_totals) > _TOTALS_KEPT:
+        _totals.popitem(last=False)
+    return total
+
+
+def _sum(parts: tuple[Metrics, ...]) -> Metrics:
+    """Reads all counters of a part at once and adds column by column."""
+    if not parts:
+        return Metrics()
+    values: list[int | None] = []
+    for column in zip(*map(_counters, parts), strict=True):
+        total: int | None = None
+        for value in column:
+            if value is not None:
+                total = value if total is None else total + value
+        values.append(total)
+    if values[_KB] is not None and not all(p.knowledge_base_known for p in parts):
+        values[_KB] = None
     return Metrics(
-        **values,
-        costs=add_costs(*(p.costs for p in parts)),
-        other=add_quantities(*(p.other for p in parts)),
-        wallet=add_wallet(*(p.wallet for p in parts)),
+        *values,
+        costs=_amounts(add_costs, [p.costs for p in parts]),
+        other=_amounts(add_quantities, [p.other for p in parts]),
+        wallet=_amounts(add_wallet, [p.wallet for p in parts]),
         problems=tuple(problem for p in parts for problem in p.problems),
     )
+
+
+def _amounts(add: Callable[..., tuple[A, ...] | None], groups: list[Any]) -> tuple[A, ...] | None:
+    """`add(*groups)`, skipped when every group is None (most parts have no such amounts)."""
+    if all(group is None for group in groups):
+        return None
+    return add(*groups)

@@ -6,12 +6,23 @@ import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from resolvers.errors import BadUserInput
 
-__all__ = ["DayRange", "Month", "month_key", "month_range", "months_from", "parse_month"]
+__all__ = [
+    "MAX_MONTHS",
+    "DayRange",
+    "Month",
+    "month_key",
+    "month_range",
+    "month_series",
+    "months_from",
+    "parse_month",
+]
 
 Month = str  # "YYYY-MM"
+MAX_MONTHS = 24  # the longest monthly series one field answers
 _MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 
 
@@ -38,23 +49,40 @@ class DayRange:
     @property
     def months(self) -> tuple[Month, ...]:
         """Every calendar month the range touches."""
-        keys: list[Month] = []
-        year, month = self.first.year, self.first.month
-        while (year, month) <= (self.last.year, self.last.month):
-            keys.append(f"{year:04d}-{month:02d}")
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return tuple(keys)
+        return _months(self.first, self.last)
 
     @property
     def whole_months(self) -> bool:
         """True when the range starts on a 1st and ends on a month's last day."""
-        return self.first.day == 1 and self.last == month_range(self.last).last
+        return _whole_months(self.first, self.last)
 
     def expanded_to_months(self) -> DayRange:
-        return DayRange(month_range(self.first).first, month_range(self.last).last)
+        return _expanded(self.first, self.last)
 
     def __str__(self) -> str:
         return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+
+# A dashboard asks these of the same few ranges for each of its thousands of parts: computed
+# once per range (the results are immutable).
+@lru_cache(maxsize=1024)
+def _months(first: date, last: date) -> tuple[Month, ...]:
+    keys: list[Month] = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return tuple(keys)
+
+
+@lru_cache(maxsize=1024)
+def _whole_months(first: date, last: date) -> bool:
+    return first.day == 1 and last == month_range(last).last
+
+
+@lru_cache(maxsize=1024)
+def _expanded(first: date, last: date) -> DayRange:
+    return DayRange(month_range(first).first, month_range(last).last)
 
 
 def month_range(day: date) -> DayRange:
@@ -90,3 +118,17 @@ def months_from(first: date, count: int) -> list[DayRange]:
     return [
         month_range(date(index // 12, index % 12 + 1, 1)) for index in range(start, start + count)
     ]
+
+
+def month_series(first_month: str, last_month: str) -> list[DayRange]:
+    """The whole months `firstMonth`..`lastMonth` (YYYY-MM, both included), or BAD_USER_INPUT
+    naming the argument: malformed, reversed, more than MAX_MONTHS, or past 9999-12."""
+    first = parse_month(first_month, argument="firstMonth")
+    last = parse_month(last_month, argument="lastMonth")
+    # counted in months, and named by the arguments the caller wrote (not firstDay/lastDay)
+    count = (last.year - first.year) * 12 + last.month - first.month + 1
+    if count < 1:
+        raise BadUserInput(f"lastMonth {last_month} is before firstMonth {first_month}")
+    if count > MAX_MONTHS:
+        raise BadUserInput(f"the series spans {count} months; at most {MAX_MONTHS} are allowed")
+    return months_from(first, count)

@@ -46,6 +46,7 @@ from resolvers.cache import Fetched, ResultCache, TtlClass, cache_key
 from resolvers.catalog import Catalog, SourceDiscovery, StaleDiscovery, UserNode, build_catalog
 from resolvers.connections import Connection
 from resolvers.directory import Directory
+from resolvers.freshness import note_fresh_for
 from resolvers.ranges import DayRange, Month
 from resolvers.scope import scope_catalog
 from resolvers.sources import talkdesk, teli, telzino
@@ -153,6 +154,7 @@ class GraphService:
     async def catalog(self) -> Catalog:
         cached = self._catalog
         if cached is not None and cached.expires > self.clock():
+            note_fresh_for(cached.expires - self.clock())
             return cached.value  # type: ignore[return-value]
         refresh = self._refresh
         if refresh is None or refresh.done():
@@ -162,12 +164,16 @@ class GraphService:
         with deadline_share(DISCOVERY_SHARE, "the request's time for discovery") as deadline:
             try:
                 # shield: one cancelled request must not cancel the refresh others wait on
-                return await within_deadline(
+                catalog = await within_deadline(
                     lambda: asyncio.shield(refresh), source="discovery", endpoint="catalog"
                 )
             except UpstreamTimeoutError:
                 assert deadline is not None  # only a deadline times out
+                note_fresh_for(0.0)  # a catalog cut short by the deadline is never kept
                 return self._catalog_so_far(deadline)
+        built = self._catalog
+        note_fresh_for(built.expires - self.clock() if built is not None else 0.0)
+        return catalog
 
     def scoped_catalog(self, catalog: Catalog, resellers: frozenset[str]) -> Catalog:
         """What a caller limited to `resellers` sees of `catalog`: built once per catalog and
@@ -297,6 +303,7 @@ class GraphService:
         key = (source, org_id)
         cached = self._users.get(key)
         if cached is not None and cached.expires > self.clock():
+            note_fresh_for(cached.expires - self.clock())
             return cached.value  # type: ignore[return-value]
         flight = self._user_flights.get(key)
         if flight is None or flight.done():
@@ -332,6 +339,7 @@ class GraphService:
         disabled cache call `load()` every time."""
         cache = self.cache
         if cache is None or self.naive_loaders:
+            note_fresh_for(0.0)  # nothing says how long it stays right: never kept
             # the caller's own call: the transport gives it what is left of the deadline
             return Fetched.now(await load())
         ttl = TtlClass.DISCOVERY if discovery else cache.ttl_class(span)
@@ -351,7 +359,7 @@ class GraphService:
 
         shared.waiting += 1
         try:
-            return await within_deadline(
+            fetched = await within_deadline(
                 lambda: cache.fetch(
                     source,
                     name,
@@ -368,3 +376,7 @@ class GraphService:
             shared.waiting -= 1
             if not shared.waiting and self._shared.get(key) is shared:
                 del self._shared[key]
+        # a stale value (or one never cached) is not fresh at all: no answer built on it is kept
+        until = fetched.fresh_until
+        note_fresh_for(0.0 if until is None or fetched.stale else until - cache.clock())
+        return fetched

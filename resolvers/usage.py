@@ -133,7 +133,7 @@ class _Pending(NamedTuple):
 
     part: Part
     asked: DayRange
-    loading: Awaitable[Any]
+    loading: asyncio.Future[Any]  # a loader's shared future (`future`), never cancelled here
     finish: Callable[[Any], PartUsage]
 
 
@@ -172,7 +172,7 @@ def _telzino_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
         PartUsage(
             part,
             rng,
-            telzino.organization_metrics(row),
+            fetched.derive(telzino.organization_metrics, telzino.organization_metrics),
             rng,
             details=(row,) if row is not None else (),
             as_of=fetched.fetched_at,
@@ -182,12 +182,13 @@ def _telzino_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
 
 
 def _teli_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage:
-    row = fetched.value.get(part.native_id)
+    one = fetched.with_value(fetched.value.get(part.native_id))
+    row = one.value
     return _reported(
         PartUsage(
             part,
             rng,
-            teli.organization_metrics(row),
+            one.derive(teli.organization_metrics, teli.organization_metrics),
             rng,
             details=(row,) if row is not None else (),
             as_of=fetched.fetched_at,
@@ -203,7 +204,9 @@ def _talkdesk_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage
         PartUsage(
             part,
             rng,
-            talkdesk.rows_metrics(part.source, rows),
+            fetched.derive(
+                (talkdesk.rows_metrics, part.source), partial(talkdesk.rows_metrics, part.source)
+            ),
             covered,
             reason=None if covered == rng else CoverageReason.EXPANDED_TO_WHOLE_MONTHS,
             details=tuple(rows),
@@ -227,12 +230,12 @@ def _start_org_part(
         return done
     loaders = ctx.loaders
     if part.kind == "telzino":
-        loading = loaders.telzino_minutes.load((part.source, part.native_id, rng))
+        loading = loaders.telzino_minutes.future((part.source, part.native_id, rng))
         return _Pending(part, rng, loading, partial(_telzino_org, part, rng))
     if part.kind == "teli":
-        loading = loaders.teli_organizations.load((part.source, rng))
+        loading = loaders.teli_organizations.future((part.source, rng))
         return _Pending(part, rng, loading, partial(_teli_org, part, rng))
-    loading = loaders.talkdesk_rows.load((part.source, part.native_id, rng.months))
+    loading = loaders.talkdesk_rows.future((part.source, part.native_id, rng.months))
     return _Pending(part, rng, loading, partial(_talkdesk_org, part, rng))
 
 
@@ -254,12 +257,17 @@ def _org_parts(
 async def _settle(started: list[PartUsage | _Pending]) -> tuple[PartUsage, ...]:
     """Wait for the pending parts together; a source's failure becomes its part's error.
 
-    The loaders' futures are awaited as they are, not wrapped in a task per part: a dashboard
-    settles thousands of parts, and a task costs several event-loop turns each."""
+    The loaders' shared futures are awaited as they are, each once however many parts share
+    it, under one shield for the whole wait (a cancelled request must not cancel a future
+    other fields wait on): a dashboard settles thousands of parts, and a task or a shield per
+    part costs several event-loop turns each."""
     pending = [s for s in started if isinstance(s, _Pending)]
     if not pending:
         return tuple(s for s in started if isinstance(s, PartUsage))
-    outcomes = iter(await asyncio.gather(*(p.loading for p in pending), return_exceptions=True))
+    futures = list(dict.fromkeys(p.loading for p in pending))
+    if not all(f.done() for f in futures):
+        await asyncio.shield(asyncio.gather(*futures, return_exceptions=True))
+    outcomes = iter([_outcome(p.loading) for p in pending])
     parts: list[PartUsage] = []
     for s in started:
         if isinstance(s, PartUsage):
@@ -282,6 +290,13 @@ async def _settle(started: list[PartUsage | _Pending]) -> tuple[PartUsage, ...]:
         else:
             parts.append(s.finish(outcome))
     return tuple(parts)
+
+
+def _outcome(future: asyncio.Future[Any]) -> Any:
+    """A settled future's result, or its exception (returned, not raised)."""
+    if future.cancelled():
+        return asyncio.CancelledError()
+    return future.exception() or future.result()
 
 
 async def organization_usage(
@@ -398,7 +413,7 @@ async def agent_usage(ctx: GraphContext, node: AgentNode, rng: DayRange) -> Usag
             )
         )
 
-    loading = ctx.loaders.telzino_minutes.load((org_part.source, org_part.native_id, rng))
+    loading = ctx.loaders.telzino_minutes.future((org_part.source, org_part.native_id, rng))
     return UsageResult(rng, await _settle([_Pending(node.part, rng, loading, finish)]))
 
 
@@ -423,7 +438,7 @@ async def user_usage(ctx: GraphContext, node: UserNode, rng: DayRange) -> UsageR
             )
         )
 
-    loading = ctx.loaders.teli_users_usage.load((node.part.source, org_native, rng))
+    loading = ctx.loaders.teli_users_usage.future((node.part.source, org_native, rng))
     return UsageResult(rng, await _settle([_Pending(node.part, rng, loading, finish)]))
 
 

@@ -9,6 +9,7 @@ recorder, fault injection and variants to other processes (benchmarks, frontend 
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -207,6 +208,10 @@ class SandboxServer:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="sandbox", daemon=True)
+        # uvicorn's protocols log access lines whenever the shared "uvicorn.access" logger has
+        # handlers, whatever access_log says: a server in the same process (`usagegraph
+        # serve`) gives it some, so the sandbox's own lines are dropped here, by thread
+        self._access = logging.getLogger("uvicorn.access")
 
     @property
     def base_url(self) -> str:
@@ -216,6 +221,7 @@ class SandboxServer:
         return source_entries(self.dataset, self.base_url)
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
+        self._access.addFilter(self._not_ours)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -227,6 +233,10 @@ class SandboxServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self._access.removeFilter(self._not_ours)
+
+    def _not_ours(self, record: logging.LogRecord) -> bool:
+        return record.thread != self._thread.ident
 
     def __enter__(self) -> SandboxServer:
         return self.start()

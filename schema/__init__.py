@@ -22,6 +22,7 @@ from clients.errors import UpstreamError
 from resolvers.errors import BadUserInput, GraphError
 from schema.ahead import resolve_usage_ahead
 from schema.budget import UpstreamBudget
+from schema.compat import graphql_schema
 from schema.debug import OperationTelemetry, operation_tracing
 from schema.direct import call_plain_resolvers_directly
 from schema.documents import document_cache
@@ -55,10 +56,11 @@ class UsageGraphSchema(strawberry.federation.Schema):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        describe(self._schema)  # Federation's own types explain themselves too
-        self.direct_fields = call_plain_resolvers_directly(self._schema, self.config)
+        built = graphql_schema(self)
+        describe(built)  # Federation's own types explain themselves too
+        self.direct_fields = call_plain_resolvers_directly(built, self.config)
         self.ahead_fields = resolve_usage_ahead(self)
-        self._client_sdl = client_sdl(self._schema)
+        self._client_sdl = client_sdl(built)
 
     def as_str(self) -> str:
         """The client-facing SDL (`schema.graphql`): no Federation fields, types or directives."""
@@ -91,7 +93,10 @@ class UsageGraphSchema(strawberry.federation.Schema):
     ) -> None:
         for error in errors:
             original = error.original_error
-            if isinstance(original, GraphError | UpstreamError):
+            if error.path is None and isinstance(original, GraphError):
+                # an argument refused before execution (schema/arguments.py): the caller's
+                log.debug("rejected operation: %s", error.message)
+            elif isinstance(original, GraphError | UpstreamError):
                 path = ".".join(map(str, error.path or ()))
                 log.warning("%s at %s: %s", original.code, path, original)
             elif error.path is None:

@@ -30,16 +30,16 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
-from graphql.execution.values import VariableValues, get_argument_values
-from strawberry.schema.schema import Schema
-from strawberry.types.arguments import StrawberryArgument, convert_arguments
-from strawberry.types.nodes import convert_selections
+from graphql.execution import VariableValues, get_argument_values
+from strawberry import Schema
 
 from resolvers.context import GraphContext
 from resolvers.errors import GraphError
 from resolvers.ranges import DayRange
 from resolvers.usage import PartialMonths as Policy
 from resolvers.usage import UsageResult, organizations_usage
+from schema.compat import StrawberryArgument, convert_arguments, convert_selections, graphql_schema
+from schema.direct import PLAIN_READER
 from schema.inputs import PartialMonths
 from schema.selection import field_group_key, kinds_for_usage
 from schema.usage import Usage
@@ -192,7 +192,8 @@ class _UsageAhead:
 
     @staticmethod
     def usage_resolver(resolve: Resolver) -> Resolver:
-        """`resolve` for `Organization.usage`: the answer loaded ahead, else the usual way."""
+        """`resolve` for `Organization.usage`: the answer loaded ahead, else the usual way.
+        Its plain reader (schema/plain.py) reads the same answer without a resolve info."""
 
         def usage(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
             answers = info.context.usage_ahead
@@ -202,7 +203,29 @@ class _UsageAhead:
                     return answer
             return resolve(source, info, **args)
 
+        setattr(usage, PLAIN_READER, _ahead_reader)
         return usage
+
+
+class NotAhead(LookupError):
+    """No answer was loaded ahead for this organization: the resolver answers instead."""
+
+
+def _ahead_reader(nodes: list[FieldNode], context: Any) -> Callable[[Any, None], Usage] | None:
+    """Reads the answer loaded ahead for these `usage` nodes (whatever the arguments: they
+    were read, and the range checked, when the answers were stored)."""
+    answers = getattr(context, "usage_ahead", None)
+    if not isinstance(answers, dict):
+        return None
+    key = field_group_key(nodes)
+
+    def read(source: Any, _info: None) -> Usage:
+        answer = answers.get((key, source._node.id))
+        if answer is None:
+            raise NotAhead(source._node.id)
+        return answer  # type: ignore[no-any-return]
+
+    return read
 
 
 async def _when_done(storing: Awaitable[None], items: list[Any]) -> list[Any]:
@@ -224,15 +247,15 @@ def _lists_of(field_type: GraphQLOutputType, item: GraphQLObjectType) -> bool:
 def resolve_usage_ahead(schema: Schema) -> list[str]:
     """Rewire `Organization.usage` and every field listing organizations; returns the list
     fields as `Type.field` (what the tests pin)."""
-    graphql_schema = schema._schema
-    organization = graphql_schema.type_map[_ORGANIZATION]
+    built = graphql_schema(schema)
+    organization = built.type_map[_ORGANIZATION]
     assert isinstance(organization, GraphQLObjectType)
     definition = organization.extensions["strawberry-definition"]
     usage_field = organization.fields["usage"]
     ahead = _UsageAhead(usage_field, definition.get_field("usage").arguments, schema)
     usage_field.resolve = ahead.usage_resolver(usage_field.resolve)
     rewired: list[str] = []
-    for type_name, graphql_type in graphql_schema.type_map.items():
+    for type_name, graphql_type in built.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
             continue
         for name, field in graphql_type.fields.items():

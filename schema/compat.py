@@ -1,21 +1,71 @@
 """Library internals usagegraph relies on, kept in one place.
 
-Strawberry (strawberry-graphql >=0.341,<0.400) validates a document with graphql-core's rules
-plus two of its own (`validate_document` in strawberry/schema/schema.py). schema/validation.py
-validates documents itself (linear field merging, suggestions hidden when introspection is
-off) and adds the same two, from Strawberry's internal modules: a Strawberry upgrade that moves
-them fails here, at import, not silently.
+Every name below reaches past the public API of Strawberry (strawberry-graphql >=0.341,<0.400)
+or graphql-core (>=3.3.2,<3.4), both bounded in pyproject.toml: an upgrade that moves one
+fails here, at import, not silently. A bypass that only buys speed stays while it earns at
+least 10 % of a scenario's server CPU, measured with `python -m bench.cpu --without NAME`
+(warm fetches, in-process; medians of one run on the shared 2-core machine):
+
+| without -> with | S dashboard | L dashboard | what it skips |
+| --- | --- | --- | --- |
+| plain (schema/plain.py) | 2.30 -> 1.71 ms | 140 -> 99 ms | graphql-core's completion |
+| direct (schema/direct.py) | 4.72 -> 1.71 ms | 181 -> 99 ms | Strawberry's resolver wrappers |
+| ahead (schema/ahead.py) | 2.63 -> 1.71 ms | 381 -> 99 ms | per-organization resolution |
+
+The others are not about speed: the GraphQL schema Strawberry builds (no public accessor),
+the field nodes behind a Strawberry `Info`, and the two validation rules Strawberry adds.
 """
 
 from __future__ import annotations
 
-from graphql import ASTValidationRule
+from typing import Any
+
+from graphql import ASTValidationRule, FieldNode, GraphQLResolveInfo, GraphQLSchema
+
+# plain: the executor Strawberry runs (its base class) and the field groups it completes
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+# validation: Strawberry validates with graphql-core's rules plus these two (`validate_document`
+# in strawberry/schema/schema.py); schema/validation.py validates documents itself (linear field
+# merging, suggestions hidden when introspection is off) and must add the same two
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-__all__ = ["STRAWBERRY_RULES"]
+# ahead: a `usage` field's arguments and selections read as Strawberry's resolver would
+from strawberry.types.arguments import StrawberryArgument, convert_arguments
+
+# direct: which resolvers are plain methods (their parameters, the function they wrap)
+from strawberry.types.field import StrawberryField
+from strawberry.types.nodes import convert_selections
+
+__all__ = [
+    "STRAWBERRY_RULES",
+    "FieldDetailsList",
+    "GroupedFieldSet",
+    "StrawberryArgument",
+    "StrawberryField",
+    "StrawberryGraphQLCoreExecutionContext",
+    "convert_arguments",
+    "convert_selections",
+    "field_nodes",
+    "graphql_schema",
+]
 
 STRAWBERRY_RULES: tuple[type[ASTValidationRule], ...] = (
     MaybeNullValidationRule,
     OneOfInputValidationRule,
 )
+
+
+def graphql_schema(schema: Any) -> GraphQLSchema:
+    """The graphql-core schema a Strawberry schema built (Strawberry keeps it private)."""
+    built: GraphQLSchema = schema._schema
+    return built
+
+
+def field_nodes(info: Any) -> list[FieldNode]:
+    """The AST nodes of the field a Strawberry `Info` describes (the key of per-request caches
+    of what a selection needs, schema/selection.py)."""
+    raw: GraphQLResolveInfo = info._raw_info
+    return raw.field_nodes

@@ -20,12 +20,17 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types.field import StrawberryField
 
-__all__ = ["PLAIN", "call_plain_resolvers_directly", "is_plain"]
+from schema.compat import StrawberryField
+
+__all__ = ["PLAIN", "PLAIN_READER", "call_plain_resolvers_directly", "is_plain"]
 
 # set on the resolvers made here: pure reads of the parent value that need no `info`
 PLAIN = "usagegraph_plain"
+# set on a resolver that may have a plain reader for one request: `(field nodes, context) ->
+# read(source, None)` or None; `read` answers what the resolver would, or raises (then the
+# resolver runs) -- schema/ahead.py's `Organization.usage`
+PLAIN_READER = "usagegraph_plain_reader"
 
 
 def is_plain(resolve: Callable[..., Any] | None) -> bool:

@@ -19,7 +19,7 @@ from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, U
 from resolvers.context import GraphContext
 from resolvers.errors import BadUserInput, SourceFailure
 from resolvers.metrics import Metrics, sum_metrics
-from resolvers.ranges import DayRange, month_key, months_from, parse_month
+from resolvers.ranges import MAX_MONTHS, DayRange, month_key, month_series
 from resolvers.usage import (
     LifetimePart,
     UsageResult,
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 Info = strawberry.Info[GraphContext]
-MAX_MONTHS = 24
 
 _RANGE = (
     "The inclusive UTC calendar days to measure, firstDay to lastDay (at most the configured "
@@ -109,18 +108,6 @@ def _range(info: Info, value: DateRange) -> DayRange:
     return value.checked(info.context.service.max_range_days)
 
 
-def _months(info: Info, first_month: str, last_month: str) -> list[DayRange]:
-    first = parse_month(first_month, argument="firstMonth")
-    last = parse_month(last_month, argument="lastMonth")
-    # counted in months, and named by the arguments the caller wrote (not firstDay/lastDay)
-    count = (last.year - first.year) * 12 + last.month - first.month + 1
-    if count < 1:
-        raise BadUserInput(f"lastMonth {last_month} is before firstMonth {first_month}")
-    if count > MAX_MONTHS:
-        raise BadUserInput(f"the series spans {count} months; at most {MAX_MONTHS} are allowed")
-    return months_from(first, count)
-
-
 # organization_usage / unattributed_usage / reseller_usage: (ctx, node, range, policy, kinds)
 Assemble = Callable[..., Awaitable[UsageResult]]
 
@@ -137,7 +124,7 @@ async def _usage(
 async def _monthly(
     info: Info, node: Any, first_month: str, last_month: str, assemble: Assemble
 ) -> list[MonthlyUsage]:
-    ranges = _months(info, first_month, last_month)
+    ranges = month_series(first_month, last_month)
     kinds = cached_kinds(info, kinds_for_monthly)
     results = await asyncio.gather(*(assemble(info.context, node, r, kinds=kinds) for r in ranges))
     return [

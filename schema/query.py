@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers.context import GraphContext
+from resolvers.freshness import note_volatile
 from resolvers.scope import Forbidden
 from schema.entities import Agent, Organization, Reseller, User, find_user
 from schema.inputs import SourceKind
@@ -152,6 +153,7 @@ class Query:
         if info.context.identity.scoped:
             # connection names, errors and directory warnings concern every tenant
             raise Forbidden("sources is not available to keys scoped to some resellers")
+        note_volatile()  # live state (last errors, circuits): an answer with it is never kept
         return [
             SourceStatus(name=s.name, kind=SourceKind(s.kind))
             for s in info.context.service.statuses.values()

@@ -12,6 +12,7 @@ from typing import Any
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from resolvers.usage import MEASURES
+from schema.compat import field_nodes
 
 __all__ = ["cached_kinds", "field_group_key", "kinds_for_monthly", "kinds_for_usage"]
 
@@ -63,7 +64,7 @@ def cached_kinds(
     objects is costly and the answer depends only on the field's AST nodes (all of them: a
     fragment's node can merge with different siblings in different places)."""
     cache: dict[tuple[str, tuple[int, ...]], frozenset[str]] = info.context.selection_kinds
-    key = (compute.__name__, field_group_key(info._raw_info.field_nodes))
+    key = (compute.__name__, field_group_key(field_nodes(info)))
     kinds = cache.get(key)
     if kinds is None:
         kinds = cache[key] = compute(info.selected_fields)

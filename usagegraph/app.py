@@ -18,6 +18,8 @@ from resolvers.context import GraphContext
 from resolvers.directory import Directory, DirectoryError, load_directory
 from resolvers.service import GraphService
 from schema import build_schema
+from schema.compat import graphql_schema
+from usagegraph.answers import build_answer_store, install_answers
 from usagegraph.cache import build_backend, catalog_ttl, result_cache
 from usagegraph.connections import open_connections
 from usagegraph.graphiql import mount_graphiql
@@ -49,6 +51,10 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = build_backend(settings)
         app.state.cache_backend = backend  # also for other features' values (see its API)
+        # whole answers, apart from the fetches they are built on (usagegraph/answers)
+        app.state.answer_store = build_answer_store(
+            settings, backend, clock=lambda: app.state.graph.cache.clock()
+        )
         # registered APQ queries: a store of their own, never in the result cache's LRU
         app.state.persisted_store = build_query_store(settings)
         try:
@@ -89,10 +95,13 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     )
     app.include_router(graphql, prefix="/graphql")
     mount_graphiql(app, settings)  # our offline GraphiQL page, ahead of Strawberry's CDN one
+    # identical operations run once, whole answers kept while fresh (usagegraph/answers):
+    # innermost, on the checked request the gate and the persisted-query lookup let through
+    install_answers(app, settings, schema.subgraph_sdl(), observability)
     # one bounded GraphQL request per call, or a 400 BAD_REQUEST (usagegraph/protocol.py)
     install_request_check(app)
     # APQ / safelist (usagegraph/persisted.py): inside the gate, so it runs after the key check
-    install_persisted_queries(app, settings, schema._schema)
+    install_persisted_queries(app, settings, graphql_schema(schema))
     install_gate(app, settings, directory)  # API keys, rate limit, body size (usagegraph/limits.py)
     # every error /graphql answers is GraphQL-shaped, the gate's included (usagegraph/protocol.py)
     install_error_shape(app)

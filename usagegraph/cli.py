@@ -8,9 +8,11 @@ background and serves the graph over it, so `make run` works on a fresh clone wi
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -24,7 +26,13 @@ import uvicorn
 
 from usagegraph.gc_tuning import tune_for_serving
 from usagegraph.observability.logs import LogFormat, configure_logging, uvicorn_log_config
-from usagegraph.settings import CONFIG_ENV_VAR, ConfigError, Settings, load_settings
+from usagegraph.settings import (
+    CONFIG_ENV_VAR,
+    ConfigError,
+    ServerSettings,
+    Settings,
+    load_settings,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -69,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the TOML config file (default: ${CONFIG_ENV_VAR}, else the embedded sandbox)",
     )
     serve.add_argument("--host", help="interface to listen on (default: [server] host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: [server] port, 8000)")
+    serve.add_argument(
+        "--port", type=_port, help="port to listen on, 1-65535 (default: [server] port, 8000)"
+    )
     serve.add_argument(
         "--allow-unauthenticated",
         action="store_true",
@@ -165,9 +175,12 @@ def _serve(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         if config is not None:
             settings = load_settings(config, environ=environ)
+            _check_listen(args, settings.server, authenticated=settings.auth is not None)
             _configure_logging(settings.server.log_level, settings.server.log_format)
             logger.info("config %s: sources %s", config, _names(settings))
         else:
+            # the embedded sandbox's settings: the default [server], no [auth]
+            _check_listen(args, ServerSettings(), authenticated=False)
             settings, sandbox_url = stack.enter_context(_embedded_sandbox())
             _configure_logging(settings.server.log_level, settings.server.log_format)
             logger.info(
@@ -230,7 +243,14 @@ def _hash_key(args: argparse.Namespace) -> int:
         key = generated = generate_key()
     else:
         key = sys.stdin.read().strip()
-        if not key or not is_valid_key(key):
+        if not key:
+            print(
+                "usagegraph hash-key: no key on stdin; to make a new key, run "
+                "`usagegraph hash-key --generate`",
+                file=sys.stderr,
+            )
+            return 2
+        if not is_valid_key(key):
             print(
                 "usagegraph hash-key: the key on stdin must be one bearer token "
                 "(letters, digits, -._~+/ and trailing =)",
@@ -255,6 +275,7 @@ def _export_operations(args: argparse.Namespace) -> int:
     import json
 
     from schema import schema
+    from schema.compat import graphql_schema
     from schema.federation import client_schema
     from usagegraph.persisted import ManifestError, build_manifest
 
@@ -268,7 +289,7 @@ def _export_operations(args: argparse.Namespace) -> int:
             print(f"usagegraph export-operations: {path}: no such file or folder", file=sys.stderr)
             return 2
     try:
-        manifest = build_manifest(files, client_schema(schema._schema))
+        manifest = build_manifest(files, client_schema(graphql_schema(schema)))
     except ManifestError as exc:
         print(f"usagegraph export-operations: {exc}", file=sys.stderr)
         return 2
@@ -277,6 +298,52 @@ def _export_operations(args: argparse.Namespace) -> int:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    """`--port`: a TCP port a server can listen on (0 would be any free one, and say nothing)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, not {text!r}")
+    return port
+
+
+def _check_listen(args: argparse.Namespace, server: ServerSettings, *, authenticated: bool) -> None:
+    """Before anything starts, one line and exit 2 for an address `serve` cannot use: a public
+    host without [auth] (see `_check_bind`), then a port already in use, found by binding it
+    once as uvicorn will (SO_REUSEADDR) and letting it go, not uvicorn's exit 3 after
+    "Application startup complete"."""
+    from usagegraph.auth import bind_refusal
+
+    host = args.host or server.host
+    host_key = "--host" if args.host else "server.host"
+    allow = args.allow_unauthenticated or server.allow_unauthenticated
+    refusal = bind_refusal(host, authenticated=authenticated, allow_unauthenticated=allow)
+    if refusal is not None:
+        raise ConfigError(host_key, refusal)
+    port = args.port if args.port is not None else server.port
+    port_key = "--port" if args.port is not None else "server.port"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise ConfigError(host_key, f"cannot listen on {host}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            where = f"cannot listen on {host}:{port}: {reason}"
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(port_key, f"{where} (choose another port)") from None
+            if exc.errno == errno.EACCES:
+                raise ConfigError(port_key, where) from None
+            raise ConfigError(host_key, where) from None  # not an address of this machine
 
 
 def _check_bind(host: str, settings: Settings, args: argparse.Namespace) -> None:

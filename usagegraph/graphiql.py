@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -66,7 +66,7 @@ _FALLBACK = """<!doctype html>
 
 def mount_graphiql(app: FastAPI, settings: Settings, *, assets_dir: Path | None = None) -> None:
     """Serve our GraphiQL page at GET /graphql (to browsers) and its files under /graphql/static,
-    when `settings.server.graphiql` is on; otherwise add nothing.
+    and redirect GET / there, when `settings.server.graphiql` is on; otherwise add nothing.
 
     The page is answered by a middleware, ahead of the Strawberry router, so Strawberry's own
     CDN page is never served; GraphQL over POST and GET ?query= still reach the router.
@@ -89,7 +89,12 @@ def mount_graphiql(app: FastAPI, settings: Settings, *, assets_dir: Path | None 
         # Asset names carry no version: make browsers revalidate after an upgrade.
         return FileResponse(path, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
 
+    async def home(request: Request) -> RedirectResponse:
+        # a browser opened at the server's root lands in GraphiQL, not on a JSON 404
+        return RedirectResponse(request.scope.get("root_path", "") + GRAPHQL_PATH, 307)
+
     app.add_api_route(f"{STATIC_PATH}/{{name}}", asset, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
     app.add_middleware(_GraphiQLPage, template=template, assets_dir=folder)
 
 

@@ -10,13 +10,18 @@ by the request-id middleware around everything). Three pieces:
   `extensions` objects or null; a GET's parameters likewise. Anything else is a 400
   `BAD_REQUEST` saying what is wrong, before any other code decodes the body.
 - `ErrorShape` (outside the gate, inside the request-id middleware): a non-200 answer that is
-  not GraphQL-shaped yet (Strawberry's plain-text 400s such as `Unknown operation named "X".`,
-  FastAPI's 405) is rewritten into one, with a code by status; an exception that escaped
+  not GraphQL-shaped yet (a plain-text 400 Strawberry may still raise, FastAPI's 405) is
+  rewritten into one, with a code by status; an exception that escaped
   anything below becomes a masked 500 `INTERNAL_SERVER_ERROR` with the request id, logged with
   its traceback (never a plain-text 500 without the id).
 - `BoundedGraphQLRouter`: Strawberry's router, decoding JSON with the same bounds (defence in
   depth: `RequestCheck` runs first), and taking the body `RequestCheck` decoded as it is rather
-  than decoding the same bytes again.
+  than decoding the same bytes again. It answers by the GraphQL-over-HTTP spec's status rules
+  for the media type `Negotiation` chose (usagegraph/negotiation.py): a request error (parse,
+  validation, an unknown `operationName`, variable coercion) is a 200 with `data: null` under
+  `application/json`, a 400 without `data` under `application/graphql-response+json`; once
+  execution began, `data` is there (null or not) and the status is 200. A mutation sent with
+  GET is a 405 with `Allow: POST`.
 """
 
 from __future__ import annotations
@@ -30,14 +35,23 @@ from contextvars import ContextVar
 from http import HTTPStatus
 from typing import Any
 
+from cross_web import HTTPException
 from fastapi import FastAPI
+from graphql import GraphQLError
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.unset import UNSET
 
 from clients.telemetry import current_request_id
+from schema.phase import watching_execution
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
+from usagegraph.negotiation import GRAPHQL_RESPONSE, Negotiation, response_media_type
 
 __all__ = [
     "GRAPHQL_PATH",
@@ -46,6 +60,7 @@ __all__ = [
     "RequestCheck",
     "RequestRefused",
     "check_request",
+    "checked_request",
     "error_body",
     "error_response",
     "install_error_shape",
@@ -77,6 +92,13 @@ _MAX_REASON = 300
 _checked_body: ContextVar[tuple[bytes, Any] | None] = ContextVar(
     "usagegraph_checked_body", default=None
 )
+
+
+def checked_request() -> Any:
+    """The decoded body of the current POST, as `RequestCheck` accepted it (None for a GET, or
+    outside a checked request)."""
+    checked = _checked_body.get()
+    return None if checked is None else checked[1]
 
 
 def error_body(message: str, code: str, **extensions: Any) -> dict[str, Any]:
@@ -342,7 +364,8 @@ class ErrorShape:
 
 class BoundedGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
     """Strawberry's FastAPI router, decoding request JSON within the bounds of
-    `loads_bounded` (a refusal is Strawberry's own 400, which `ErrorShape` shapes)."""
+    `loads_bounded` (a refusal is Strawberry's own 400, which `ErrorShape` shapes), with the
+    GraphQL-over-HTTP spec's status codes (module docstring)."""
 
     def decode_json(self, data: str | bytes) -> object:
         checked = _checked_body.get()
@@ -353,6 +376,51 @@ class BoundedGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
         except JsonRefused as exc:
             raise json.JSONDecodeError(str(exc), "", 0) from None
 
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                # the spec: a mutation over GET MUST be a 405 (GET is a safe method)
+                return error_response(
+                    405, exc.reason, "METHOD_NOT_ALLOWED", headers={"Allow": "POST"}
+                )
+            raise
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        with watching_execution() as executing:
+            try:
+                result: ExecutionResult = await super().execute_single(*args, **kwargs)
+            except HTTPException as exc:
+                if not isinstance(exc.__cause__, CannotGetOperationTypeError):
+                    raise
+                # GetOperation() failed: a request error like a validation failure
+                error = GraphQLError(
+                    exc.reason, extensions={"code": "OPERATION_RESOLUTION_FAILURE"}
+                )
+                return PreExecutionError(data=None, errors=[error])
+            if result.data is None and result.errors and not executing():
+                # variable coercion failed: graphql-core never began executing
+                result = PreExecutionError(
+                    data=None, errors=result.errors, extensions=result.extensions
+                )
+        return result
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if isinstance(result, PreExecutionError) and response_media_type() == GRAPHQL_RESPONSE:
+            # nothing ran: no `data` entry at all, and so a 400 (create_response)
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Any
+    ) -> Response:
+        response: Response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict) and "data" not in response_data:
+            response.status_code = 400  # only ever under application/graphql-response+json
+        return response
+
 
 def install_request_check(app: FastAPI) -> None:
     """Add `RequestCheck`: after `mount_graphiql` and before `install_persisted_queries`, so it
@@ -361,6 +429,8 @@ def install_request_check(app: FastAPI) -> None:
 
 
 def install_error_shape(app: FastAPI) -> None:
-    """Add `ErrorShape`: after `install_gate`, before the observability middleware, so it
-    shapes the gate's answers too and the request id is already bound."""
+    """Add `ErrorShape`, then `Negotiation` around it: after `install_gate`, before the
+    observability middleware, so they shape and label the gate's answers too and the request
+    id is already bound."""
     app.add_middleware(ErrorShape)
+    app.add_middleware(Negotiation, paths=(GRAPHQL_PATH,))

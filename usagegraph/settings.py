@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -188,7 +188,7 @@ class ServerSettings(_Model):
     """`[server]`: where `usagegraph serve` listens."""
 
     host: NonEmpty = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
     graphiql: bool = True
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # production switches: introspection off, and serving without [auth] beyond loopback
@@ -341,6 +341,13 @@ class CacheSettings(_Model):
     ttl_discovery_seconds: Annotated[float, Field(ge=0)] | None = None
     # how long past its TTL an entry may still stand in for a failing source (marked stale)
     stale_seconds: Annotated[float, Field(ge=0)] = 86400
+    # whole answers kept while everything they read is fresh (usagegraph/answers); identical
+    # concurrent requests are coalesced whatever this says
+    answers: bool = True
+    # memory only: all kept answers' bytes together (least recently used evicted first)
+    answer_max_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
+    # one answer's size, both backends: a larger answer is sent but not kept
+    answer_max_entry_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
 
     @field_validator("url")
     @classmethod
@@ -526,7 +533,7 @@ _SOURCE_MODELS: dict[str, type[BaseModel]] = {
 
 def _keys_at(data: Mapping[str, Any], key: str | None) -> list[str]:
     """The keys the config takes at `key` (None: the top level; `sources[2]`: that source's
-    kind's keys; `server`: that section's keys), for "did you mean" suggestions."""
+    kind's keys; `server`, `auth.keys[0]`: that table's keys), for "did you mean" suggestions."""
     if key is None:
         return list(Settings.model_fields)
     if match := re.fullmatch(r"sources\[(\d+)\]", key):
@@ -535,12 +542,19 @@ def _keys_at(data: Mapping[str, Any], key: str | None) -> list[str]:
         kind = entry.get("kind") if isinstance(entry, Mapping) else None
         model = _SOURCE_MODELS.get(kind) if isinstance(kind, str) else None
         return list(model.model_fields) if model else []
-    field = Settings.model_fields.get(key)
-    annotation = field.annotation if field else None
-    for candidate in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return list(candidate.model_fields)
-    return []
+    table: type[BaseModel] | None = Settings
+    for name in re.sub(r"\[\d+\]", "", key).split("."):  # an array's items: its table
+        field = table.model_fields.get(name) if table else None
+        table = _table_of(field.annotation) if field else None
+    return list(table.model_fields) if table else []
+
+
+def _table_of(annotation: Any) -> type[BaseModel] | None:
+    """The one model a field holds (itself, optional, or an array of it), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    found = {m for arg in get_args(annotation) if (m := _table_of(arg)) is not None}
+    return found.pop() if len(found) == 1 else None
 
 
 def _describe(error: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -32,7 +32,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, Generic, Literal, TypeVar
@@ -46,6 +46,7 @@ from clients.errors import (
 from clients.telemetry import cache_miss, record_cache, record_cache_error, record_upstream_event
 from resolvers.cache.backends import CacheBackend
 from resolvers.cache.codec import Entry, EntryCodec, EntryError
+from resolvers.cache.decoded import DecodedEntries, Memo
 from resolvers.cache.values import FETCH_VALUES
 from resolvers.ranges import DayRange, Month, month_range, parse_month
 
@@ -64,6 +65,7 @@ log = logging.getLogger("usagegraph.cache")
 
 V = TypeVar("V")
 W = TypeVar("W")
+T = TypeVar("T")
 
 CACHE_FORMAT = 3  # 2: models carry their problems (tolerant readers); 3: MessagePack, not pickle
 _LONG_PARAMS = 160  # longer params are hashed, so a 500-id filter does not make a 10 kB key
@@ -128,10 +130,29 @@ class Fetched(Generic[V]):
     fetched_at: datetime
     stale: bool = False
     error: UpstreamError | None = None
+    # when the value stops being fresh (the cache's clock, epoch seconds); None: not cached
+    fresh_until: float | None = None
+    # the memo of the cached entry the value was read from (decoded.py), when it is kept
+    memo: Memo | None = field(default=None, compare=False, repr=False)
 
     def with_value(self, value: W) -> Fetched[W]:
         """The same stamp on a part of the value (e.g. one row of a report)."""
-        return Fetched(value, self.fetched_at, self.stale, self.error)
+        return Fetched(value, self.fetched_at, self.stale, self.error, self.fresh_until, self.memo)
+
+    def derive(self, what: Any, compute: Callable[[V], T]) -> T:
+        """`compute(self.value)`, computed once per cached entry: `compute` must be a pure
+        function of the value, and `what` must name it (with any other input it takes)."""
+        memo = self.memo
+        if memo is None:
+            return compute(self.value)
+        key = (what, id(self.value))
+        kept = memo.get(key)
+        # the memo holds the value itself, so its id cannot be another object's meanwhile
+        if kept is not None and kept[0] is self.value:
+            return kept[1]  # type: ignore[no-any-return]
+        result = compute(self.value)
+        memo[key] = (self.value, result)
+        return result
 
     @classmethod
     def now(cls, value: V) -> Fetched[V]:
@@ -172,12 +193,15 @@ class ResultCache:
         *,
         clock: Callable[[], float] = time.time,
         codec: EntryCodec | None = None,
+        decoded: DecodedEntries | None = None,
     ) -> None:
         self.backend = backend
         self.policy = policy or CachePolicy()
         self.clock = clock
         # what may be stored, by fetch name; the default is every fetch the graph makes
         self.codec = codec or EntryCodec(FETCH_VALUES)
+        # the same bytes read again are not decoded again (decoded.py)
+        self.decoded = decoded if decoded is not None else DecodedEntries()
         self._flights: dict[str, asyncio.Future[tuple[Fetched[Any], Outcome]]] = {}
 
     def today(self) -> date:
@@ -260,9 +284,13 @@ class ResultCache:
         serve_stale: bool,
         refresh: bool,
     ) -> tuple[Fetched[V], Outcome]:
-        entry = None if refresh else await self._read(key, name)
+        read = None if refresh else await self._read(key, name)
+        entry, memo = read if read is not None else (None, None)
         if entry is not None and entry.fresh_until > self.clock():
-            return Fetched(entry.value, _moment(entry.fetched_at)), "hit"
+            hit = Fetched(
+                entry.value, _moment(entry.fetched_at), fresh_until=entry.fresh_until, memo=memo
+            )
+            return hit, "hit"
         try:
             with cache_miss():  # its HTTP calls are listed as cache misses in debug mode
                 value = await load()
@@ -270,26 +298,38 @@ class ResultCache:
             if not (serve_stale and serves_stale(error)):
                 raise
             if refresh:
-                entry = await self._read(key, name)
+                read = await self._read(key, name)
+                entry = read[0] if read is not None else None
             if entry is None or entry.fresh_until + self.policy.stale <= self.clock():
                 raise
             log.info("serving stale %s after %s", key, error.code)
-            return Fetched(entry.value, _moment(entry.fetched_at), stale=True, error=error), "stale"
+            stale = Fetched(
+                entry.value,
+                _moment(entry.fetched_at),
+                stale=True,
+                error=error,
+                fresh_until=entry.fresh_until,
+            )
+            return stale, "stale"
         fetched_at = self.clock()
         fresh_for = self.policy.ttl(ttl)
         await self._write(key, name, Entry(fetched_at, fetched_at + fresh_for, value), fresh_for)
-        return Fetched(value, _moment(fetched_at)), "miss"
+        return Fetched(value, _moment(fetched_at), fresh_until=fetched_at + fresh_for), "miss"
 
-    async def _read(self, key: str, name: str) -> Entry[Any] | None:
+    async def _read(self, key: str, name: str) -> tuple[Entry[Any], Memo | None] | None:
         raw = await self.backend.get(key)
         if raw is None:
             return None
+        kept = self.decoded.get(key, raw)
+        if kept is not None:
+            return kept
         try:
-            return self.codec.decode(name, raw)
+            entry = self.codec.decode(name, raw)
         except EntryError as exc:  # foreign, damaged or hostile bytes: a miss, never a failure
             log.warning("unreadable cache entry %s (%s)", key, exc)
             record_cache_error(self.backend.name, exc.reason)
             return None
+        return entry, self.decoded.put(key, raw, entry)
 
     async def _write(self, key: str, name: str, entry: Entry[Any], fresh_for: float) -> None:
         keep_for = fresh_for + self.policy.stale

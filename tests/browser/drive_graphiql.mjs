@@ -6,12 +6,21 @@
 // For each query it selects everything in the query editor, pastes the query (insertText, like a
 // paste: no auto-closed brackets), clicks the run button, waits for the server's answer to that
 // query and then for the result pane to show it.
-// Prints one JSON report on stdout: {runs: [{query, sent, result, visible}], requests, failed,
-// pageErrors, consoleErrors, error}; the Python test makes the assertions.
+// Prints one JSON report on stdout: {runs: [{query, sent, result, visible}], explorer (the lines
+// of the explorer plugin's pane), requests, failed, pageErrors, consoleErrors, error}; the Python
+// test makes the assertions.
 import { chromium } from "playwright-core";
 
 const spec = JSON.parse(process.argv[2]);
-const report = { runs: [], requests: [], failed: [], pageErrors: [], consoleErrors: [], error: null };
+const report = {
+  runs: [],
+  explorer: [],
+  requests: [],
+  failed: [],
+  pageErrors: [],
+  consoleErrors: [],
+  error: null,
+};
 
 // The flags a sandboxed CI container needs, and none that lets chromium phone home.
 const args = [
@@ -63,6 +72,11 @@ try {
 
   await page.goto(spec.url, { waitUntil: "load", timeout: 30_000 });
   await page.locator(QUERY).waitFor({ state: "visible", timeout: 30_000 });
+  // The explorer plugin's root fields, top to bottom, as a person opening it sees them.
+  await page.locator('[aria-label$="GraphiQL Explorer"]').first().click();
+  const explorer = page.locator(".graphiql-explorer-root");
+  await explorer.getByText("resellers", { exact: true }).first().waitFor({ timeout: 30_000 });
+  report.explorer = (await explorer.innerText()).split("\n").map((line) => line.trim());
   for (const query of spec.queries) {
     await page.locator(QUERY).click();
     await page.keyboard.press("ControlOrMeta+A");

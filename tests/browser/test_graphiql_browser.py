@@ -164,6 +164,29 @@ def test_resellers_query_shows_the_sandbox_resellers_and_their_organizations(
     assert "Acme Solar" in run["visible"]
 
 
+def test_the_explorer_lists_the_domain_fields_and_not_federations(
+    session: dict[str, Any],
+) -> None:
+    lines = [line for line in session["explorer"] if line]
+    roots = ["agent", "organization", "organizations", "reseller", "resellers", "sources", "user"]
+
+    # the root fields in the order shown (the example query also unfolds some nested ones)
+    shown = list(dict.fromkeys(line for line in lines if line in roots))
+
+    assert shown == roots
+    # the explorer sorts by name, so Federation's _entities/_service came first; they are
+    # left out of GraphiQL's copy of the schema (as of schema.graphql)
+    assert "_entities" not in lines and "_service" not in lines
+
+
+def test_the_server_root_opens_graphiql(server: str) -> None:
+    response = httpx.get(f"{server}/", headers={"accept": "text/html"}, follow_redirects=True)
+
+    assert response.status_code == 200
+    assert str(response.url) == f"{server}/graphql"
+    assert "graphiql" in response.text.lower()
+
+
 def test_page_loads_only_from_the_local_server(session: dict[str, Any]) -> None:
     hosts = {urlsplit(url).hostname for url in session["requests"]}
     assets = {

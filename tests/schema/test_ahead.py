@@ -98,14 +98,18 @@ async def test_ahead_answers_and_calls_equal_one_by_one(
     assert orgs["cust0000"]["whole"]["voice"]["seconds"] == exp.voice_seconds
 
 
-async def test_a_range_too_long_is_reported_per_organization_as_before(graph: GraphQuery) -> None:
+async def test_a_range_too_long_is_refused_once_before_anything_runs(
+    graph: GraphQuery, sandbox: SandboxServer
+) -> None:
+    sandbox.control.reset()
     result = await graph(
         '{ organizations { id usage(range: {firstDay: "2020-01-01", lastDay: "2026-01-01"}) '
         "{ voice { seconds } } } }"
     )
-    # the lists leave it to the field, which rejects it at its own (non-null) path
+    # schema/arguments.py: one error for the field, not one per organization
     assert result["data"] is None
-    error = result["errors"][0]
+    [error] = result["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert error["path"] == ["organizations", 0, "usage"]
+    assert error["extensions"]["at"] == ["organizations", "usage"]
     assert "2193 days" in error["message"]
+    assert sandbox.control.count() == 0

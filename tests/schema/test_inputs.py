@@ -24,17 +24,31 @@ def secrets_of(sandbox: SandboxServer) -> list[str]:
     return [entry[k] for entry in sandbox.sources() for k in keys if k in entry]
 
 
+# what an argument refused before execution adds (schema/arguments.py)
+ARGUMENT_KEYS = {"code", "argument", "field", "at"}
+
+
 def assert_clean(result: dict[str, Any], sandbox: SandboxServer, code: str) -> list[str]:
-    """Every error has `code`, and no message leaks a traceback or a configured secret."""
+    """Every error has `code`, and no message leaks a traceback or a configured secret; an
+    argument refused before execution answers `data: null`, naming where it is. Returns the
+    messages, without the "argument X of a.b: " of those."""
     assert result["errors"], result
+    messages = []
     for error in result["errors"]:
-        assert error["extensions"]["code"] == code, error
-        assert set(error["extensions"]) <= {"code"}, error  # no stacktrace or internals
+        extensions = error["extensions"]
+        assert extensions["code"] == code, error
+        assert set(extensions) <= ARGUMENT_KEYS, error  # no stacktrace or internals
         message = error["message"]
         assert "Traceback" not in message and 'File "' not in message
         assert "\n" not in message
         assert not any(secret in message for secret in secrets_of(sandbox))
-    return [e["message"] for e in result["errors"]]
+        if "at" in extensions:
+            assert result["data"] is None and "path" not in error
+            prefix = f"argument {extensions['argument']} of {'.'.join(extensions['at'])}: "
+            assert message.startswith(prefix), message
+            message = message[len(prefix) :]
+        messages.append(message)
+    return messages
 
 
 async def warm(graph: GraphQuery, sandbox: SandboxServer) -> None:
@@ -60,7 +74,8 @@ async def test_last_day_before_first_day_is_bad_user_input(
         result = await graph(query, {"r": {"firstDay": "2026-03-10", "lastDay": "2026-03-09"}})
         messages = assert_clean(result, sandbox, "BAD_USER_INPUT")
         assert all("before" in m and "2026-03-09" in m for m in messages), field
-        assert all(e["path"][0] in ("organization", "reseller") for e in result["errors"])
+        places = [e["extensions"]["at"][0] for e in result["errors"]]
+        assert set(places) <= {"organization", "reseller"}, field
     usage_calls = ("/v1/analytics", "/v1/reports", "/v1/billing", "/express/usage")
     assert sum(sandbox.control.count(path=p) for p in usage_calls) == 0
 
@@ -76,7 +91,7 @@ async def test_the_default_maximum_is_366_days(graph: GraphQuery, sandbox: Sandb
     )
     (message,) = assert_clean(too_long, sandbox, "BAD_USER_INPUT")
     assert "367" in message and "366" in message
-    assert too_long["errors"][0]["path"] == ["organization", "usage"]
+    assert too_long["errors"][0]["extensions"]["at"] == ["organization", "usage"]
     assert sandbox.control.count(path="/v1/") + sandbox.control.count(path="/express/") == 0
 
 
@@ -162,7 +177,7 @@ async def test_bad_month_strings_are_bad_user_input(
         result = await graph(MONTHLY, {"from": first, "to": last})
         (message,) = assert_clean(result, sandbox, "BAD_USER_INPUT")
         assert argument in message and "YYYY-MM" in message, (first, last, message)
-        assert result["errors"][0]["path"] == ["organization", "monthly"]
+        assert result["errors"][0]["extensions"]["at"] == ["organization", "monthly"]
 
 
 async def test_reversed_or_too_long_month_series_are_bad_user_input(
@@ -215,6 +230,6 @@ async def test_a_negative_first_is_bad_user_input(
     result = await graph('{ organization(id: "cust0000") { agents(first: -1) { id } } }')
     (message,) = assert_clean(result, sandbox, "BAD_USER_INPUT")
     assert message == "first must not be negative, got -1"
-    assert result["errors"][0]["path"] == ["organization", "agents"]
+    assert result["errors"][0]["extensions"]["at"] == ["organization", "agents"]
     none = await graph('{ organization(id: "cust0000") { agents(first: 0) { id } } }')
     assert none == {"data": {"organization": {"agents": []}}}

@@ -11,14 +11,19 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 import strawberry
 from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema import schema as usage_schema
 from schema.direct import call_plain_resolvers_directly, is_plain
 from schema.plain import PlainExecutor
+from tests.fixtures.graph import tuned_sandbox_settings
+from tests.fixtures.truth import last_full_month
+from usagegraph.app import create_app
 
 
 @strawberry.enum
@@ -186,3 +191,93 @@ def test_the_usage_figures_of_the_graph_are_plain_readers() -> None:
         graph_type: Any = types[type_name]
         assert is_plain(graph_type.fields[field_name].resolve), f"{type_name}.{field_name}"
     assert usage_schema.execution_context_class is PlainExecutor
+
+
+@strawberry.type
+class Odd:
+    value: int
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: GraphQLResolveInfo) -> bool:
+        return isinstance(obj, Odd) and obj.value % 2 == 1
+
+
+@strawberry.type
+class Checks:
+    @strawberry.field
+    def odds(self) -> list[Odd]:
+        return [Odd(value=1), Odd(value=2)]
+
+
+def test_a_type_with_a_check_of_its_own_is_never_completed_here() -> None:
+    built = strawberry.Schema(Checks, execution_context_class=PlainExecutor)
+    result = built.execute_sync("{ odds { value } }")
+    assert result.data is None or result.data["odds"] is None
+    assert result.errors and "Expected value of type 'Odd'" in result.errors[0].message
+
+
+# -- the graph itself over the sandbox ------------------------------------------------------------
+
+DASHBOARD = """query ($range: DateRange!) { resellers { id name organizations { id name
+  usage(range: $range) { firstDay days voice { minutes seconds } sms { outboundSegments }
+    costs { amount currency } coverage { complete sources { source status } } } } } }"""
+
+
+def graph_schema_of(app: Any) -> Any:
+    return next(
+        r.original_router.schema for r in app.router.routes if hasattr(r, "original_router")
+    )
+
+
+async def core_and_plain(app: Any, run: Any, variables: dict[str, Any], monkeypatch: Any) -> Any:
+    """The dashboard through our executor, then through Strawberry's own."""
+    ours = await run(DASHBOARD, variables)
+    built = graph_schema_of(app)
+    monkeypatch.setattr(built, "execution_context_class", StrawberryGraphQLCoreExecutionContext)
+    theirs = await run(DASHBOARD, variables)
+    return ours, theirs
+
+
+async def test_the_graphs_dashboard_answers_what_graphql_cores_path_answers(
+    graph_app: Any, graph: Any, dataset: Any, infos: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, last = last_full_month(dataset)
+    variables = {"range": {"firstDay": str(first), "lastDay": str(last)}}
+    await graph(DASHBOARD, variables)  # warm: the second answer comes from kept entries
+    infos.clear()
+    ours, theirs = await core_and_plain(graph_app, graph, variables, monkeypatch)
+    assert "errors" not in ours
+    assert json.dumps(ours) == json.dumps(theirs)  # key order included
+    organizations = [o for r in ours["data"]["resellers"] for o in r["organizations"]]
+    listed = await graph("{ organizations { id } }")
+    assert len(organizations) == len(listed["data"]["organizations"]) > 0
+    assert all(o["usage"]["voice"]["seconds"] is not None for o in organizations)
+    # every organization's usage was answered ahead and read plainly (no resolve info)
+    assert "Organization.usage" not in infos
+    assert "Organization.id" not in infos
+
+
+async def test_a_failed_source_is_reported_the_same_on_both_paths(
+    sandbox: Any, directory_file: Any, dataset: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = tuned_sandbox_settings(
+        sandbox, directory_file, {"max_attempts": 1, "timeout_total": 5.0}, cache={"enabled": False}
+    )
+    first, last = last_full_month(dataset)
+    variables = {"range": {"firstDay": str(first), "lastDay": str(last)}}
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://usagegraph") as client:
+
+            async def run(query: str, given: dict[str, Any]) -> Any:
+                response = await client.post("/graphql", json={"query": query, "variables": given})
+                return response.json()
+
+            await run("{ organizations { id } }", {})  # discovery before the fault
+            sandbox.control.inject(vendor="talkdesk", status=503)
+            ours, theirs = await core_and_plain(app, run, variables, monkeypatch)
+    assert ours == theirs
+    assert {e["extensions"]["code"] for e in ours["errors"]} == {"UPSTREAM_UNAVAILABLE"}
+    costs = [o["usage"] for r in ours["data"]["resellers"] for o in r["organizations"]]
+    assert any(u is None or u["costs"] is None for u in costs)

@@ -591,7 +591,8 @@ async def test_hostile_redis_entries_cost_a_refetch_never_a_wrong_answer(
     sandbox: SandboxServer, directory_file: Path, dataset: Dataset, request: pytest.FixtureRequest
 ) -> None:
     url = request.getfixturevalue("redis_url")
-    cache = {"backend": "redis", "url": url}
+    # whole answers off: this is about the fetches (kept answers: tests/usagegraph/test_answers.py)
+    cache = {"backend": "redis", "url": url, "answers": False}
     settings_ = tuned_sandbox_settings(sandbox, directory_file, FAST, cache=cache)
     raw = Redis.from_url(url)
     MARKS.clear()

@@ -32,12 +32,22 @@ def no_internal_error(result: dict[str, Any]) -> None:
 
 
 def bad_input_at(result: dict[str, Any], path: list[Any]) -> str:
-    """The message of the one BAD_USER_INPUT error, at `path`."""
+    """The reason of the one BAD_USER_INPUT error, at `path`: an entity's while executing,
+    or an argument's before execution (schema/arguments.py: `data: null`, the argument and
+    where it is named, and the reason after them)."""
     no_internal_error(result)
     [error] = result["errors"]
-    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
-    assert error.get("path") == path
-    return str(error["message"])
+    extensions = error["extensions"]
+    assert extensions["code"] == "BAD_USER_INPUT"
+    if "at" not in extensions:
+        assert extensions == {"code": "BAD_USER_INPUT"}
+        assert error.get("path") == path
+        return str(error["message"])
+    assert result["data"] is None and "path" not in error
+    assert extensions["at"] == path
+    prefix = f"argument {extensions['argument']} of {'.'.join(map(str, path))}: "
+    assert error["message"].startswith(prefix)
+    return str(error["message"])[len(prefix) :]
 
 
 # -- _entities ----------------------------------------------------------------------------------
@@ -249,9 +259,11 @@ async def test_impossible_ranges_are_bad_user_input(
     result = await graph(ORGANIZATION % (USAGE % (first, last, "")))
     no_internal_error(result)
     [error] = result["errors"]
-    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert needle in error["message"]
-    assert (error.get("path") == ["organization", "usage"]) is at_field
+    # a value the Date scalar refuses fails variable-free coercion; a well-formed range that
+    # no resolver takes is refused before execution, naming the field
+    assert (error["extensions"].get("at") == ["organization", "usage"]) is at_field
 
 
 async def test_first_takes_any_32_bit_count_and_refuses_the_rest(graph: GraphQuery) -> None:

@@ -184,7 +184,6 @@ HOSTILE_GETS: dict[str, tuple[dict[str, str], str]] = {
         "`operationName` must be the name",
     ),
     "an empty query": ({"query": ""}, "No GraphQL query found in the request"),
-    "a mutation": ({"query": "mutation { x }"}, "mutations are not allowed when using GET"),
 }
 
 
@@ -198,6 +197,20 @@ async def test_hostile_get_parameters_are_a_400_bad_request(
     response = await client.get("/graphql", params=params)
 
     assert expected in assert_shaped(response, 400, "BAD_REQUEST")
+    assert sandbox.control.count() == 0
+
+
+async def test_a_mutation_over_get_is_a_405_allowing_post(
+    client: httpx.AsyncClient, sandbox: SandboxServer
+) -> None:
+    sandbox.control.reset()
+
+    response = await client.get("/graphql", params={"query": "mutation { x }"})
+
+    # the GraphQL-over-HTTP spec: MUST be 405 (GET is a safe method)
+    message = assert_shaped(response, 405, "METHOD_NOT_ALLOWED")
+    assert message == "mutations are not allowed when using GET"
+    assert response.headers["allow"] == "POST"
     assert sandbox.control.count() == 0
 
 
@@ -265,14 +278,28 @@ async def test_an_operation_name_that_is_not_a_name_is_a_400(
     )
 
 
-async def test_an_unknown_operation_name_is_a_graphql_shaped_400(
-    client: httpx.AsyncClient,
+async def test_an_unknown_operation_name_is_a_request_error_in_json(
+    client: httpx.AsyncClient, sandbox: SandboxServer
 ) -> None:
+    sandbox.control.reset()
+
     response = await client.post(
         "/graphql", json={"query": "query A { __typename }", "operationName": "B"}
     )
 
-    assert assert_shaped(response, 400, "BAD_REQUEST") == 'Unknown operation named "B".'
+    # application/json (httpx sends Accept: */*): a request error is a 200, like a
+    # validation failure (the GraphQL-over-HTTP spec); GraphiQL shows it, not a JSON error
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": 'Unknown operation named "B".',
+                "extensions": {"code": "OPERATION_RESOLUTION_FAILURE"},
+            }
+        ],
+    }
+    assert sandbox.control.count() == 0
 
 
 async def test_several_operations_without_a_name_run_none(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gc
+import io
 import logging
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -155,6 +158,92 @@ def test_serve_host_and_port_flags_override_the_config(
     assert call["app"].state.settings.source("teli").base_url == "https://api.teli.ai"
 
 
+@pytest.mark.parametrize("port", ["0", "65536", "83556", "-1", "http"])
+def test_a_port_flag_outside_1_to_65535_is_a_usage_error(
+    port: str, served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["serve", "--port", port]) == 2
+
+    assert served == []
+    err = capsys.readouterr().err
+    assert f"argument --port: must be a port number from 1 to 65535, not '{port}'" in err
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port another server is listening on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+def test_a_taken_port_is_one_line_and_exit_2_before_start_up(
+    config_file: Path,
+    taken_port: int,
+    served: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config_file.write_text(CONFIG.replace("127.0.0.2", "127.0.0.1"), encoding="utf-8")
+
+    code = cli.main(["serve", "--config", str(config_file), "--port", str(taken_port)])
+
+    assert code == 2
+    assert served == []  # uvicorn never started
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"config error: --port: cannot listen on 127.0.0.1:{taken_port}: "
+        "address already in use (choose another port)\n"
+    )
+
+
+def test_a_taken_port_of_the_config_names_its_key(
+    config_file: Path,
+    taken_port: int,
+    served: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config_file.write_text(
+        CONFIG.replace("127.0.0.2", "127.0.0.1").replace("8123", str(taken_port)),
+        encoding="utf-8",
+    )
+
+    assert cli.main(["serve", "--config", str(config_file)]) == 2
+
+    assert served == []
+    assert capsys.readouterr().err.startswith("config error: server.port: cannot listen on")
+
+
+def test_a_host_that_is_not_this_machines_is_one_line_naming_the_flag(
+    config_file: Path, served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 192.0.2.1 is a documentation address (RFC 5737): no interface has it; nothing is sent
+    args = ["serve", "--config", str(config_file), "--host", "192.0.2.1"]
+
+    assert cli.main([*args, "--allow-unauthenticated", "--port", "8123"]) == 2
+
+    assert served == []
+    assert capsys.readouterr().err == (
+        "config error: --host: cannot listen on 192.0.2.1:8123: cannot assign requested address\n"
+    )
+
+
+def test_hash_key_with_nothing_on_stdin_points_to_generate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # a pipe with nothing in it
+
+    assert cli.main(["hash-key"]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "usagegraph hash-key: no key on stdin; to make a new key, run "
+        "`usagegraph hash-key --generate`\n"
+    )
+
+
 @pytest.mark.parametrize("command", ["serve", "sandbox", "export-schema"])
 def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([command, "--help"]) == 0
@@ -270,6 +359,8 @@ def test_serve_without_config_serves_the_embedded_sandbox(http: httpx.Client) ->
         wait_until_up(process, http, f"{base}/healthz")
         page = http.get(f"{base}/graphql", headers={"Accept": "text/html"})
         answer = http.post(f"{base}/graphql", json={"query": "{ sources { name kind } }"})
+        # discovery calls every vendor of the embedded sandbox
+        discovered = http.post(f"{base}/graphql", json={"query": "{ organizations { id } }"})
     finally:
         _, err = stop(process, signal.SIGINT)
 
@@ -283,8 +374,32 @@ def test_serve_without_config_serves_the_embedded_sandbox(http: httpx.Client) ->
     assert "no config given: serving on the embedded sandbox at http://127.0.0.1:" in first_line
     assert "teli-northwind" in first_line
     assert '"POST /graphql HTTP/1.1" 200' in err  # the access log, on stderr
+    # ...of usagegraph only: the sandbox's own access lines stay out of it (issue 16)
+    assert discovered.json()["data"]["organizations"]
+    assert "upstream calls: teli-northwind" in err
+    assert not re.search(r'"(GET|POST) /(teli|talkdesk|telzino)', err), err
     assert "Traceback" not in err
     assert process.returncode == 0
+
+
+def test_serve_on_a_taken_port_exits_2_with_one_line_before_the_sandbox_starts(
+    taken_port: int,
+) -> None:
+    done = subprocess.run(
+        [str(USAGEGRAPH), "serve", "--port", str(taken_port)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"config error: --port: cannot listen on 127.0.0.1:{taken_port}: "
+        "address already in use (choose another port)"
+    ]
 
 
 def test_sandbox_command_serves_the_emulators_and_prints_their_config(

@@ -141,6 +141,24 @@ async def test_graphiql_off_serves_no_page_and_no_assets(assets: Path) -> None:
     assert query.json() == {"data": {"sources": [{"name": "teli-a"}]}}
 
 
+async def test_the_root_redirects_to_graphiql(assets: Path) -> None:
+    async with serving() as client:
+        root = await client.get("/", headers=HTML)
+        followed = await client.get("/", headers=HTML, follow_redirects=True)
+
+    assert root.status_code == 307
+    assert root.headers["location"] == "/graphql"
+    assert followed.status_code == 200
+    assert '<div id="graphiql"' in followed.text
+
+
+async def test_the_root_is_not_found_with_graphiql_off(assets: Path) -> None:
+    async with serving(graphiql_on=False) as client:
+        root = await client.get("/", headers=HTML)
+
+    assert root.status_code == 404
+
+
 async def test_graphql_over_post_and_get_still_reaches_the_api(assets: Path) -> None:
     async with serving() as client:
         posted = await client.post("/graphql", json={"query": "{ sources { name kind } }"})

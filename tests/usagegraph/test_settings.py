@@ -353,3 +353,41 @@ def test_a_bad_teli_usage_url_stops_start_up_naming_the_key(value: object) -> No
 
     assert str(caught.value).startswith("config error: sources[0].usage_url: ")
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("added", "expected"),
+    [
+        ("[sever]\nport = 8001", "config error: unknown key 'sever' (did you mean 'server'?)"),
+        (
+            "[server]\nprot = 8001",
+            "config error: server: unknown key 'prot' (did you mean 'port'?)",
+        ),
+        (
+            "[graph]\nmax_range_dayz = 31",
+            "config error: graph: unknown key 'max_range_dayz' (did you mean 'max_range_days'?)",
+        ),
+        ("[cahce]\nenabled = false", "config error: unknown key 'cahce' (did you mean 'cache'?)"),
+        (
+            "[persisted_queries]\nmod = 'apq'",
+            "config error: persisted_queries: unknown key 'mod' (did you mean 'mode'?)",
+        ),
+        (
+            '[auth]\n[[auth.keys]]\nname = "ops"\nsha256 = "' + "0" * 64 + '"\nrols = []',
+            "config error: auth.keys[0]: unknown key 'rols' (did you mean 'roles'?)",
+        ),
+    ],
+    ids=["section", "server-key", "graph-key", "cache-section", "persisted-key", "auth-key"],
+)
+def test_a_misspelt_section_or_key_anywhere_gets_a_suggestion(
+    tmp_path: Path, added: str, expected: str
+) -> None:
+    assert config_error(tmp_path, f"{EXAMPLE}\n{added}\n") == expected
+
+
+@pytest.mark.parametrize("port", [0, 65536, 83556, -1])
+def test_a_server_port_outside_1_to_65535_is_refused(tmp_path: Path, port: int) -> None:
+    message = config_error(tmp_path, f"{EXAMPLE}\n[server]\nport = {port}\n")
+
+    assert message.startswith("config error: server.port: input should be")
+    assert ("1" if port < 1 else "65535") in message

@@ -128,6 +128,14 @@ class Metrics:
             ["path", "status"],
             registry=r,
         )
+        self.answers = Counter(
+            "usagegraph_answer_cache_requests",
+            "GraphQL requests by how the answer layer served them: hit (a kept answer), miss "
+            "(executed and kept), coalesced (an identical request's execution), uncacheable "
+            "(executed, not kept), bypass (not eligible).",
+            ["outcome"],
+            registry=r,
+        )
         self._operation_names: set[str] = set()
 
     # -- recording -----------------------------------------------------------------------------
@@ -167,6 +175,14 @@ class Metrics:
     def watch_sources(self, service: Callable[[], GraphService | None]) -> None:
         """Report circuit-breaker state and last success per source, read at scrape time."""
         self.registry.register(_SourceCollector(service))
+
+    def record_answer(self, outcome: str) -> None:
+        """Count one GraphQL request the answer layer served (usagegraph/answers)."""
+        self.answers.labels(outcome).inc()
+
+    def watch_answers(self, usage: Callable[[], tuple[int, int] | None]) -> None:
+        """Report the kept answers' bytes and count, read at scrape time (memory store only)."""
+        self.registry.register(_AnswerCollector(usage))
 
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""
@@ -214,3 +230,27 @@ class _SourceCollector(Collector):
             if status is not None and status.last_success is not None:
                 success.add_metric([name], status.last_success.timestamp())
         return [circuit, success]
+
+
+class _AnswerCollector(Collector):
+    def __init__(self, usage: Callable[[], tuple[int, int] | None]) -> None:
+        self._usage = usage
+
+    def describe(self) -> list[Metric]:
+        return []  # dynamic: do not call collect() at registration time
+
+    def collect(self) -> Iterable[Metric]:
+        usage = self._usage()
+        if usage is None:
+            return []
+        held, entries = usage
+        return [
+            GaugeMetricFamily(
+                "usagegraph_answer_cache_bytes",
+                "Bytes of answers kept in this process (bounded by [cache] answer_max_bytes).",
+                value=held,
+            ),
+            GaugeMetricFamily(
+                "usagegraph_answer_cache_entries", "Answers kept in this process.", value=entries
+            ),
+        ]
