@@ -8,6 +8,7 @@ import asyncio
 import copy
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -127,6 +128,18 @@ def first_minutes(text: bytes) -> Callable[[Answer], Answer]:
     return lambda a: spliced(a, b'minutes":', b'minutes":' + text + b',"x":')
 
 
+def twice(answer: Answer, value: bytes, *, first: bool, key: bytes = rb"\w*id") -> Answer:
+    """The body with its first `key` given twice, `value` before or after the real one (JSON
+    readers keep the last)."""
+    found = re.search(rb'"(' + key + rb')":', answer.content)
+    if found is None:
+        return answer
+    extra = b'"' + found.group(1) + b'":' + value + b","
+    # after the real value: it ends at the next comma (ids and figures hold none)
+    at = found.start() if first else answer.content.index(b",", found.end()) + 1
+    return with_content(answer, answer.content[:at] + extra + answer.content[at:])
+
+
 HOSTILE: dict[str, Callable[[Answer], Answer]] = {
     "a byte-order mark": lambda a: with_content(a, b"\xef\xbb\xbf" + a.content),
     "NaN minutes": first_minutes(b"NaN"),
@@ -141,6 +154,9 @@ HOSTILE: dict[str, Callable[[Answer], Answer]] = {
         a, b"{", b'{"extra":' + b"[" * 100_000 + b"]" * 100_000 + b","
     ),
     "an id first a number": lambda a: spliced(a, b'_id":', b'_id":7,"id":7,"agent_id":'),
+    "an id twice, a number first": lambda a: twice(a, b"7", first=True),
+    "an id twice, a number last": lambda a: twice(a, b"7", first=False),
+    "a figure twice, a string first": lambda a: twice(a, b'"12.5"', first=True, key=rb"\w*minutes"),
     "the whole body an array": lambda a: with_content(a, b"[" + a.content + b"]"),
     "UTF-16": lambda a: with_content(a, a.content.decode().encode("utf-16")),
 }
