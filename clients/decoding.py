@@ -31,7 +31,15 @@ from typing import Any, Final, TypeVar
 
 from clients.errors import UpstreamContractError
 
-__all__ = ["NO_PROBLEMS", "JsonReader", "Problems", "RowProblems", "join_path", "kind_of"]
+__all__ = [
+    "NO_PROBLEMS",
+    "JsonReader",
+    "Problems",
+    "RowProblems",
+    "join_path",
+    "kind_of",
+    "moment_of",
+]
 
 T = TypeVar("T")
 
@@ -66,6 +74,17 @@ def kind_of(value: Any) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return type(value).__name__
+
+
+def moment_of(value: Any) -> datetime | None:
+    """`value` as `JsonReader.moment` reads a timestamp that feeds no figure."""
+    if type(value) is not str:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _integral(value: Any) -> Any:
@@ -280,14 +299,7 @@ class JsonReader:
     def moment(obj: Mapping[str, Any], key: str) -> datetime | None:
         """A timestamp that feeds no figure: an ISO-8601 one (UTC when it has no offset), or
         None for anything else."""
-        value = obj.get(key)
-        if type(value) is not str:
-            return None
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return moment_of(obj.get(key))
 
     def timestamp_or_none(self, obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
         """An ISO-8601 timestamp; vendors send some without an offset, which means UTC."""

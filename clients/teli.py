@@ -23,6 +23,10 @@ fields are ignored and `powered_by` is optional.
 Teli serves `analytics/usage` from its partner proxy (`https://partner.teli.ai/api/proxy`, seed
 003) and everything else from `https://api.teli.ai`: the client takes both (`usage_url`
 defaults to `base_url`, which then serves both).
+
+The tolerant readers are the reference; the listings and analytics also have fast functions over
+msgspec shapes (clients/teli_shapes.py, clients/bodies.py) that leave any row or body they cannot
+judge to those readers.
 """
 
 from __future__ import annotations
@@ -31,13 +35,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path
+from clients import teli_shapes as shapes
+from clients.bodies import (
+    Body,
+    Unusual,
+    frozen_maker,
+    integer,
+    label,
+    number,
+    read_rows,
+)
+from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path, moment_of
 from clients.transport import ApiKeyAuth, SourceTransport, join_url
 
 __all__ = [
+    "BODIES",
     "DEFAULT_BASE_URL",
     "DEFAULT_USAGE_URL",
     "TeliAgent",
@@ -58,6 +73,8 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.teli.ai"
 DEFAULT_USAGE_URL = "https://partner.teli.ai/api/proxy"
 API_KEY_HEADER = "X-API-Key"
+
+T = TypeVar("T")
 
 EP_ORGANIZATIONS = "GET /v1/organizations"
 EP_USERS = "GET /v1/organizations/{org_id}/users"
@@ -316,46 +333,41 @@ class TeliClient:
         self,
         path: str,
         endpoint: str,
+        body: Body[Any, T],
         params: Sequence[tuple[str, str]] = (),
-        *,
+        *context: Any,
         base_url: str | None = None,
-    ) -> tuple[JsonReader, Any]:
-        body = await self._transport.get_json(
+    ) -> T:
+        response = await self._transport.request(
+            "GET",
             join_url(base_url or self._base_url, path),
             endpoint=endpoint,
             params=list(params) or None,
-            parse_float=Decimal,
         )
-        return JsonReader(self.source, endpoint), body
+        reader = JsonReader(self.source, endpoint)
+        return body.decode(reader, response.content, response.status_code, *context)
 
     async def organizations(self) -> tuple[TeliOrganization, ...]:
         """Every organization of the tenant (not paginated)."""
-        r, body = await self._get("/v1/organizations", EP_ORGANIZATIONS)
-        return tuple(_organization(r, row, path) for path, row in _rows(r, body, "organizations"))
+        return await self._get("/v1/organizations", EP_ORGANIZATIONS, _ORGANIZATIONS)
 
     async def users(self, organization_unique_id: str) -> tuple[TeliUser, ...]:
         """The users of one organization (by its `unique_id`), tagged with that org."""
         path = f"/v1/organizations/{quote(organization_unique_id, safe='')}/users"
-        r, body = await self._get(path, EP_USERS)
-        return tuple(
-            _user(r, row, where, organization_unique_id) for where, row in _rows(r, body, "users")
-        )
+        return await self._get(path, EP_USERS, _USERS, (), organization_unique_id)
 
     async def agents(self, organization_unique_id: str) -> tuple[TeliAgent, ...]:
         """The AI agents of one organization."""
         params = [("organization_id", organization_unique_id)]
-        r, body = await self._get("/v1/agents", EP_AGENTS, params)
-        return tuple(
-            _agent(r, row, where, organization_unique_id) for where, row in _rows(r, body, "agents")
-        )
+        return await self._get("/v1/agents", EP_AGENTS, _AGENTS, params, organization_unique_id)
 
     async def organization_analytics(self, first: date, last: date) -> TeliOrganizationAnalytics:
         """Usage and cost of every organization over inclusive UTC days first..last."""
         _check_window(first, last)
         params = [("start_date", first.isoformat()), ("end_date", last.isoformat())]
-        r, body = await self._get("/v1/analytics/organizations", EP_ORG_ANALYTICS, params)
-        tenant_id = r.label(r.obj(body, ""), "tenant_id") or ""
-        rows = tuple(_org_row(r, row, path) for path, row in _rows(r, body, "organizations"))
+        tenant_id, rows = await self._get(
+            "/v1/analytics/organizations", EP_ORG_ANALYTICS, _ORGANIZATIONS_ANALYTICS, params
+        )
         return TeliOrganizationAnalytics(tenant_id=tenant_id, first=first, last=last, rows=rows)
 
     async def user_analytics(
@@ -368,15 +380,19 @@ class TeliClient:
             ("start_date", first.isoformat()),
             ("end_date", last.isoformat()),
         ]
-        r, body = await self._get("/v1/analytics/users", EP_USER_ANALYTICS, params)
-        top = r.obj(body, "")
-        org_id = r.label(top, "organization_id") or organization_unique_id
+        org_id, org_name, rows = await self._get(
+            "/v1/analytics/users",
+            EP_USER_ANALYTICS,
+            _USERS_ANALYTICS,
+            params,
+            organization_unique_id,
+        )
         return TeliUserAnalytics(
             organization_unique_id=org_id,
-            organization_name=r.label(top, "organization_name") or org_id,
+            organization_name=org_name,
             first=first,
             last=last,
-            rows=tuple(_user_row(r, row, path) for path, row in _rows(r, body, "users")),
+            rows=rows,
         )
 
     async def usage(
@@ -407,43 +423,58 @@ class TeliClient:
                 ("start_date", f"{first.isoformat()}T00:00:00Z"),
                 ("end_date", f"{last.isoformat()}T23:59:59Z"),
             ]
-        r, body = await self._get("/v1/analytics/usage", EP_USAGE, params, base_url=self._usage_url)
-        usage = r.child(r.obj(body, ""), "usage", "")
-        if organization_id is not None:
-            subject_org: str | None = r.text(usage, "organization_id", "usage")
-            subject_user: str | None = None
-            name = r.label(usage, "organization_name") or subject_org or ""
-            email = None
-        else:
-            subject_org = None
-            subject_user = r.text(usage, "user_id", "usage")
-            name = r.label(usage, "user_name") or subject_user or ""
-            email = r.label(usage, "user_email")
-        problems: Problems = {}
-        sms = r.soft_child(usage, "sms", "usage", problems)
-        mms = r.soft_child(usage, "mms", "usage", problems)
-        voice = r.soft_child(usage, "voice", "usage", problems)
-        total_seconds = r.soft_integer(voice, "total_seconds", "usage.voice", problems, "voice")
-        kb_seconds = r.soft_integer(voice, "kb_seconds", "usage.voice", problems)
-        return TeliUsage(
-            organization_unique_id=subject_org,
-            user_unique_id=subject_user,
-            name=name,
-            email=email,
-            sms=_segments(r, sms, "outbound", "inbound", "usage.sms", problems, "sms"),
-            mms=_segments(r, mms, "outbound", "inbound", "usage.mms", problems, "mms"),
-            voice=None
-            if total_seconds is None
-            else TeliVoice(total_seconds=total_seconds, kb_seconds=kb_seconds),
-            first=first,
-            last=last,
-            problems=tuple(problems.items()),
+        return await self._get(
+            "/v1/analytics/usage",
+            EP_USAGE,
+            _USAGE,
+            params,
+            organization_id is not None,
+            first,
+            last,
+            base_url=self._usage_url,
         )
 
 
 def _check_window(first: date, last: date) -> None:
     if last < first:
         raise ValueError(f"empty window: last ({last}) is before first ({first})")
+
+
+def _usage(
+    r: JsonReader, body: Any, by_organization: bool, first: date | None, last: date | None
+) -> TeliUsage:
+    """`analytics/usage` of an organization (`by_organization`) or of a user."""
+    usage = r.child(r.obj(body, ""), "usage", "")
+    if by_organization:
+        subject_org: str | None = r.text(usage, "organization_id", "usage")
+        subject_user: str | None = None
+        name = r.label(usage, "organization_name") or subject_org or ""
+        email = None
+    else:
+        subject_org = None
+        subject_user = r.text(usage, "user_id", "usage")
+        name = r.label(usage, "user_name") or subject_user or ""
+        email = r.label(usage, "user_email")
+    problems: Problems = {}
+    sms = r.soft_child(usage, "sms", "usage", problems)
+    mms = r.soft_child(usage, "mms", "usage", problems)
+    voice = r.soft_child(usage, "voice", "usage", problems)
+    total_seconds = r.soft_integer(voice, "total_seconds", "usage.voice", problems, "voice")
+    kb_seconds = r.soft_integer(voice, "kb_seconds", "usage.voice", problems)
+    return TeliUsage(
+        organization_unique_id=subject_org,
+        user_unique_id=subject_user,
+        name=name,
+        email=email,
+        sms=_segments(r, sms, "outbound", "inbound", "usage.sms", problems, "sms"),
+        mms=_segments(r, mms, "outbound", "inbound", "usage.mms", problems, "mms"),
+        voice=None
+        if total_seconds is None
+        else TeliVoice(total_seconds=total_seconds, kb_seconds=kb_seconds),
+        first=first,
+        last=last,
+        problems=tuple(problems.items()),
+    )
 
 
 def _organization(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliOrganization:
@@ -564,3 +595,236 @@ def _user_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TeliUserAnaly
         total_cost=r.soft_number(row, "total_cost", path, problems),
         problems=tuple(problems.items()),
     )
+
+
+# -- whole bodies, read tolerantly ---------------------------------------------------------------
+
+
+def _organizations(r: JsonReader, body: Any) -> tuple[TeliOrganization, ...]:
+    return tuple(_organization(r, row, path) for path, row in _rows(r, body, "organizations"))
+
+
+def _users(r: JsonReader, body: Any, org_unique_id: str) -> tuple[TeliUser, ...]:
+    return tuple(_user(r, row, path, org_unique_id) for path, row in _rows(r, body, "users"))
+
+
+def _agents(r: JsonReader, body: Any, org_unique_id: str) -> tuple[TeliAgent, ...]:
+    return tuple(_agent(r, row, path, org_unique_id) for path, row in _rows(r, body, "agents"))
+
+
+OrganizationsAnalytics = tuple[str, tuple[TeliOrganizationAnalyticsRow, ...]]
+UsersAnalytics = tuple[str, str, tuple[TeliUserAnalyticsRow, ...]]
+
+
+def _organizations_analytics(r: JsonReader, body: Any) -> OrganizationsAnalytics:
+    """(tenant id, rows) of `analytics/organizations`."""
+    tenant_id = r.label(r.obj(body, ""), "tenant_id") or ""
+    return tenant_id, tuple(_org_row(r, row, path) for path, row in _rows(r, body, "organizations"))
+
+
+def _users_analytics(r: JsonReader, body: Any, org_unique_id: str) -> UsersAnalytics:
+    """(organization id, its name, rows) of `analytics/users`; the id asked for when the body
+    does not say it."""
+    top = r.obj(body, "")
+    org_id = r.label(top, "organization_id") or org_unique_id
+    org_name = r.label(top, "organization_name") or org_id
+    return org_id, org_name, tuple(_user_row(r, row, path) for path, row in _rows(r, body, "users"))
+
+
+# -- the fast path (clients/bodies.py): the same models from msgspec shapes -----------------------
+
+_make_segments = frozen_maker(TeliSegments)
+_make_voice = frozen_maker(TeliVoice)
+_make_organization = frozen_maker(TeliOrganization)
+_make_user = frozen_maker(TeliUser)
+_make_org_row = frozen_maker(TeliOrganizationAnalyticsRow)
+_make_user_row = frozen_maker(TeliUserAnalyticsRow)
+
+
+def _fast_segments(outbound: Any, inbound: Any) -> TeliSegments:
+    """`_segments` of two well-formed counters."""
+    return _make_segments({"outbound": integer(outbound), "inbound": integer(inbound)})
+
+
+def _fast_voice(seconds: Any, calls: Any) -> TeliVoice:
+    """`_voice` of well-formed seconds and calls."""
+    return _make_voice(
+        {"total_seconds": integer(seconds), "kb_seconds": None, "calls": integer(calls)}
+    )
+
+
+def _fast_lifetime_count(value: Any) -> int | None:
+    """A lifetime counter as `soft_integer` reads it with its problems ignored: an int, or None
+    for anything but a number (a Decimal may be integral: the tolerant reader's call)."""
+    if type(value) is int:
+        return value
+    if type(value) is Decimal:
+        raise Unusual
+    return None
+
+
+def _fast_lifetime(outbound: Any, inbound: Any) -> TeliSegments | None:
+    """`_lifetime_segments`: both counters, or None when either reads as None."""
+    outbound, inbound = _fast_lifetime_count(outbound), _fast_lifetime_count(inbound)
+    if outbound is None or inbound is None:
+        return None
+    return _make_segments({"outbound": outbound, "inbound": inbound})
+
+
+def _fast_organization(row: shapes.Organization) -> TeliOrganization:
+    unique_id = row.unique_id
+    return _make_organization(
+        {
+            "unique_id": unique_id,
+            "uuid": label(row.id),
+            "name": label(row.name) or label(row.organization_name) or unique_id,
+            "status": label(row.status),
+            "tenant_id": label(row.tenant_id),
+            "sms": _fast_lifetime(row.total_sms_outbound, row.total_sms_inbound),
+            "mms": _fast_lifetime(row.total_mms_outbound, row.total_mms_inbound),
+            "voice_seconds": _fast_lifetime_count(row.total_voice_seconds),
+            "created_at": moment_of(row.created_at),
+        }
+    )
+
+
+def _fast_user(row: shapes.User, org_unique_id: str) -> TeliUser:
+    unique_id = row.unique_id
+    return _make_user(
+        {
+            "unique_id": unique_id,
+            "uuid": label(row.id),
+            "name": label(row.name) or unique_id,
+            "email": label(row.email),
+            "permission": label(row.permission),
+            "status": label(row.status),
+            "organization_uuid": label(row.organization_id),
+            "organization_unique_id": org_unique_id,
+            "sms": _fast_lifetime(row.total_sms_outbound, row.total_sms_inbound),
+            "mms": _fast_lifetime(row.total_mms_outbound, row.total_mms_inbound),
+            "voice_seconds": _fast_lifetime_count(row.total_voice_seconds),
+            "created_at": moment_of(row.created_at),
+        }
+    )
+
+
+def _fast_org_row(row: shapes.OrganizationUsage) -> TeliOrganizationAnalyticsRow:
+    """`_org_row` of a row whose figures are all well-formed."""
+    unique_id = row.organization_id
+    return _make_org_row(
+        {
+            "organization_unique_id": unique_id,
+            "name": label(row.organization_name) or unique_id,
+            "users_count": integer(row.users_count),
+            "sms": _fast_segments(row.total_sms_sent, row.total_sms_received),
+            "mms": _fast_segments(row.total_mms_sent, row.total_mms_received),
+            "voice": _fast_voice(row.total_voice_seconds, row.total_voice_calls),
+            "api_requests": integer(row.api_requests_count),
+            "api_storage_cost": number(row.api_storage_cost),
+            "phone_rentals": integer(row.phone_rental_count),
+            "phone_purchases": integer(row.phone_purchase_count),
+            "brand_registrations": integer(row.brand_registration_count),
+            "kb_count": integer(row.kb_count),
+            "total_cost": number(row.total_cost),
+            "problems": NO_PROBLEMS,
+        }
+    )
+
+
+def _lenient_number(value: Any) -> Decimal | None:
+    """`soft_number` with its problems ignored, of a value msgspec decoded (its Decimals are
+    finite): the number, or None."""
+    if type(value) is Decimal:
+        return value
+    return Decimal(value) if type(value) is int else None
+
+
+def _fast_costs(
+    costs: Any,
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
+    """`_cost_breakdown`: it feeds no figure and ignores its problems, so nothing is unusual."""
+    if type(costs) is not dict:
+        return None, None, None, None
+    if "sms" in costs or "mms" in costs:
+        sms, mms = _lenient_number(costs.get("sms")), _lenient_number(costs.get("mms"))
+        messaging = None if sms is None or mms is None else sms + mms
+        return messaging, sms, mms, _lenient_number(costs.get("voice"))
+    messaging = _lenient_number(costs.get("messaging_cost"))
+    return messaging, None, None, _lenient_number(costs.get("voice_cost"))
+
+
+def _fast_user_row(row: shapes.UserUsage) -> TeliUserAnalyticsRow:
+    """`_user_row` of a row whose figures are all well-formed."""
+    unique_id = row.user_id
+    messaging, sms_cost, mms_cost, voice_cost = _fast_costs(row.cost_breakdown)
+    return _make_user_row(
+        {
+            "user_unique_id": unique_id,
+            "name": label(row.user_name) or unique_id,
+            "email": label(row.user_email),
+            "sms": _fast_segments(row.total_sms_sent, row.total_sms_received),
+            "mms": _fast_segments(row.total_mms_sent, row.total_mms_received),
+            "voice": _fast_voice(row.total_voice_seconds, row.total_voice_calls),
+            "cost_messaging": messaging,
+            "cost_sms": sms_cost,
+            "cost_mms": mms_cost,
+            "cost_voice": voice_cost,
+            "total_cost": number(row.total_cost),
+            "problems": NO_PROBLEMS,
+        }
+    )
+
+
+def _fast_organizations(r: JsonReader, body: shapes.Organizations) -> tuple[TeliOrganization, ...]:
+    return read_rows(r, body.organizations, "organizations", _fast_organization, _organization)
+
+
+def _fast_users(r: JsonReader, body: shapes.Users, org_unique_id: str) -> tuple[TeliUser, ...]:
+    return read_rows(
+        r,
+        body.users,
+        "users",
+        lambda row: _fast_user(row, org_unique_id),
+        lambda r, row, path: _user(r, row, path, org_unique_id),
+    )
+
+
+def _fast_organizations_analytics(
+    r: JsonReader, body: shapes.OrganizationsAnalytics
+) -> OrganizationsAnalytics:
+    rows = read_rows(r, body.organizations, "organizations", _fast_org_row, _org_row)
+    return label(body.tenant_id) or "", rows
+
+
+def _fast_users_analytics(
+    r: JsonReader, body: shapes.UsersAnalytics, org_unique_id: str
+) -> UsersAnalytics:
+    org_id = label(body.organization_id) or org_unique_id
+    org_name = label(body.organization_name) or org_id
+    return org_id, org_name, read_rows(r, body.users, "users", _fast_user_row, _user_row)
+
+
+_ORGANIZATIONS: Body[shapes.Organizations, tuple[TeliOrganization, ...]] = Body(
+    shapes.Organizations, _fast_organizations, _organizations
+)
+_USERS: Body[shapes.Users, tuple[TeliUser, ...]] = Body(shapes.Users, _fast_users, _users)
+_ORGANIZATIONS_ANALYTICS: Body[shapes.OrganizationsAnalytics, OrganizationsAnalytics] = Body(
+    shapes.OrganizationsAnalytics, _fast_organizations_analytics, _organizations_analytics
+)
+_USERS_ANALYTICS: Body[shapes.UsersAnalytics, UsersAnalytics] = Body(
+    shapes.UsersAnalytics, _fast_users_analytics, _users_analytics
+)
+_AGENTS = Body.plain(_agents)
+_USAGE = Body.plain(_usage)
+
+# Each endpoint's answers, both paths (tests and bench/decoding.py compare them). Users, agents
+# and analytics/users also take the organization's unique id asked for; analytics/usage takes
+# (by organization, first day, last day).
+BODIES: Mapping[str, Body[Any, Any]] = {
+    EP_ORGANIZATIONS: _ORGANIZATIONS,
+    EP_USERS: _USERS,
+    EP_AGENTS: _AGENTS,
+    EP_ORG_ANALYTICS: _ORGANIZATIONS_ANALYTICS,
+    EP_USER_ANALYTICS: _USERS_ANALYTICS,
+    EP_USAGE: _USAGE,
+}

@@ -35,6 +35,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from clients.bodies import parse_json
 from clients.deadline import current_deadline
 from clients.errors import (
     UpstreamBadRequestError,
@@ -420,21 +421,13 @@ class SourceTransport:
         A body that is not JSON raises UpstreamContractError; see `request` for the rest.
         """
         response = await self.request("GET", url, endpoint=endpoint, params=params)
-        try:
-            return jsonlib.loads(response.content, parse_float=parse_float)
-        except (ValueError, UnicodeDecodeError) as exc:
-            # The decoder's position says where it broke without quoting the body.
-            where = (
-                f" ({exc.msg} at char {exc.pos})"
-                if isinstance(exc, jsonlib.JSONDecodeError)
-                else ""
-            )
-            raise UpstreamContractError(
-                f"returned a body that is not JSON{where}",
-                source=self.source,
-                endpoint=endpoint,
-                status=response.status_code,
-            ) from None
+        return parse_json(
+            response.content,
+            source=self.source,
+            endpoint=endpoint,
+            status=response.status_code,
+            parse_float=parse_float,
+        )
 
     async def request(
         self,
