@@ -270,7 +270,7 @@ def _checked(load: LoadRun, variant: Variant, wl: Workload) -> dict[str, Any]:
     answers the load generator kept, each distinct answer of a repeated request once."""
     system = "ours" if variant.system == "ours" else "peer"
     wrong, examples = wrong_answers(load.answers, system, wl)
-    return {"wrong_answers": wrong, "wrong_examples": examples}
+    return {"wrong_answers": wrong, "wrong_examples": examples, "unchecked": load.unchecked}
 
 
 def run_identical(

@@ -68,7 +68,10 @@ def _answer_cache_text(usage: dict[str, Any] | None) -> str:
 
 def _wrong(entry: dict[str, Any]) -> str:
     wrong = entry.get("wrong_answers")
-    return "-" if wrong is None else f"{wrong} of {entry['requests']}"
+    if wrong is None:
+        return "-"
+    unchecked = entry.get("unchecked") or 0
+    return f"{wrong} of {entry['requests']}" + (f" ({unchecked} unchecked)" if unchecked else "")
 
 
 # -- the section ----------------------------------------------------------------------------------

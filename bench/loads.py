@@ -61,6 +61,7 @@ class LoadRun:
     harness_cpu: float  # the load generator's own CPU seconds over the load
     answers: list[Kept]
     reused: int  # requests that repeated a distinct request already sent (they ran out)
+    unchecked: int  # answers not kept for checking (more distinct ones than the cannon keeps)
     calls: Classified
     bound_calls: int  # the sum of the answered requests' lower bounds
 
@@ -112,6 +113,7 @@ def _from_cannon(
         harness_cpu=result.cpu_seconds,
         answers=answers,
         reused=result.reused,
+        unchecked=result.unsampled,
         calls=classify(recorded, today),
         bound_calls=sum(req.plan.total * count for req, _, count in answers),
     )
@@ -143,6 +145,7 @@ def _python_load(
         harness_cpu=harness,
         answers=answers,
         reused=0,
+        unchecked=0,
         calls=load.calls,
         bound_calls=load.bound_calls,
     )

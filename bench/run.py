@@ -683,6 +683,11 @@ def _check_concurrency(cfg: Settings, result: dict[str, Any]) -> None:
                 cfg.failures.append(
                     f"{where}: {entry['wrong_answers']} wrong answers: {entry['wrong_examples']}"
                 )
+            if entry.get("unchecked"):
+                cfg.failures.append(
+                    f"{where}: {entry['unchecked']} answers unchecked (more distinct answers "
+                    "to one repeated request than the load generator keeps)"
+                )
             calls, bound = entry["calls_per_request"], entry["bound_per_request"]
             if calls > bound + 1e-9:
                 cfg.failures.append(f"{where}: {calls:.3f} calls/request > bound {bound:.3f}")

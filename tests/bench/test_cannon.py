@@ -179,3 +179,11 @@ def test_non_2xx_answers_are_counted_and_kept(echo_url: str) -> None:
     busy = [a for a in result.answers if a.status == 503]
     assert result.non2xx == len(busy) == result.requests // 2
     assert all(a.index % 2 == 1 and a.payload()["errors"] for a in busy)
+
+
+def test_distinct_answers_past_max_samples_are_counted_not_kept(echo_url: str) -> None:
+    bodies = [json.dumps({"n": i}) for i in range(20_000)]
+    result = run_cannon(CannonSpec(echo_url, 2, 0.3, bodies=bodies, max_samples=5))
+
+    assert [a.count for a in result.answers] == [1] * 5
+    assert result.unsampled == result.requests - 5 > 0

@@ -199,12 +199,13 @@ def test_a_wrong_answer_counts_once_for_every_request_that_got_it(dataset: Datas
     assert len(examples) == 1 and examples[0].startswith(f"{asked[0]}..{asked[1]}: ")
 
 
-def _section(generator: str | None) -> str:
+def _section(generator: str | None, **extra: Any) -> str:
+    """The report's 16-client section for one identical-load row of ours."""
     entry = {**identical(100.0, 0.0, 0.003), "p50": 0.01, "p95": 0.02, "p99": 0.03, "errors": 0}
-    conc = {
+    conc: dict[str, Any] = {
         "scale": "S",
         "peers": False,
-        "identical": {"clients": 16, "duration": 4.0, "ours": entry},
+        "identical": {"clients": 16, "duration": 4.0, "ours": {**entry, **extra}},
         "distinct": {"clients": 16, "duration": 4.0},
     }
     if generator is not None:
@@ -223,3 +224,8 @@ def test_the_tables_name_the_load_generator_and_flag_the_python_fallback() -> No
         "bench/peers)**: their own CPU per request exceeds the servers'" in fallback
     )
     assert "| x | 3.0 | 100.0 | 10.0 | 20.0 | 30.0 | 1.00 |" in cannon
+    assert "| 0 of 400 |" in cannon
+
+
+def test_answers_left_unchecked_are_shown_next_to_the_wrong_ones() -> None:
+    assert "| 0 of 400 (12 unchecked) |" in _section("autocannon 8.0.0", unchecked=12)
