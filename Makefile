@@ -136,7 +136,9 @@ test-clients: $(STAMP) $(TS_CLIENT_STAMP) $(ARIADNE_STAMP)
 	$(BIN)/python -m pytest -q -m codegen tests/codegen
 
 # Benchmarks (bench/, results in bench/results/): the `bench` extra (matplotlib, psutil,
-# pyinstrument) only for these targets; the peer gateways from npm (bench/peers/package-lock.json).
+# pyinstrument) only for these targets; the peer gateways and autocannon, the 16-client loads'
+# generator, from npm (bench/peers/package-lock.json). bench-quick (CI) does not install them: its
+# 16-client loads then fall back to Python clients, labelled as such in its report.
 BENCH_STAMP := $(VENV)/.bench-installed
 PEERS_STAMP := bench/peers/node_modules/.installed
 

@@ -50,14 +50,15 @@ def check_ours_dashboard(payload: dict[str, Any], wl: Workload, rng: Range) -> l
 
 
 def wrong_answers(
-    kept: Sequence[tuple[Request, dict[str, Any]]], system: str, wl: Workload
+    kept: Sequence[tuple[Request, dict[str, Any], int]], system: str, wl: Workload
 ) -> tuple[int, list[str]]:
-    """How many kept answers are wrong for their own request's range, and a few examples."""
+    """How many answers are wrong for their own request's range, and a few examples. Each kept
+    answer stands for `count` requests that got the very same answer (checked once)."""
     from bench.peers import check_peer_dashboard
 
     wrong = 0
     examples: list[str] = []
-    for req, payload in kept:
+    for req, payload, count in kept:
         rng = range_of(req)
         if system == "ours":
             problems = check_ours_dashboard(payload, wl, rng)
@@ -66,7 +67,7 @@ def wrong_answers(
             if payload.get("errors"):
                 problems.append(f"errors: {str(payload['errors'])[:200]}")
         if problems:
-            wrong += 1
+            wrong += count
             if len(examples) < 3:
                 examples.append(f"{rng[0]}..{rng[1]}: {problems[0]}")
     return wrong, examples

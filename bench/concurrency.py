@@ -16,6 +16,12 @@ Talkdesk's filter, see bench/peers.py); usagegraph runs with only those sources 
 Upstream calls per request are the sandbox's data calls over the whole load, divided by the
 requests answered; the peers' per-request listing calls (their entity lists) are counted apart.
 
+The 16 clients are autocannon's connections (bench.loads), whose own CPU per request is a small
+fraction of any server's; without bench/peers/node_modules, bench.load's Python clients stand in
+and every figure is labelled with the generator that sent it. Answers are checked from what the
+generator kept: each distinct answer of the identical load once (weighted by how many requests
+got it), every answer of the distinct load against its own request's range.
+
 The checks (every mode, `make bench-quick` included) prove the mechanisms rather than time
 them: 16 identical dashboards released at one instant on a server with the cache off cost one
 request's upstream calls (coalescing); a repeated dashboard on the defaults is answered from
@@ -28,8 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -38,10 +43,11 @@ import httpx
 
 from bench.answers import wrong_answers
 from bench.bounds import Range
-from bench.load import LoadResult, Sample, burst, percentile, run_load, sequential
+from bench.load import Sample, burst, percentile, sequential
+from bench.loads import LoadRun, distinct_load, generator_name, identical_load
 from bench.options import OURS, TAILCALL_KINDS, with_cache, with_workers
 from bench.procs import Process, RssSampler, Sandbox, Serve, ServeOptions, start_serve
-from bench.scenarios import Request, Workload, cold_ranges
+from bench.scenarios import Request, Workload, cold_ranges, distinct_ranges
 from bench.scrape import answer_outcomes, scrape_workers, value
 from sandbox.dataset import months_between
 
@@ -50,6 +56,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLIENTS",
+    "DEFAULTS",
+    "DISTINCT",
+    "IDENTICAL",
     "SCALE",
     "answer_cache_usage",
     "check_answer_bound",
@@ -162,37 +171,37 @@ def _warm_up(run: Running, sandbox: Sandbox, req: Request) -> Sample:
     return samples[0]
 
 
-class Cpu:
-    """CPU seconds spent during a load by the server's process tree and by this harness (the
-    clients: on a shared 2-core machine, what they use is not the server's to use)."""
+class ServerCpu:
+    """CPU seconds the server's process tree spends during a load (user + system: its own work,
+    whatever else runs on the shared machine)."""
 
     def __init__(self, server: Process) -> None:
         self._server = server
-        self._server_start = server.cpu_seconds()
-        self._harness_start = time.process_time()
-        self.server = self.harness = 0.0
+        self._start = server.cpu_seconds()
+        self.seconds = 0.0
 
     def stop(self) -> None:
-        self.server = self._server.cpu_seconds() - self._server_start
-        self.harness = time.process_time() - self._harness_start
+        self.seconds = self._server.cpu_seconds() - self._start
 
 
-def _load_figures(result: LoadResult, cpu: Cpu) -> dict[str, Any]:
-    """Throughput, latency, calls per request, and CPU per request: the server's own (its
-    process tree's user + system time: steady on a shared machine) and the harness's."""
-    requests = result.requests or math.nan
+def _load_figures(run: LoadRun, cpu: ServerCpu) -> dict[str, Any]:
+    """Throughput, latency, calls per request, and CPU per request: the server's own and the
+    load generator's."""
+    requests = run.requests or math.nan
     return {
-        "cpu_per_request": cpu.server / requests,
-        "harness_cpu_per_request": cpu.harness / requests,
-        "requests": result.requests,
-        "seconds": result.seconds,
-        "throughput": result.throughput,
-        "p50": percentile(result.latencies, 50),
-        "p95": percentile(result.latencies, 95),
-        "errors": result.errors,
-        "calls_per_request": result.calls_per_request,
-        "listing_per_request": result.calls.discovery_total / requests,
-        "bound_per_request": result.bound_calls / requests,
+        "generator": run.generator,
+        "cpu_per_request": cpu.seconds / requests,
+        "harness_cpu_per_request": run.harness_cpu / requests,
+        "requests": run.requests,
+        "seconds": run.seconds,
+        "throughput": run.throughput,
+        "p50": run.p50,
+        "p95": run.p95,
+        "p99": run.p99,
+        "errors": run.errors,
+        "calls_per_request": run.calls_per_request,
+        "listing_per_request": run.calls.discovery_total / requests,
+        "bound_per_request": run.bound_calls / requests,
     }
 
 
@@ -203,24 +212,6 @@ def _peer_problems(variant: Variant, first: Sample, wl: Workload) -> list[str]:
 
     problems = check_peer_dashboard(first.payload, wl.ds, wl.last_month)
     return [*problems, *(f"error: {e}" for e in first.errors)]
-
-
-class ColdRanges:
-    """`make(client, i)` for run_load: the next range no request used, counting reuses once
-    they run out."""
-
-    def __init__(self, wl: Workload, build: Callable[[Range], Request]) -> None:
-        self._ranges = cold_ranges(wl.ds.start, wl.today)
-        self._build = build
-        self._seen: set[Range] = set()
-        self.reused = 0
-
-    def __call__(self, client: int, i: int) -> Request:
-        rng = next(self._ranges)
-        if rng in self._seen:
-            self.reused += 1
-        self._seen.add(rng)
-        return self._build(rng)
 
 
 def _identical(
@@ -235,18 +226,8 @@ def _identical(
         req = _request_for(variant, wl, setup)(wl.last_month)
         first = _warm_up(run, sandbox, req)
         seq = asyncio.run(sequential(run.url, sandbox, [req] * samples))
-        kept: list[tuple[Request, dict[str, Any]]] = []
-        cpu = Cpu(run.process)
-        load = asyncio.run(
-            run_load(
-                run.url,
-                sandbox,
-                lambda c, i: req,
-                concurrency=CLIENTS,
-                duration=duration,
-                keep=kept,
-            )
-        )
+        cpu = ServerCpu(run.process)
+        load = identical_load(run.url, sandbox, req, connections=CLIENTS, duration=duration)
         cpu.stop()
         answers = answer_cache_usage(run.serve, run.workers) if run.serve else {}
         entry = {
@@ -262,37 +243,34 @@ def _identical(
             **_load_figures(load, cpu),
             "answer_cache": answers,
         }
-    return {**entry, **_checked(kept, variant, wl), "peak_rss": rss.peak}
+    return {**entry, **_checked(load, variant, wl), "peak_rss": rss.peak}
 
 
 def _distinct(
     variant: Variant, sandbox: Sandbox, wl: Workload, setup: PeerSetup | None, duration: float
 ) -> dict[str, Any]:
     build = _request_for(variant, wl, setup)
-    make = ColdRanges(wl, build)
-    kept: list[tuple[Request, dict[str, Any]]] = []
+    requests = [build(rng) for rng in distinct_ranges(wl.ds.start, wl.today)]
     with _running(variant, sandbox, setup) as run:
         _warm_up(run, sandbox, build(wl.last_month))
-        cpu = Cpu(run.process)
-        load = asyncio.run(
-            run_load(run.url, sandbox, make, concurrency=CLIENTS, duration=duration, keep=kept)
-        )
+        cpu = ServerCpu(run.process)
+        load = distinct_load(run.url, sandbox, requests, connections=CLIENTS, duration=duration)
         cpu.stop()
     return {
         "label": variant.label,
         "workers": run.workers,
         **_load_figures(load, cpu),
-        **_checked(kept, variant, wl),
-        "ranges_reused": make.reused,
+        **_checked(load, variant, wl),
+        "ranges_reused": load.reused,
     }
 
 
-def _checked(
-    kept: list[tuple[Request, dict[str, Any]]], variant: Variant, wl: Workload
-) -> dict[str, Any]:
-    """Every answer of the load checked against the dataset, after the load (not timed)."""
-    wrong, examples = wrong_answers(kept, "ours" if variant.system == "ours" else "peer", wl)
-    return {"wrong_answers": wrong, "wrong_examples": examples}
+def _checked(load: LoadRun, variant: Variant, wl: Workload) -> dict[str, Any]:
+    """Every answer of the load checked against the dataset, after the load (not timed): the
+    answers the load generator kept, each distinct answer of a repeated request once."""
+    system = "ours" if variant.system == "ours" else "peer"
+    wrong, examples = wrong_answers(load.answers, system, wl)
+    return {"wrong_answers": wrong, "wrong_examples": examples, "unchecked": load.unchecked}
 
 
 def run_identical(
@@ -303,11 +281,12 @@ def run_identical(
     samples: int,
     duration: float,
     log: Log,
+    variants: Sequence[Variant] = IDENTICAL,
 ) -> dict[str, Any]:
     """(a): per variant, the sequential p50 of the dashboard (after a warm-up request), then
     16 clients sending it for `duration` seconds. Peers only with a `setup`."""
-    out: dict[str, Any] = {"clients": CLIENTS, "duration": duration}
-    for variant in IDENTICAL:
+    out: dict[str, Any] = {"clients": CLIENTS, "duration": duration, "generator": generator_name()}
+    for variant in variants:
         if variant.system != "ours" and setup is None:
             continue
         try:
@@ -335,11 +314,12 @@ def run_distinct(
     *,
     duration: float,
     log: Log,
+    variants: Sequence[Variant] = DISTINCT,
 ) -> dict[str, Any]:
     """(b): per variant, 16 clients for `duration` seconds, every request a range no request
     before it used (the same sequence for every variant)."""
-    out: dict[str, Any] = {"clients": CLIENTS, "duration": duration}
-    for variant in DISTINCT:
+    out: dict[str, Any] = {"clients": CLIENTS, "duration": duration, "generator": generator_name()}
+    for variant in variants:
         if variant.system != "ours" and setup is None:
             continue
         try:

@@ -68,10 +68,24 @@ def _answer_cache_text(usage: dict[str, Any] | None) -> str:
 
 def _wrong(entry: dict[str, Any]) -> str:
     wrong = entry.get("wrong_answers")
-    return "-" if wrong is None else f"{wrong} of {entry['requests']}"
+    if wrong is None:
+        return "-"
+    unchecked = entry.get("unchecked") or 0
+    return f"{wrong} of {entry['requests']}" + (f" ({unchecked} unchecked)" if unchecked else "")
 
 
 # -- the section ----------------------------------------------------------------------------------
+
+
+def _generator_text(generator: str | None) -> str:
+    if not generator:
+        return "16 Python clients (results from before the generator was recorded)"
+    if generator.startswith("python"):
+        return (
+            f"**{generator}**: their own CPU per request exceeds the servers', so req/s here "
+            "measures the clients (`make bench` installs autocannon)"
+        )
+    return f"{generator}, 16 keep-alive connections, one request in flight on each"
 
 
 def section_lines(results: dict[str, Any]) -> list[str]:
@@ -85,36 +99,37 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         f"{conc['scale']}, Telzino + Teli)",
         "",
         "Every system answers the same dashboard over Telzino and Teli (what Tailcall can "
-        "express); usagegraph runs with only those sources configured. Server CPU is the server's "
-        "process tree's user + system time over the load per request (steadier than req/s on a "
-        "shared machine); harness CPU is the load generator's own (its 16 Python clients share "
-        "the same cores: where server + harness CPU per request times req/s nears the core "
-        "count, req/s measures the machine, and the server CPU column is the comparison that "
-        "carries over). Upstream data calls per "
-        "request are the sandbox's over the whole load divided by the requests answered; the "
-        "peers' entity listings are counted apart. Sequential: one client, the same dashboard "
-        "after one warm-up request (usagegraph's defaults answer it from the answer cache).",
+        "express); usagegraph runs with only those sources configured. The 16 clients: "
+        f"{_generator_text(conc.get('generator'))}. Server CPU is the server's process tree's "
+        "user + system time over the load per request (steadier than req/s on a shared "
+        "machine); harness CPU is the load generator's own (it shares the same 2 cores: where "
+        "server + harness CPU per request times req/s nears the core count, req/s measures the "
+        "machine, and the server CPU column is the comparison that carries over). Upstream data "
+        "calls per request are the sandbox's over the whole load divided by the requests "
+        "answered; the peers' entity listings are counted apart. Sequential: one client, the "
+        "same dashboard after one warm-up request (usagegraph's defaults answer it from the "
+        "answer cache).",
         "",
         f"### Identical dashboards: {identical['clients']} clients for "
         f"{identical['duration']:.0f} s",
         "",
-        "| system | sequential p50 ms | req/s | p50 ms | p95 ms | server CPU ms / request | "
-        "harness CPU ms / request | upstream data calls / request | listing calls / request | "
-        "errors | wrong answers | answer cache | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| system | sequential p50 ms | req/s | p50 ms | p95 ms | p99 ms | server CPU ms / "
+        "request | harness CPU ms / request | upstream data calls / request | listing calls / "
+        "request | errors | wrong answers | answer cache | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in identical.values():
         if not isinstance(entry, dict):
             continue
         if "failed" in entry:
-            lines.append(f"| {entry['label']} | failed: `{entry['failed'][:200]}` ||||||||| ")
+            lines.append(f"| {entry['label']} | failed: `{entry['failed'][:200]}` |||||||||| ")
             continue
         errors = entry["errors"] + entry.get("sequential_errors", 0)
         wrong = entry.get("wrong_or_missing") or []
         lines.append(
             f"| {entry['label']} | {_ms(entry['sequential_p50'], 1)} | "
             f"{_num(entry['throughput'])} | {_ms(entry['p50'], 1)} | {_ms(entry['p95'], 1)} | "
-            f"{_ms(entry.get('cpu_per_request'), 2)} | "
+            f"{_ms(entry.get('p99'), 1)} | {_ms(entry.get('cpu_per_request'), 2)} | "
             f"{_ms(entry.get('harness_cpu_per_request'), 2)} | "
             f"{_num(entry['calls_per_request'], 3)} | {_num(entry['listing_per_request'], 3)} | "
             f"{errors}{f' ({len(wrong)} wrong/missing)' if wrong else ''} | "
@@ -126,21 +141,22 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         f"### Distinct variables: {distinct['clients']} clients for {distinct['duration']:.0f} "
         "s, every request a range no request used before",
         "",
-        "| system | req/s | p50 ms | p95 ms | server CPU ms / request | harness CPU ms / request "
-        "| upstream data calls / request | lower bound / request | listing calls / request | "
-        "errors | wrong answers |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| system | req/s | p50 ms | p95 ms | p99 ms | server CPU ms / request | harness CPU ms "
+        "/ request | upstream data calls / request | lower bound / request | listing calls / "
+        "request | errors | wrong answers |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in distinct.values():
         if not isinstance(entry, dict):
             continue
         if "failed" in entry:
-            lines.append(f"| {entry['label']} | failed: `{entry['failed'][:200]}` ||||||| ")
+            lines.append(f"| {entry['label']} | failed: `{entry['failed'][:200]}` |||||||| ")
             continue
         reused = f" ({entry['ranges_reused']} ranges reused)" if entry["ranges_reused"] else ""
         lines.append(
             f"| {entry['label']} | {_num(entry['throughput'])}{reused} | {_ms(entry['p50'], 1)} "
-            f"| {_ms(entry['p95'], 1)} | {_ms(entry.get('cpu_per_request'), 2)} | "
+            f"| {_ms(entry['p95'], 1)} | {_ms(entry.get('p99'), 1)} | "
+            f"{_ms(entry.get('cpu_per_request'), 2)} | "
             f"{_ms(entry.get('harness_cpu_per_request'), 2)} | "
             f"{_num(entry['calls_per_request'], 2)} | "
             f"{_num(entry['bound_per_request'], 2)} | {_num(entry['listing_per_request'], 2)} | "
@@ -213,9 +229,13 @@ def target_lines(results: dict[str, Any]) -> list[str]:
     two_d = _entry(results, "distinct", "ours-workers-2")
 
     def missing(name: str) -> str:
-        return f"- **{name}**: not measured (a system did not run; see the tables)."
+        if not (results.get("concurrency") or {}).get("peers", True):
+            why = "the peers did not run: --quick, --no-peers, or bench/peers/node_modules missing"
+        else:
+            why = "a system did not run; see the tables"
+        return f"- **{name}**: not measured ({why})."
 
-    if not results.get("concurrency"):  # --quick, --no-concurrency: only the per-scale ones
+    if not results.get("concurrency"):  # --no-concurrency: only the per-scale ones
         return [_warm_l_line(results), _memory_line(results)]
 
     name = "Identical dashboards, 16 clients, defaults: req/s ≥ 1.5x Tailcall-with-dedupe's"

@@ -483,7 +483,10 @@ Fixed, each in its own commit (in-process timings against the sandbox at 25 ms):
    near 126 MB.
 16. uvloop and httptools were measured, interleaved against the same server: no change in the
    mixed query's latency, so they are not dependencies (the clients are tested on uvloop, which
-   uvicorn picks when it is installed).
+   uvicorn picks when it is installed). Later, measured with autocannon instead of the Python
+   clients, httptools doubled the req/s of an answer from the answer cache (4,249 -> 8,186 at
+   16 connections) and became a dependency; the header above names the loop and parser of
+   each run.
 
 What remains. In the M mixed query (72 calls): the HTTP client, ~0.6 ms of CPU per upstream
 call in httpx's request/response models, URL parsing and httpcore's pool. In the L dashboard
@@ -554,6 +557,17 @@ METHOD = """## How the figures are computed
   from one upstream call carrying the first request's dates, so most of its distinct-variables
   answers are another range's numbers, with `dedupe` on or off (one request at a time it is
   right); its speed there is not comparable.
+- **The 16 clients** are autocannon's 16 keep-alive connections (npm, `bench/peers/cannon.mjs`),
+  one request in flight on each, for the load's duration; then each finishes the request it has
+  in flight, so every request sent is answered and every upstream call recorded belongs to one
+  (the time ends at the last answer). Python's httpx spent 1.4-2.5 ms of CPU per request on this
+  machine, more than the servers, so req/s measured the client; autocannon's own CPU per
+  request is shown next to the servers'. Without `bench/peers/node_modules` the Python clients
+  stand in, and the tables say so. The answers are checked from what autocannon kept: the
+  identical load's distinct answers (by SHA-1 of the body) once each, counted for every request
+  that got it; every answer of the distinct load against its own request's range. Sequential
+  figures (one request at a time, each with its own upstream call count) still come from the
+  Python client.
 """
 
 
@@ -564,7 +578,8 @@ def write(results: dict[str, Any], out: Path, *, docs: Path | None = None) -> No
         "# usagegraph benchmark",
         "",
         f"{results['date']} · {m['cpus']} CPUs, {m['memory_gb']} GB · Python {m['python']} · "
-        f"{m['platform']} · {results['latency_ms']} ms injected per upstream call · run took "
+        f"{m['platform']} · {_stack(m)} · {results['latency_ms']} ms injected per upstream "
+        "call · run took "
         f"{results['seconds']:.0f} s{' · quick' if results['quick'] else ''} · load average "
         f"{results.get('load_before', '?')} before, {results.get('load_after', '?')} after",
         "",
@@ -584,6 +599,14 @@ def write(results: dict[str, Any], out: Path, *, docs: Path | None = None) -> No
         docs.write_text(_docs(results), encoding="utf-8")
 
 
+def _stack(machine: dict[str, Any]) -> str:
+    """The event loop and HTTP parser uvicorn used (results before they were recorded: '?')."""
+    return (
+        f"uvicorn on {machine.get('event_loop', '?')} with {machine.get('http_parser', '?')} "
+        "parsing HTTP"
+    )
+
+
 def _docs(results: dict[str, Any]) -> str:
     m = results["machine"]
     scales = results["scales"]
@@ -597,7 +620,7 @@ def _docs(results: dict[str, Any]) -> str:
         "",
         f"- Date: {results['date']}",
         f"- Machine: {m['cpus']} CPUs, {m['memory_gb']} GB RAM, {m['processor']}, {m['platform']}, "
-        f"Python {m['python']}, the servers on {m.get('event_loop', 'asyncio')}'s event loop",
+        f"Python {m['python']}, {_stack(m)}",
         f"- Load average (1 / 5 / 15 min) before and after: {results.get('load_before', '?')}; "
         f"{results.get('load_after', '?')} (other work on the machine skews timings, not calls)",
         f"- Injected upstream latency: {results['latency_ms']} ms per call; scales S (3 resellers, "

@@ -34,6 +34,7 @@ __all__ = [
     "Request",
     "Workload",
     "cold_ranges",
+    "distinct_ranges",
     "range_pool",
 ]
 
@@ -100,6 +101,23 @@ def cold_ranges(first: date, today: date) -> Iterator[Range]:
             while start + timedelta(days=days - 1) <= last:
                 yield start, start + timedelta(days=days - 1)
                 start += timedelta(days=1)
+
+
+# generous: a 16-client load of distinct dashboards does not run out of them at S (9,342 there)
+MAX_DISTINCT = 20_000
+
+
+def distinct_ranges(first: date, today: date, limit: int = MAX_DISTINCT) -> list[Range]:
+    """Every range `cold_ranges` yields before it starts over (at most `limit`), in its order:
+    no two alike, so no cache can answer one from another."""
+    out: list[Range] = []
+    seen: set[Range] = set()
+    for rng in cold_ranges(first, today):
+        if rng in seen or len(out) >= limit:
+            break
+        seen.add(rng)
+        out.append(rng)
+    return out
 
 
 def _rng(rng: Range) -> dict[str, str]:

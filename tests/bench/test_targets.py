@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from bench.answers import check_ours_dashboard
-from bench.concurrency_report import target_lines
-from bench.scenarios import Workload, cold_ranges
+from bench.answers import check_ours_dashboard, wrong_answers
+from bench.concurrency_report import section_lines, target_lines
+from bench.scenarios import Workload, cold_ranges, distinct_ranges
 from sandbox.dataset import Dataset
 
 MB = 2**20
@@ -124,6 +124,16 @@ def test_a_system_that_did_not_run_is_said_so() -> None:
     )
 
 
+def test_a_run_without_peers_says_why_their_targets_were_not_measured() -> None:
+    quick = results(ours=identical(750.0, 0.0, 0.007))
+    quick["concurrency"]["peers"] = False
+
+    assert target_lines(quick)[0].endswith(
+        "not measured (the peers did not run: --quick, --no-peers, or bench/peers/node_modules "
+        "missing)."
+    )
+
+
 def test_cold_ranges_are_distinct_never_whole_months_and_stay_before_discovery() -> None:
     first, today = date(2026, 9, 1), date(2026, 12, 2)  # 85 days before discovery's window
     distinct = sum(85 - days + 1 for days in range(1, 28))
@@ -135,31 +145,87 @@ def test_cold_ranges_are_distinct_never_whole_months_and_stay_before_discovery()
     assert max((b - a).days + 1 for a, b in spans) == 27  # never a whole month
 
 
+def test_the_distinct_load_gets_every_cold_range_once_and_no_more() -> None:
+    first, today = date(2026, 9, 1), date(2026, 12, 2)
+    every = distinct_ranges(first, today)
+    capped = distinct_ranges(first, today, limit=100)
+
+    assert len(every) == len(set(every)) == 1944  # the whole cycle of cold_ranges, no repeat
+    assert every[:3] == [(first, first), (first + timedelta(days=1),) * 2, (date(2026, 9, 3),) * 2]
+    assert capped == every[:100]
+
+
+def _answer(wl: Workload, rng: tuple[date, date]) -> dict[str, Any]:
+    """Our dashboard's answer with the dataset's outbound SMS for `rng`."""
+    orgs = [
+        {
+            "id": o.id,
+            "usage": {
+                "sms": {
+                    "outboundSegments": wl.ds.teli_org_totals(o.teli.unique_id, *rng)["sms_out"]
+                }
+            },
+        }
+        for o in wl.orgs
+        if o.teli is not None
+    ]
+    return {"data": {"resellers": [{"organizations": orgs}]}}
+
+
 def test_an_answer_for_another_range_is_caught(dataset: Dataset) -> None:
     wl = Workload(dataset)
     asked = wl.pool[3]  # a week of last month
     other = (asked[0] + timedelta(days=1), asked[1] + timedelta(days=1))
 
-    def answer(rng: tuple[date, date]) -> dict[str, Any]:
-        orgs = [
-            {
-                "id": o.id,
-                "usage": {
-                    "sms": {
-                        "outboundSegments": dataset.teli_org_totals(o.teli.unique_id, *rng)[
-                            "sms_out"
-                        ]
-                    }
-                },
-            }
-            for o in wl.orgs
-            if o.teli is not None
-        ]
-        return {"data": {"resellers": [{"organizations": orgs}]}}
-
-    assert check_ours_dashboard(answer(asked), wl, asked) == []
-    wrong = check_ours_dashboard(answer(other), wl, asked)
+    assert check_ours_dashboard(_answer(wl, asked), wl, asked) == []
+    wrong = check_ours_dashboard(_answer(wl, other), wl, asked)
     assert len(wrong) >= len([o for o in wl.orgs if o.teli]) // 2
     assert check_ours_dashboard({"data": {"resellers": []}}, wl, asked) == [
         "no organization with a Teli part in the answer"
     ]
+
+
+def test_a_wrong_answer_counts_once_for_every_request_that_got_it(dataset: Dataset) -> None:
+    wl = Workload(dataset)
+    asked, other = wl.pool[3], wl.pool[4]
+    kept = [
+        (wl.dashboard(asked), _answer(wl, asked), 900),  # 900 requests got the right answer
+        (wl.dashboard(asked), _answer(wl, other), 7),  # 7 got another week's numbers
+    ]
+
+    wrong, examples = wrong_answers(kept, "ours", wl)
+
+    assert wrong == 7
+    assert len(examples) == 1 and examples[0].startswith(f"{asked[0]}..{asked[1]}: ")
+
+
+def _section(generator: str | None, **extra: Any) -> str:
+    """The report's 16-client section for one identical-load row of ours."""
+    entry = {**identical(100.0, 0.0, 0.003), "p50": 0.01, "p95": 0.02, "p99": 0.03, "errors": 0}
+    conc: dict[str, Any] = {
+        "scale": "S",
+        "peers": False,
+        "identical": {"clients": 16, "duration": 4.0, "ours": {**entry, **extra}},
+        "distinct": {"clients": 16, "duration": 4.0},
+    }
+    if generator is not None:
+        conc["generator"] = generator
+    return "\n".join(section_lines({"concurrency": conc}))
+
+
+def test_the_tables_name_the_load_generator_and_flag_the_python_fallback() -> None:
+    cannon = _section("autocannon 8.0.0 (bench/peers/cannon.mjs)")
+    fallback = _section("python httpx clients (fallback: autocannon not installed in bench/peers)")
+
+    assert "The 16 clients: autocannon 8.0.0 (bench/peers/cannon.mjs), 16 keep-alive" in cannon
+    assert "fallback" not in cannon
+    assert (
+        "The 16 clients: **python httpx clients (fallback: autocannon not installed in "
+        "bench/peers)**: their own CPU per request exceeds the servers'" in fallback
+    )
+    assert "| x | 3.0 | 100.0 | 10.0 | 20.0 | 30.0 | 1.00 |" in cannon
+    assert "| 0 of 400 |" in cannon
+
+
+def test_answers_left_unchecked_are_shown_next_to_the_wrong_ones() -> None:
+    assert "| 0 of 400 (12 unchecked) |" in _section("autocannon 8.0.0", unchecked=12)
