@@ -46,17 +46,26 @@ from clients.bodies import (
     Unusual,
     as_mapping,
     count,
+    dict_setter,
     frozen_maker,
     number,
     read_rows,
 )
-from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, moment_of
+from clients.decoding import (
+    NO_PROBLEMS,
+    JsonReader,
+    Problems,
+    RowProblems,
+    join_path,
+    moment_of,
+)
 from clients.errors import UpstreamContractError
 from clients.transport import OAuthClientCredentials, SourceTransport, join_url
 
 __all__ = [
     "AGENTS_MAX_PAGE_SIZE",
     "BODIES",
+    "MAX_MINUTES",
     "TELZINO_AUDIENCE",
     "TelzinoAgentInfo",
     "TelzinoAgentMinutes",
@@ -211,11 +220,36 @@ class TelzinoAgentInfo:
 
 _SIXTY = Decimal(60)
 
+# A minutes figure at or past this size is no voice time (10^15 min is ~1.9 billion years) but a
+# broken body, and its seconds would not even fit 64 bits (the cache's MessagePack ints): with
+# 1e999990, `minutes_to_seconds` builds a 3-million-bit int for ~25 s of CPU; 1e999999
+# overflows the Decimal context. Such a figure is read as unusable, like a mistyped one.
+MAX_MINUTES = Decimal(10) ** 15
+_MIN_MINUTES = -MAX_MINUTES
+_BEYOND = "is too large to be voice minutes"
+
 
 def minutes_to_seconds(minutes: Decimal) -> int:
-    """Seconds from vendor minutes rounded to 0.01 (exact for one agent's or one org's total)."""
+    """Seconds from vendor minutes rounded to 0.01 (exact for one agent's or one org's total);
+    for minutes within `MAX_MINUTES` either way."""
     # the rounding passed by position: _decimal parses a keyword ~0.2 µs slower, per agent
     return int((minutes * _SIXTY).to_integral_value(ROUND_HALF_UP))
+
+
+def _soft_minutes(
+    r: JsonReader,
+    row: Mapping[str, Any],
+    key: str,
+    path: str,
+    problems: Problems,
+    name: str = "minutes",
+) -> Decimal | None:
+    """`soft_number` of a minutes figure, which must also be within `MAX_MINUTES`."""
+    minutes = r.soft_number(row, key, path, problems, name)
+    if minutes is None or _MIN_MINUTES < minutes < MAX_MINUTES:
+        return minutes
+    problems.setdefault(name, r.fail(join_path(path, key), _BEYOND))
+    return None
 
 
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -268,7 +302,7 @@ def _identity(r: JsonReader, row: Mapping[str, Any], path: str) -> dict[str, Any
 def _agent_minutes(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutes:
     agent_id = r.text(row, "agent_id", path)
     problems: Problems = {}
-    minutes = r.soft_number(row, "voice_minutes", path, problems, "minutes")
+    minutes = _soft_minutes(r, row, "voice_minutes", path, problems)
     return TelzinoAgentMinutes(
         agent_id=agent_id,
         agent_name=r.label(row, "agent_name") or agent_id,
@@ -320,7 +354,7 @@ def _agents(
 def _org_minutes(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoOrgMinutes:
     identity = _identity(r, row, path)
     problems: Problems = {}
-    minutes = r.soft_number(row, "total_voice_minutes", path, problems, "minutes")
+    minutes = _soft_minutes(r, row, "total_voice_minutes", path, problems)
     agents = _agents(r, row, path, problems)
     return TelzinoOrgMinutes(
         **identity,
@@ -335,7 +369,7 @@ def _org_minutes(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoOrg
 def _billing_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoBillingRow:
     identity = _identity(r, row, path)
     problems: Problems = {}
-    minutes = r.soft_number(row, "voice_minutes", path, problems, "minutes")
+    minutes = _soft_minutes(r, row, "voice_minutes", path, problems)
     return TelzinoBillingRow(
         **identity,
         minutes=minutes,
@@ -347,6 +381,8 @@ def _billing_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoBil
 
 def _agent_minutes_row(r: JsonReader, row: Mapping[str, Any], path: str) -> TelzinoAgentMinutesRow:
     minutes = r.number(row, "total_minutes", path)
+    if not _MIN_MINUTES < minutes < MAX_MINUTES:  # a required figure: the whole answer fails
+        raise r.fail(join_path(path, "total_minutes"), _BEYOND)
     return TelzinoAgentMinutesRow(
         agent_id=r.text(row, "agent_id", path),
         agent_name=r.text(row, "agent_name", path),
@@ -416,43 +452,62 @@ def _org_rows(
 
 _make_org_minutes = frozen_maker(TelzinoOrgMinutes)
 _make_billing_row = frozen_maker(TelzinoBillingRow)
-_make_agent_info = frozen_maker(TelzinoAgentInfo)
+_set_agent_dict = dict_setter(TelzinoAgentMinutes)
+_set_agent_info_dict = dict_setter(TelzinoAgentInfo)
+
+_ZERO = Decimal(0)
+_SIX_THOUSAND = Decimal(6000)
 
 
-def _fast_identity(row: shapes.OrgMinutes | shapes.BillingRow) -> dict[str, Any]:
-    """`_identity`'s fields (it cannot fail once the shape holds a string id), in a dict the
-    caller completes with the row's figures."""
+def _fast_minutes(value: Any) -> Decimal:
+    """A minutes figure as `_soft_minutes` reads a well-formed one."""
+    minutes = number(value)
+    if _MIN_MINUTES < minutes < MAX_MINUTES:
+        return minutes
+    raise Unusual
+
+
+def _fast_identity(row: shapes.OrgMinutes | shapes.BillingRow) -> tuple[str, str, str | None, str]:
+    """`_identity`'s fields (it cannot fail once the shape holds a string id)."""
     organization_id = row.organization_id
     name, reseller_id, reseller_name = row.organization_name, row.reseller_id, row.reseller_name
     if type(reseller_id) is not str:
         reseller_id = None
-    return {
-        "organization_id": organization_id,
-        "organization_name": name if type(name) is str and name else organization_id,
-        "reseller_id": reseller_id,
-        "reseller_name": reseller_name
-        if type(reseller_name) is str and reseller_name
-        else reseller_id or "",
-    }
+    return (
+        organization_id,
+        name if type(name) is str and name else organization_id,
+        reseller_id,
+        reseller_name if type(reseller_name) is str and reseller_name else reseller_id or "",
+    )
 
 
 def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
     """`_org_minutes` of a row whose figures are all well-formed."""
-    minutes = number(row.total_voice_minutes)
+    minutes = _fast_minutes(row.total_voice_minutes)
     agent_count = count(row.agent_count)
     if type(row.agents) is not list:
         raise Unusual
     agents = []
     # _org_seconds' sums, added up in the same order as it does
-    listed = Decimal(0)
+    listed = _ZERO
     listed_seconds = 0
-    # the L report's ~14,000 agents: minutes_to_seconds and _make_agent_minutes inlined
-    new, set_dict, sixty, half_up = object.__new__, object.__setattr__, _SIXTY, ROUND_HALF_UP
+    # the L report's ~14,000 agents: _fast_minutes, minutes_to_seconds and the model's maker
+    # inlined, a Decimal operation or a call each being ~5% of an agent's time
+    new, set_dict, zero, bound = object.__new__, _set_agent_dict, _ZERO, MAX_MINUTES
+    six_thousand = _SIX_THOUSAND
     for agent in row.agents:
         agent_minutes = agent.voice_minutes
         if type(agent_minutes) is not Decimal:
             agent_minutes = number(agent_minutes)
-        seconds = int((agent_minutes * sixty).to_integral_value(half_up))
+        if zero <= agent_minutes < bound:
+            # minutes_to_seconds with one Decimal operation: 6000 m is 100 times 60 m rounded to
+            # the context's digits alike, so its integer part holds 60 m to 0.01, which
+            # `+ 50) // 100` rounds half up (tests/clients/test_telzino_minutes.py)
+            seconds = (int(agent_minutes * six_thousand) + 50) // 100
+        elif _MIN_MINUTES < agent_minutes < zero:
+            seconds = minutes_to_seconds(agent_minutes)
+        else:
+            raise Unusual
         listed += agent_minutes
         listed_seconds += seconds
         agent_id = agent.agent_id
@@ -460,7 +515,6 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
         made = new(TelzinoAgentMinutes)
         set_dict(
             made,
-            "__dict__",
             {
                 "agent_id": agent_id,
                 "agent_name": name if type(name) is str and name else agent_id,
@@ -470,25 +524,39 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
             },
         )
         agents.append(made)
-    values = _fast_identity(row)
-    values["minutes"] = minutes
-    values["seconds"] = _listed_or_total(minutes, listed, len(agents), listed_seconds)
-    values["agent_count"] = agent_count
-    values["agents"] = tuple(agents)
-    values["problems"] = NO_PROBLEMS
-    return _make_org_minutes(values)
+    organization_id, organization_name, reseller_id, reseller_name = _fast_identity(row)
+    return _make_org_minutes(
+        {
+            "organization_id": organization_id,
+            "organization_name": organization_name,
+            "reseller_id": reseller_id,
+            "reseller_name": reseller_name,
+            "minutes": minutes,
+            "seconds": _listed_or_total(minutes, listed, len(agents), listed_seconds),
+            "agent_count": agent_count,
+            "agents": tuple(agents),
+            "problems": NO_PROBLEMS,
+        }
+    )
 
 
 def _fast_billing_row(row: shapes.BillingRow) -> TelzinoBillingRow:
     """`_billing_row` of a row whose figures are well-formed."""
-    minutes = number(row.voice_minutes)
+    minutes = _fast_minutes(row.voice_minutes)
     active_agent_count = count(row.agent_count)
-    values = _fast_identity(row)
-    values["minutes"] = minutes
-    values["seconds"] = minutes_to_seconds(minutes)
-    values["active_agent_count"] = active_agent_count
-    values["problems"] = NO_PROBLEMS
-    return _make_billing_row(values)
+    organization_id, organization_name, reseller_id, reseller_name = _fast_identity(row)
+    return _make_billing_row(
+        {
+            "organization_id": organization_id,
+            "organization_name": organization_name,
+            "reseller_id": reseller_id,
+            "reseller_name": reseller_name,
+            "minutes": minutes,
+            "seconds": minutes_to_seconds(minutes),
+            "active_agent_count": active_agent_count,
+            "problems": NO_PROBLEMS,
+        }
+    )
 
 
 def _fast_org_report(
@@ -506,37 +574,40 @@ def _fast_org_report(
     return read
 
 
-def _fast_agent_info(agent: shapes.AgentInfo) -> TelzinoAgentInfo:
-    """`_agent_info`: nothing in it can fail once the shape holds both ids."""
-    # labels inlined (`label`): ~14,000 agents in an L listing, four labels each
-    name, external_id, description, status = (
-        agent.name,
-        agent.external_id,
-        agent.description,
-        agent.status,
-    )
-    active = agent.is_active
-    created, updated = agent.created_at, agent.updated_at
-    created_at = moment_of(created)
-    return _make_agent_info(
-        {
-            "id": agent.id,
-            "organization_id": agent.organization_id,
-            "name": name if type(name) is str else None,
-            "external_id": external_id if type(external_id) is str else None,
-            "description": description if type(description) is str else None,
-            "status": status if type(status) is str else None,
-            "is_active": active if type(active) is bool else None,
-            "created_at": created_at,
-            # an agent never updated says so with the same text: one parse for both
-            "updated_at": created_at if updated == created else moment_of(updated),
-        }
-    )
-
-
 def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
-    agents = tuple([_fast_agent_info(agent) for agent in page.data])
-    return _paged(r, agents, as_mapping(page, omit=frozenset({"data"})))
+    """`_agents_page`: nothing in an agent can fail once the shape holds both ids."""
+    agents = []
+    # `_agent_info` and the model's maker inlined, labels too (`label`): an L listing is
+    # ~14,000 agents, and a call is ~10% of an agent's time
+    new, set_dict, moment = object.__new__, _set_agent_info_dict, moment_of
+    for agent in page.data:
+        name, external_id, description, status = (
+            agent.name,
+            agent.external_id,
+            agent.description,
+            agent.status,
+        )
+        active = agent.is_active
+        created, updated = agent.created_at, agent.updated_at
+        created_at = moment(created)
+        made = new(TelzinoAgentInfo)
+        set_dict(
+            made,
+            {
+                "id": agent.id,
+                "organization_id": agent.organization_id,
+                "name": name if type(name) is str else None,
+                "external_id": external_id if type(external_id) is str else None,
+                "description": description if type(description) is str else None,
+                "status": status if type(status) is str else None,
+                "is_active": active if type(active) is bool else None,
+                "created_at": created_at,
+                # an agent never updated says so with the same text: one parse for both
+                "updated_at": created_at if updated == created else moment(updated),
+            },
+        )
+        agents.append(made)
+    return _paged(r, tuple(agents), as_mapping(page, omit=frozenset({"data"})))
 
 
 def _agent_body(r: JsonReader, body: Any) -> TelzinoAgentInfo:
