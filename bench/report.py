@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench import side
 from bench.concurrency_report import mechanism_lines, section_lines, target_lines
 
 __all__ = ["write"]
@@ -684,6 +685,7 @@ def _docs(results: dict[str, Any]) -> str:
         lines += ["## Targets", "", *_targets(results), ""]
     lines += section_lines(results)
     lines += _soak_lines(results.get("soak"))
+    lines += side.section_lines(results.get("side"))
     prof = next((s.get("profile") for s in scales.values() if s.get("profile")), None)
     if prof:
         lines += [

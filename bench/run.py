@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from bench import report
+from bench import report, side
 from bench.bounds import Plan
 from bench.concurrency import (
     CLIENTS,
@@ -818,6 +818,9 @@ def main(argv: list[str] | None = None) -> int:
             _check_concurrency(cfg, results["concurrency"])
         if (cfg.soak or cfg.soak_only) and not cfg.concurrency_only:
             results["soak"] = _soak(cfg)
+        if cfg.profile and not (cfg.soak_only or cfg.concurrency_only):
+            log("server CPU per request (bench.cpu) and vendor body decoding (bench.decoding)")
+            results["side"] = side.measure()
     except Exception:
         cfg.failures.append("harness error:\n" + traceback.format_exc())
     results["seconds"] = time.monotonic() - t0
