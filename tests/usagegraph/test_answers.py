@@ -273,6 +273,7 @@ async def test_get_persisted_queries_carry_an_etag_and_revalidate_with_304(
     assert first.json() == registered.json()
     assert first.headers["cache-control"].startswith("private, max-age=")
     assert int(first.headers["cache-control"].rsplit("=", 1)[1]) > 0
+    assert first.headers["vary"] == "Authorization, Accept"  # the key and the media type
     assert revalidated.status_code == 304 and revalidated.content == b""
     assert revalidated.headers["etag"] == etag
     assert stale_tag.status_code == 200 and stale_tag.json() == first.json()

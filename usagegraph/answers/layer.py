@@ -301,7 +301,7 @@ class AnswerLayer:
             max_age = max(0, int(kept.fresh_for(self.clock())))
             headers["etag"] = kept.etag
             headers["cache-control"] = f"private, max-age={max_age}"
-            headers["vary"] = "Authorization, Accept"
+            headers["vary"] = "Authorization"  # and Accept: usagegraph/negotiation.py adds it
             if _matches(Headers(scope=scope).get("if-none-match"), kept.etag):
                 await _send(send, 304, headers, b"")
                 return
@@ -316,7 +316,7 @@ class AnswerLayer:
             etag = _etag(executed.body)
             headers["etag"] = etag
             headers["cache-control"] = "private, no-cache"
-            headers["vary"] = "Authorization, Accept"
+            headers["vary"] = "Authorization"  # and Accept: usagegraph/negotiation.py adds it
             if _matches(Headers(scope=scope).get("if-none-match"), etag):
                 await _send(send, 304, headers, b"")
                 return
