@@ -485,7 +485,7 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
     listed_seconds = 0
     # the L report's ~14,000 agents: _fast_minutes and minutes_to_seconds inlined, a Decimal
     # operation or a call each being ~5% of an agent's time; the model by its Struct constructor
-    make, zero, bound = TelzinoAgentMinutes, _ZERO, MAX_MINUTES
+    make, append, zero, bound = TelzinoAgentMinutes, agents.append, _ZERO, MAX_MINUTES
     six_thousand = _SIX_THOUSAND
     for agent in row.agents:
         agent_minutes = agent.voice_minutes
@@ -504,13 +504,8 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
         listed_seconds += seconds
         agent_id = agent.agent_id
         name = agent.agent_name
-        agents.append(
-            make(
-                agent_id,
-                name if type(name) is str and name else agent_id,
-                agent_minutes,
-                seconds,
-            )
+        append(
+            make(agent_id, name if type(name) is str and name else agent_id, agent_minutes, seconds)
         )
     organization_id, organization_name, reseller_id, reseller_name = _fast_identity(row)
     return TelzinoOrgMinutes(
@@ -561,7 +556,7 @@ def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
     agents = []
     # `_agent_info` inlined, labels too (`label`): an L listing is ~14,000 agents, and a call is
     # ~10% of an agent's time; the model by its Struct constructor
-    make, moment = TelzinoAgentInfo, moment_of
+    make, append, moment = TelzinoAgentInfo, agents.append, moment_of
     for agent in page.data:
         name, external_id, description, status = (
             agent.name,
@@ -572,7 +567,7 @@ def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
         active = agent.is_active
         created, updated = agent.created_at, agent.updated_at
         created_at = moment(created)
-        agents.append(
+        append(
             make(
                 agent.id,
                 agent.organization_id,
