@@ -33,12 +33,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import product
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
+
+import msgspec
 
 from clients import telzino_shapes as shapes
 from clients.bodies import (
@@ -46,8 +48,6 @@ from clients.bodies import (
     Unusual,
     as_mapping,
     count,
-    dict_setter,
-    frozen_maker,
     number,
     read_rows,
 )
@@ -60,6 +60,7 @@ from clients.decoding import (
     moment_of,
 )
 from clients.errors import UpstreamContractError
+from clients.rows import Row
 from clients.transport import OAuthClientCredentials, SourceTransport, join_url
 
 __all__ = [
@@ -115,8 +116,7 @@ class TelzinoPeriod:
     last: date
 
 
-@dataclass(frozen=True)
-class TelzinoAgentMinutes:
+class TelzinoAgentMinutes(Row, frozen=True):
     """One agent's line in the minutes-by-organization report; `minutes`/`seconds` None (with
     why in `problems["minutes"]`) when the vendor sent no usable `voice_minutes`."""
 
@@ -124,11 +124,10 @@ class TelzinoAgentMinutes:
     agent_name: str  # name, else external_id, else the id (the vendor's fallback)
     minutes: Decimal | None
     seconds: int | None
-    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
+    problems: RowProblems = NO_PROBLEMS  # not compared (clients/rows.py)
 
 
-@dataclass(frozen=True)
-class _TelzinoOrgRow:
+class _TelzinoOrgRow(Row, frozen=True):
     """What both organization reports say of an organization: who it is and its voice time."""
 
     organization_id: str
@@ -154,8 +153,7 @@ class _TelzinoOrgReport(Generic[OrgRow]):
         return {o.organization_id: o for o in self.organizations}
 
 
-@dataclass(frozen=True)
-class TelzinoOrgMinutes(_TelzinoOrgRow):
+class TelzinoOrgMinutes(_TelzinoOrgRow, frozen=True):
     """One organization in the minutes-by-organization report.
 
     `agent_count` is every agent under the org (not only active ones). `seconds` is the sum of
@@ -165,7 +163,7 @@ class TelzinoOrgMinutes(_TelzinoOrgRow):
 
     agent_count: int | None
     agents: tuple[TelzinoAgentMinutes, ...] | None
-    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
+    problems: RowProblems = NO_PROBLEMS  # not compared (clients/rows.py)
 
 
 @dataclass(frozen=True)
@@ -173,12 +171,11 @@ class TelzinoMinutesReport(_TelzinoOrgReport[TelzinoOrgMinutes]):
     """`minutes-by-organization` over one period."""
 
 
-@dataclass(frozen=True)
-class TelzinoBillingRow(_TelzinoOrgRow):
+class TelzinoBillingRow(_TelzinoOrgRow, frozen=True):
     """One organization in the billing report; `active_agent_count` counts agents with usage."""
 
     active_agent_count: int | None
-    problems: RowProblems = field(default=NO_PROBLEMS, compare=False)
+    problems: RowProblems = NO_PROBLEMS  # not compared (clients/rows.py)
 
 
 @dataclass(frozen=True)
@@ -198,9 +195,9 @@ class TelzinoAgentMinutesRow:
     call_count: int
 
 
-@dataclass(frozen=True)
-class TelzinoAgentInfo:
-    """An agent from `/v1/agents`: raw `name`/`external_id` (None when unset)."""
+class TelzinoAgentInfo(msgspec.Struct, frozen=True):
+    """An agent from `/v1/agents`: raw `name`/`external_id` (None when unset). A Struct for the
+    constructor's speed (an L listing is ~14,000 agents), compared on every field."""
 
     id: str
     organization_id: str
@@ -450,11 +447,6 @@ def _org_rows(
 
 # -- the fast path (clients/bodies.py): the same models from msgspec shapes -----------------------
 
-_make_org_minutes = frozen_maker(TelzinoOrgMinutes)
-_make_billing_row = frozen_maker(TelzinoBillingRow)
-_set_agent_dict = dict_setter(TelzinoAgentMinutes)
-_set_agent_info_dict = dict_setter(TelzinoAgentInfo)
-
 _ZERO = Decimal(0)
 _SIX_THOUSAND = Decimal(6000)
 
@@ -491,9 +483,9 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
     # _org_seconds' sums, added up in the same order as it does
     listed = _ZERO
     listed_seconds = 0
-    # the L report's ~14,000 agents: _fast_minutes, minutes_to_seconds and the model's maker
-    # inlined, a Decimal operation or a call each being ~5% of an agent's time
-    new, set_dict, zero, bound = object.__new__, _set_agent_dict, _ZERO, MAX_MINUTES
+    # the L report's ~14,000 agents: _fast_minutes and minutes_to_seconds inlined, a Decimal
+    # operation or a call each being ~5% of an agent's time; the model by its Struct constructor
+    make, append, zero, bound = TelzinoAgentMinutes, agents.append, _ZERO, MAX_MINUTES
     six_thousand = _SIX_THOUSAND
     for agent in row.agents:
         agent_minutes = agent.voice_minutes
@@ -512,31 +504,19 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
         listed_seconds += seconds
         agent_id = agent.agent_id
         name = agent.agent_name
-        made = new(TelzinoAgentMinutes)
-        set_dict(
-            made,
-            {
-                "agent_id": agent_id,
-                "agent_name": name if type(name) is str and name else agent_id,
-                "minutes": agent_minutes,
-                "seconds": seconds,
-                "problems": NO_PROBLEMS,
-            },
+        append(
+            make(agent_id, name if type(name) is str and name else agent_id, agent_minutes, seconds)
         )
-        agents.append(made)
     organization_id, organization_name, reseller_id, reseller_name = _fast_identity(row)
-    return _make_org_minutes(
-        {
-            "organization_id": organization_id,
-            "organization_name": organization_name,
-            "reseller_id": reseller_id,
-            "reseller_name": reseller_name,
-            "minutes": minutes,
-            "seconds": _listed_or_total(minutes, listed, len(agents), listed_seconds),
-            "agent_count": agent_count,
-            "agents": tuple(agents),
-            "problems": NO_PROBLEMS,
-        }
+    return TelzinoOrgMinutes(
+        organization_id,
+        organization_name,
+        reseller_id,
+        reseller_name,
+        minutes,
+        _listed_or_total(minutes, listed, len(agents), listed_seconds),
+        agent_count,
+        tuple(agents),
     )
 
 
@@ -545,17 +525,14 @@ def _fast_billing_row(row: shapes.BillingRow) -> TelzinoBillingRow:
     minutes = _fast_minutes(row.voice_minutes)
     active_agent_count = count(row.agent_count)
     organization_id, organization_name, reseller_id, reseller_name = _fast_identity(row)
-    return _make_billing_row(
-        {
-            "organization_id": organization_id,
-            "organization_name": organization_name,
-            "reseller_id": reseller_id,
-            "reseller_name": reseller_name,
-            "minutes": minutes,
-            "seconds": minutes_to_seconds(minutes),
-            "active_agent_count": active_agent_count,
-            "problems": NO_PROBLEMS,
-        }
+    return TelzinoBillingRow(
+        organization_id,
+        organization_name,
+        reseller_id,
+        reseller_name,
+        minutes,
+        minutes_to_seconds(minutes),
+        active_agent_count,
     )
 
 
@@ -577,9 +554,9 @@ def _fast_org_report(
 def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
     """`_agents_page`: nothing in an agent can fail once the shape holds both ids."""
     agents = []
-    # `_agent_info` and the model's maker inlined, labels too (`label`): an L listing is
-    # ~14,000 agents, and a call is ~10% of an agent's time
-    new, set_dict, moment = object.__new__, _set_agent_info_dict, moment_of
+    # `_agent_info` inlined, labels too (`label`): an L listing is ~14,000 agents, and a call is
+    # ~10% of an agent's time; the model by its Struct constructor
+    make, append, moment = TelzinoAgentInfo, agents.append, moment_of
     for agent in page.data:
         name, external_id, description, status = (
             agent.name,
@@ -590,23 +567,20 @@ def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
         active = agent.is_active
         created, updated = agent.created_at, agent.updated_at
         created_at = moment(created)
-        made = new(TelzinoAgentInfo)
-        set_dict(
-            made,
-            {
-                "id": agent.id,
-                "organization_id": agent.organization_id,
-                "name": name if type(name) is str else None,
-                "external_id": external_id if type(external_id) is str else None,
-                "description": description if type(description) is str else None,
-                "status": status if type(status) is str else None,
-                "is_active": active if type(active) is bool else None,
-                "created_at": created_at,
+        append(
+            make(
+                agent.id,
+                agent.organization_id,
+                name if type(name) is str else None,
+                external_id if type(external_id) is str else None,
+                description if type(description) is str else None,
+                status if type(status) is str else None,
+                active if type(active) is bool else None,
+                created_at,
                 # an agent never updated says so with the same text: one parse for both
-                "updated_at": created_at if updated == created else moment(updated),
-            },
+                created_at if updated == created else moment(updated),
+            )
         )
-        agents.append(made)
     return _paged(r, tuple(agents), as_mapping(page, omit=frozenset({"data"})))
 
 

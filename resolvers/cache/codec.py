@@ -3,16 +3,17 @@
 An entry is the MessagePack array `[fetched_at, fresh_until, value]`. Each fetch name has one
 registered value type (`values.py`), and an entry read under a key is decoded as the type of the
 key's fetch name, whatever the bytes claim: msgspec builds exactly that type (our frozen
-dataclasses, tuples, dicts, `Decimal` from its exact string, `date` from ISO text) and checks
-every field against its annotation as it goes. Nothing in the bytes can name a class, call a
-constructor or run code. The one type msgspec does not know, `UpstreamContractError` (a row's
-`problems`), is stored as its six fields and rebuilt by its constructor after they are checked.
+dataclasses and frozen msgspec Structs, both stored as a map of their fields; tuples, dicts,
+`Decimal` from its exact string, `date` from ISO text) and checks every field against its
+annotation as it goes. Nothing in the bytes can name a class, call a constructor or run code.
+The one type msgspec does not know, `UpstreamContractError` (a row's `problems`), is stored as
+its six fields and rebuilt by its constructor after they are checked.
 
 The codec admits only what it can bring back exactly, checked once when it is built: no `Any`
 (a tuple would come back a list), no `datetime` or `time` (msgspec's MessagePack keeps the
-instant but not the UTC offset), no other custom class. Decoding also refuses what our vendor
-readers never produce: a non-finite `Decimal` (NaN, sNaN, Infinity), a timestamp outside
-`datetime`'s range.
+instant but not the UTC offset), no other custom class, no tagged Struct (a tag is there to let
+the bytes pick the class) and no mutable one. Decoding also refuses what our vendor readers never
+produce: a non-finite `Decimal` (NaN, sNaN, Infinity), a timestamp outside `datetime`'s range.
 
 Whatever does not decode as the registered type (a pickle, random or truncated bytes, another
 shape, an int beyond 64 bits, nesting too deep, more than `max_bytes`) raises `EntryError`; the
@@ -214,7 +215,9 @@ def _finite_check(info: mi.Type, name: str, seen: frozenset[type] = frozenset())
             raise TypeError(f"{name}: cached mappings are keyed by str or int")
         values = _finite_check(info.value_type, name, seen)
         return None if values is None else _values_check(values)
-    if isinstance(info, mi.DataclassType):
+    if isinstance(info, mi.StructType) and (refused := _struct_refused(info)):
+        raise TypeError(f"{name}: {refused}")
+    if isinstance(info, mi.DataclassType | mi.StructType):
         if info.cls in seen:
             raise TypeError(f"{name}: {info.cls.__name__} is recursive")
         inner = seen | {info.cls}
@@ -230,8 +233,8 @@ def _finite_check(info: mi.Type, name: str, seen: frozenset[type] = frozenset())
         return None
     raise TypeError(
         f"{name}: {type(info).__name__} does not round-trip exactly through the cache "
-        "(register only dataclasses of str, int, float, bool, Decimal, date, tuples, "
-        "dicts and UpstreamContractError)"
+        "(register only dataclasses or frozen untagged msgspec Structs of str, int, float, "
+        "bool, Decimal, date, tuples, dicts and UpstreamContractError)"
     )
 
 
@@ -253,7 +256,7 @@ def _python_type(info: mi.Type) -> type:
         return date
     if isinstance(info, mi.DecimalType):
         return Decimal
-    if isinstance(info, mi.DataclassType | mi.CustomType):
+    if isinstance(info, mi.DataclassType | mi.StructType | mi.CustomType):
         return info.cls
     if isinstance(info, mi.VarTupleType | mi.TupleType):
         return tuple
@@ -264,6 +267,16 @@ def _python_type(info: mi.Type) -> type:
     if isinstance(info, mi.DictType):
         return dict
     return object  # a literal
+
+
+def _struct_refused(info: mi.StructType) -> str | None:
+    """Why a Struct cannot be cached (None when it can): a tag would let the bytes choose among
+    classes, and a mutable Struct could be changed by one request under another's feet."""
+    if info.tag is not None or info.tag_field is not None:
+        return f"{info.cls.__name__} is tagged"
+    if not info.cls.__struct_config__.frozen:
+        return f"{info.cls.__name__} is not frozen"
+    return None
 
 
 def _finite_decimal(value: Decimal) -> None:

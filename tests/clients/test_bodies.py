@@ -16,7 +16,7 @@ from clients.bodies import Body, Unusual, as_mapping, frozen_maker, parse_json
 from clients.decoding import JsonReader
 from clients.errors import UpstreamContractError
 from clients.talkdesk_shapes import UsagePage
-from clients.telzino import TelzinoAgentMinutes, TelzinoClient
+from clients.telzino import TelzinoAgentMinutesRow, TelzinoClient
 from clients.transport import RetryPolicy, SourceTransport
 
 ENDPOINT = "GET /v1/reports/minutes-by-organization"
@@ -145,16 +145,17 @@ def test_as_mapping_gives_back_the_object_as_decoded() -> None:
 
 
 def test_a_made_model_is_the_constructed_one() -> None:
-    make = frozen_maker(TelzinoAgentMinutes)
+    make = frozen_maker(TelzinoAgentMinutesRow)
     values = {
         "agent_id": "a1",
         "agent_name": "Support",
+        "reseller_name": "Northwind",
         "minutes": Decimal("370.40"),
         "seconds": 22224,
-        "problems": (),
+        "call_count": 12,
     }
     made = make(dict(values))
-    built = TelzinoAgentMinutes(**values)
+    built = TelzinoAgentMinutesRow(**values)
     assert made == built
     assert repr(made) == repr(built)
     assert dataclasses.asdict(made) == dataclasses.asdict(built)

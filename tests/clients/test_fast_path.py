@@ -39,6 +39,9 @@ _ENCODE = msgspec.json.Encoder(decimal_format="number").encode
 def deep(value: Any) -> Any:
     """Everything a caller could tell apart: every field (problems too), Decimals by their
     digits (1.5 is not 1.50), errors by type, text, field and status, datetimes by offset."""
+    if isinstance(value, msgspec.Struct):
+        names = value.__struct_fields__
+        return type(value).__name__, tuple((name, deep(getattr(value, name))) for name in names)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = dataclasses.fields(value)
         return type(value).__name__, tuple((f.name, deep(getattr(value, f.name))) for f in fields)

@@ -15,7 +15,7 @@ import pickle
 import random
 import time
 from collections import Counter
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,13 +26,14 @@ import msgspec.inspect as mi
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 from redis.asyncio import Redis
 
 from clients.errors import UpstreamContractError, UpstreamError
 from clients.talkdesk import TalkdeskUsageRow
 from clients.telemetry import bind_request
 from clients.teli import TeliSegments, TeliUsage, TeliVoice
-from clients.telzino import TelzinoAgentMinutes, TelzinoOrgMinutes
+from clients.telzino import TelzinoAgentInfo, TelzinoAgentMinutes, TelzinoOrgMinutes
 from resolvers.cache import (
     CACHE_FORMAT,
     DEFAULT_MAX_ENTRY_BYTES,
@@ -94,12 +95,22 @@ CODEC = EntryCodec(FETCH_VALUES)
 VALID = CODEC.encode(NAME, Entry(T0, T0 + 3600, VALUE))
 
 
-# -- exact comparison: dataclass == skips `problems`, and errors compare by identity --------------
+# -- exact comparison: a row's == skips `problems`, and errors compare by identity ----------------
+
+
+def _field_names(value: Any) -> tuple[str, ...] | None:
+    """The fields of a dataclass or msgspec Struct instance (None for anything else)."""
+    if isinstance(value, msgspec.Struct):
+        return value.__struct_fields__
+    if is_dataclass(value) and not isinstance(value, type):
+        return tuple(f.name for f in fields(value))
+    return None
 
 
 def assert_exact(a: Any, b: Any, path: str = "$") -> None:
     """`a` and `b` are the same value: types (tuple is not list), Decimal digits, exponent and
-    sign, every dataclass field (problems too), every error's fields and text, dict order."""
+    sign, every dataclass or Struct field (problems too), every error's fields and text, dict
+    order."""
     assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
     if isinstance(a, Decimal):
         assert a.as_tuple() == b.as_tuple(), f"{path}: {a!r} != {b!r}"
@@ -110,9 +121,9 @@ def assert_exact(a: Any, b: Any, path: str = "$") -> None:
         back = (str(b), b.args, b.message, b.source, b.endpoint, b.status, b.attempts, b.code)
         assert seen == back, path
         assert getattr(a, "field", None) == getattr(b, "field", None), path
-    elif is_dataclass(a):
-        for f in fields(a):
-            assert_exact(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
+    elif (names := _field_names(a)) is not None:
+        for name in names:
+            assert_exact(getattr(a, name), getattr(b, name), f"{path}.{name}")
     elif isinstance(a, tuple | list):
         assert len(a) == len(b), f"{path}: {len(a)} items != {len(b)}"
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
@@ -381,10 +392,38 @@ def test_an_unregistered_fetch_name_is_neither_stored_nor_read() -> None:
     assert (stored.value.reason, read.value.reason) == ("unstorable", "unreadable")
 
 
+class Mutable(msgspec.Struct):
+    value: int
+
+
+class Tagged(msgspec.Struct, frozen=True, tag=True):
+    value: int
+
+
 @pytest.mark.parametrize(
     "value_type",
-    [datetime, dict[str, Any], list[object], dict[tuple[str, str], int], ValueError, set[str]],
-    ids=["datetime", "Any", "object", "tuple keys", "another class", "set"],
+    [
+        datetime,
+        dict[str, Any],
+        list[object],
+        dict[tuple[str, str], int],
+        ValueError,
+        set[str],
+        dict[str, Mutable],
+        tuple[Tagged, ...],
+        TelzinoAgentInfo,
+    ],
+    ids=[
+        "datetime",
+        "Any",
+        "object",
+        "tuple keys",
+        "another class",
+        "set",
+        "a mutable Struct",
+        "a tagged Struct",
+        "a Struct holding a datetime",
+    ],
 )
 def test_the_codec_refuses_types_it_cannot_bring_back_exactly(value_type: Any) -> None:
     with pytest.raises(TypeError):
@@ -437,7 +476,7 @@ def values_of(info: mi.Type) -> st.SearchStrategy[Any]:
         return st.tuples(*(values_of(t) for t in info.item_types))
     if isinstance(info, mi.DictType):
         return st.dictionaries(values_of(info.key_type), values_of(info.value_type), max_size=3)
-    if isinstance(info, mi.DataclassType):
+    if isinstance(info, mi.DataclassType | mi.StructType):
         return st.builds(info.cls, **{f.name: values_of(f.type) for f in info.fields})
     if isinstance(info, mi.CustomType) and info.cls is UpstreamContractError:
         return _error_strategy()
@@ -548,8 +587,8 @@ class Recording(EntryCodec):
 def _problems_in(value: Any) -> int:
     if isinstance(value, UpstreamContractError):
         return 1
-    if is_dataclass(value):
-        return sum(_problems_in(getattr(value, f.name)) for f in fields(value))
+    if (names := _field_names(value)) is not None:
+        return sum(_problems_in(getattr(value, name)) for name in names)
     if isinstance(value, tuple | list):
         return sum(_problems_in(v) for v in value)
     if isinstance(value, dict):
