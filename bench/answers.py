@@ -3,19 +3,21 @@
 A system that shares one request's answer with another (a deduplication keyed without the
 variables, say) answers fast and wrong; these checks catch it. Ours: each organization's
 outbound SMS (Teli's count for the range) must be the dataset's. The peers: the numbers
-`bench.peers.check_peer_dashboard` checks (Telzino minutes, Teli SMS, Talkdesk amounts).
+`check_peer_dashboard` checks (Telzino minutes, Teli SMS, Talkdesk amounts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from bench.bounds import Range
 from bench.scenarios import Request, Workload
+from sandbox.dataset import Dataset, months_between
 
-__all__ = ["check_ours_dashboard", "range_of", "wrong_answers"]
+__all__ = ["check_ours_dashboard", "check_peer_dashboard", "range_of", "wrong_answers"]
 
 
 def range_of(req: Request) -> Range:
@@ -54,8 +56,6 @@ def wrong_answers(
 ) -> tuple[int, list[str]]:
     """How many answers are wrong for their own request's range, and a few examples. Each kept
     answer stands for `count` requests that got the very same answer (checked once)."""
-    from bench.peers import check_peer_dashboard
-
     wrong = 0
     examples: list[str] = []
     for req, payload, count in kept:
@@ -71,3 +71,58 @@ def wrong_answers(
             if len(examples) < 3:
                 examples.append(f"{rng[0]}..{rng[1]}: {problems[0]}")
     return wrong, examples
+
+
+def check_peer_dashboard(payload: Mapping[str, Any], ds: Dataset, rng: Range) -> list[str]:
+    """Wrong or missing numbers in a peer's dashboard answer, compared with the dataset's truth:
+    Telzino minutes per org, Teli outbound SMS per org, Talkdesk amounts per account and
+    currency."""
+    problems: list[str] = []
+    data = payload.get("data") or {}
+    first, last = rng
+    for key, value in data.items():
+        if value is None:
+            problems.append(f"{key}: null")
+            continue
+        if key == "telzinoReport":
+            for row in value.get("data") or []:
+                org = ds.telzino_org_by_id.get(row.get("organization_id"))
+                usage = row.get("usage")
+                if org is None or usage is None:
+                    problems.append(f"telzino {row.get('organization_id')}: no usage")
+                    continue
+                want = sum(
+                    (Decimal(ds.telzino_agent_seconds(a.id, first, last)) / 60).quantize(
+                        Decimal("0.01")
+                    )
+                    for a in org.agents
+                )
+                got = usage.get("total_voice_minutes")
+                if got is None or abs(Decimal(str(got)) - want) > Decimal("0.011"):
+                    problems.append(f"telzino {org.id}: {got} != {want}")
+        elif key.startswith("teli_"):
+            for org in value.get("organizations") or []:
+                usage = org.get("usage")
+                want_sms = ds.teli_org_totals(org["unique_id"], first, last)["sms_out"]
+                if usage is None or usage.get("total_sms_sent") != want_sms:
+                    problems.append(f"teli {org['unique_id']}: {usage} sms != {want_sms}")
+        elif key.startswith("td_"):
+            for account in ((value.get("_embedded") or {}).get("accounts")) or []:
+                usage = account.get("usage")
+                if usage is None:
+                    problems.append(f"talkdesk {account['id']}: no usage")
+                    continue
+                rows = ((usage.get("_embedded") or {}).get("usage")) or []
+                got: dict[str, Decimal] = {}
+                for r in rows:
+                    got[r["currency"]] = got.get(r["currency"], Decimal(0)) + Decimal(
+                        str(r["total_amount"])
+                    )
+                want: dict[str, Decimal] = {}
+                for r in ds.talkdesk_rows([account["id"]], months_between(first, last)):
+                    want[r.currency] = want.get(r.currency, Decimal(0)) + r.total_amount
+                if set(got) != set(want) or any(
+                    abs(got[c] - want[c]) > Decimal("0.001") for c in want
+                ):
+                    problems.append(f"talkdesk {account['id']}: {got} != {want}")
+    return problems

@@ -208,7 +208,7 @@ def _load_figures(run: LoadRun, cpu: ServerCpu) -> dict[str, Any]:
 def _peer_problems(variant: Variant, first: Sample, wl: Workload) -> list[str]:
     if variant.system == "ours":
         return []
-    from bench.peers import check_peer_dashboard
+    from bench.answers import check_peer_dashboard
 
     problems = check_peer_dashboard(first.payload, wl.ds, wl.last_month)
     return [*problems, *(f"error: {e}" for e in first.errors)]

@@ -44,18 +44,20 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.answers import check_peer_dashboard
 from bench.bounds import OrgIdentity, Plan, Range, dashboard_plan, drilldown_plan
 from bench.procs import HOST, Process, Sandbox, free_port
 from bench.scenarios import Request
 from sandbox.dataset import Dataset, months_between
 
 __all__ = ["PEER_DIR", "Peer", "PeerSetup", "check_peer_dashboard", "peers_installed"]
+
+# checked where every answer is checked (bench/answers.py), kept importable from here
 
 PEER_DIR = Path(__file__).resolve().parent / "peers"
 NODE_BIN = PEER_DIR / "node_modules" / ".bin"
@@ -736,58 +738,3 @@ def _wait_graphql(peer: Peer, timeout: float = 90.0) -> None:
 
 
 # -- answers checked against the dataset ----------------------------------------------------------
-
-
-def check_peer_dashboard(payload: Mapping[str, Any], ds: Dataset, rng: Range) -> list[str]:
-    """Wrong or missing numbers in a peer's dashboard answer, compared with the dataset's truth:
-    Telzino minutes per org, Teli outbound SMS per org, Talkdesk amounts per account and
-    currency."""
-    problems: list[str] = []
-    data = payload.get("data") or {}
-    first, last = rng
-    for key, value in data.items():
-        if value is None:
-            problems.append(f"{key}: null")
-            continue
-        if key == "telzinoReport":
-            for row in value.get("data") or []:
-                org = ds.telzino_org_by_id.get(row.get("organization_id"))
-                usage = row.get("usage")
-                if org is None or usage is None:
-                    problems.append(f"telzino {row.get('organization_id')}: no usage")
-                    continue
-                want = sum(
-                    (Decimal(ds.telzino_agent_seconds(a.id, first, last)) / 60).quantize(
-                        Decimal("0.01")
-                    )
-                    for a in org.agents
-                )
-                got = usage.get("total_voice_minutes")
-                if got is None or abs(Decimal(str(got)) - want) > Decimal("0.011"):
-                    problems.append(f"telzino {org.id}: {got} != {want}")
-        elif key.startswith("teli_"):
-            for org in value.get("organizations") or []:
-                usage = org.get("usage")
-                want_sms = ds.teli_org_totals(org["unique_id"], first, last)["sms_out"]
-                if usage is None or usage.get("total_sms_sent") != want_sms:
-                    problems.append(f"teli {org['unique_id']}: {usage} sms != {want_sms}")
-        elif key.startswith("td_"):
-            for account in ((value.get("_embedded") or {}).get("accounts")) or []:
-                usage = account.get("usage")
-                if usage is None:
-                    problems.append(f"talkdesk {account['id']}: no usage")
-                    continue
-                rows = ((usage.get("_embedded") or {}).get("usage")) or []
-                got: dict[str, Decimal] = {}
-                for r in rows:
-                    got[r["currency"]] = got.get(r["currency"], Decimal(0)) + Decimal(
-                        str(r["total_amount"])
-                    )
-                want: dict[str, Decimal] = {}
-                for r in ds.talkdesk_rows([account["id"]], months_between(first, last)):
-                    want[r.currency] = want.get(r.currency, Decimal(0)) + r.total_amount
-                if set(got) != set(want) or any(
-                    abs(got[c] - want[c]) > Decimal("0.001") for c in want
-                ):
-                    problems.append(f"talkdesk {account['id']}: {got} != {want}")
-    return problems

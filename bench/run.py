@@ -314,7 +314,7 @@ def _peer_setup(cfg: Settings, sandbox: Sandbox, wl: Workload) -> PeerSetup | No
 def _run_peers(
     cfg: Settings, scale: str, sandbox: Sandbox, wl: Workload, setup: PeerSetup
 ) -> dict[str, Any]:
-    from bench.peers import check_peer_dashboard
+    from bench.answers import check_peer_dashboard
 
     out: dict[str, Any] = {}
     for system in ("mesh", "tailcall"):
