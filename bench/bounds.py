@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sandbox.dataset import Dataset, TeliOrg, months_between, teli_source_name
+from usagegraph.sandbox.dataset import Dataset, TeliOrg, months_between, teli_source_name
 
 __all__ = [
     "ENDPOINTS",

@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from usagegraph.sandbox.dataset import generate
 
 from bench.procs import Sandbox
 from bench.scenarios import Request, Workload
-from sandbox.dataset import generate
 from usagegraph.app import create_app
 from usagegraph.gc_tuning import tune_for_serving
 from usagegraph.settings import ConfigError, Settings, settings_from_sources
@@ -151,7 +151,7 @@ def _runner(app: FastAPI, request: Request, mode: str) -> Runner:
 
         return http
 
-    from resolvers.context import GraphContext
+    from usagegraph.resolvers.context import GraphContext
 
     graphql_schema = _schema_of(app)
 
@@ -237,7 +237,7 @@ def _sandbox(scale: str, seed: int) -> Iterator[Sandbox]:
 
 def _without(bypasses: list[str]) -> None:
     """Build schemas without the named bypasses (for this process only)."""
-    import schema as schema_module
+    import usagegraph.schema as schema_module
 
     if "direct" in bypasses:
         schema_module.call_plain_resolvers_directly = lambda *_args: []  # type: ignore[assignment]

@@ -34,12 +34,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from usagegraph.clients.bodies import Body
+from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
+from usagegraph.clients.telzino import TelzinoClient, telzino_auth
+from usagegraph.clients.transport import SourceTransport, Timeouts, build_http_client
+
 from bench.procs import Sandbox
 from bench.vendor_bodies import Answer, dashboard, every_kind, load, save
-from clients.bodies import Body
-from clients.talkdesk import TalkdeskClient, talkdesk_auth
-from clients.telzino import TelzinoClient, telzino_auth
-from clients.transport import SourceTransport, Timeouts, build_http_client
 from usagegraph.gc_tuning import tune_for_serving
 
 __all__ = ["main"]

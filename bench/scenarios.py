@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+from usagegraph.sandbox.dataset import Dataset
+
 from bench.bounds import (
     OrgIdentity,
     Plan,
@@ -25,7 +27,6 @@ from bench.bounds import (
     identities,
     usage_plan,
 )
-from sandbox.dataset import Dataset
 
 __all__ = [
     "DASHBOARD",

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from clients import talkdesk, teli, telzino
-from clients.bodies import Body
-from clients.decoding import JsonReader
-from clients.talkdesk import TalkdeskClient, talkdesk_auth
-from clients.teli import TeliClient, teli_auth
-from clients.telzino import TelzinoClient, telzino_auth
-from clients.transport import SourceTransport, Timeouts, build_http_client
+from usagegraph.clients import talkdesk, teli, telzino
+from usagegraph.clients.bodies import Body
+from usagegraph.clients.decoding import JsonReader
+from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
+from usagegraph.clients.teli import TeliClient, teli_auth
+from usagegraph.clients.telzino import TelzinoClient, telzino_auth
+from usagegraph.clients.transport import SourceTransport, Timeouts, build_http_client
 
 __all__ = ["Answer", "dashboard", "every_kind", "load", "recording", "save"]
 

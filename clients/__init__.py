@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clients.errors import (
+from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamContractError,
     UpstreamError,
@@ -14,7 +14,7 @@ from clients.errors import (
     UpstreamUnavailableError,
     error_from_response,
 )
-from clients.transport import (
+from usagegraph.clients.transport import (
     ApiKeyAuth,
     Auth,
     CallRecord,

@@ -35,9 +35,8 @@ from functools import cache
 from typing import Any, Final, Generic, TypeVar
 
 import msgspec
-
-from clients.decoding import JsonReader
-from clients.errors import UpstreamContractError
+from usagegraph.clients.decoding import JsonReader
+from usagegraph.clients.errors import UpstreamContractError
 
 __all__ = [
     "Body",

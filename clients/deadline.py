@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
-from clients.errors import UpstreamTimeoutError
+from usagegraph.clients.errors import UpstreamTimeoutError
 
 __all__ = [
     "Deadline",

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
-from clients.errors import UpstreamContractError
+from usagegraph.clients.errors import UpstreamContractError
 
 __all__ = [
     "NO_PROBLEMS",

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from clients.protection import TokenBucket
+from usagegraph.clients.protection import TokenBucket
 
 __all__ = [
     "CallerQuota",

@@ -33,12 +33,19 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 import msgspec
-
-from clients import talkdesk_shapes as shapes
-from clients.bodies import Body, Unusual, as_mapping, frozen_maker, label, number, read_rows
-from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path
-from clients.errors import UpstreamContractError
-from clients.transport import OAuthClientCredentials, SourceTransport, join_url
+from usagegraph.clients import talkdesk_shapes as shapes
+from usagegraph.clients.bodies import (
+    Body,
+    Unusual,
+    as_mapping,
+    frozen_maker,
+    label,
+    number,
+    read_rows,
+)
+from usagegraph.clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path
+from usagegraph.clients.errors import UpstreamContractError
+from usagegraph.clients.transport import OAuthClientCredentials, SourceTransport, join_url
 
 __all__ = [
     "ACCOUNTS_ENDPOINT",

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from clients.transport import CallRecord
+    from usagegraph.clients.transport import CallRecord
 
 __all__ = [
     "CacheOutcome",

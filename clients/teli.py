@@ -38,8 +38,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from clients import teli_shapes as shapes
-from clients.bodies import (
+from usagegraph.clients import teli_shapes as shapes
+from usagegraph.clients.bodies import (
     Body,
     Unusual,
     frozen_maker,
@@ -48,8 +48,15 @@ from clients.bodies import (
     number,
     read_rows,
 )
-from clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path, moment_of
-from clients.transport import ApiKeyAuth, SourceTransport, join_url
+from usagegraph.clients.decoding import (
+    NO_PROBLEMS,
+    JsonReader,
+    Problems,
+    RowProblems,
+    join_path,
+    moment_of,
+)
+from usagegraph.clients.transport import ApiKeyAuth, SourceTransport, join_url
 
 __all__ = [
     "BODIES",

@@ -41,9 +41,8 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import msgspec
-
-from clients import telzino_shapes as shapes
-from clients.bodies import (
+from usagegraph.clients import telzino_shapes as shapes
+from usagegraph.clients.bodies import (
     Body,
     Unusual,
     as_mapping,
@@ -51,7 +50,7 @@ from clients.bodies import (
     number,
     read_rows,
 )
-from clients.decoding import (
+from usagegraph.clients.decoding import (
     NO_PROBLEMS,
     JsonReader,
     Problems,
@@ -59,9 +58,9 @@ from clients.decoding import (
     join_path,
     moment_of,
 )
-from clients.errors import UpstreamContractError
-from clients.rows import Row
-from clients.transport import OAuthClientCredentials, SourceTransport, join_url
+from usagegraph.clients.errors import UpstreamContractError
+from usagegraph.clients.rows import Row
+from usagegraph.clients.transport import OAuthClientCredentials, SourceTransport, join_url
 
 __all__ = [
     "AGENTS_MAX_PAGE_SIZE",

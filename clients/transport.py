@@ -34,10 +34,9 @@ from functools import cache
 from typing import Any, Literal, Protocol
 
 import httpx
-
-from clients.bodies import parse_json
-from clients.deadline import current_deadline
-from clients.errors import (
+from usagegraph.clients.bodies import parse_json
+from usagegraph.clients.deadline import current_deadline
+from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamBudgetExceededError,
     UpstreamCircuitOpenError,
@@ -51,9 +50,9 @@ from clients.errors import (
     error_from_response,
     parse_retry_after,
 )
-from clients.fairness import CallerQuota, FairGate, caller_lanes, current_caller
-from clients.network import pooled_transport
-from clients.protection import CircuitBreaker, TokenBucket, current_budget
+from usagegraph.clients.fairness import CallerQuota, FairGate, caller_lanes, current_caller
+from usagegraph.clients.network import pooled_transport
+from usagegraph.clients.protection import CircuitBreaker, TokenBucket, current_budget
 
 __all__ = [
     "MAX_RETRIES",

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from clients.errors import UpstreamError
-from resolvers.directory import Directory, DirectoryEntry, Link
+from usagegraph.clients.errors import UpstreamError
+from usagegraph.resolvers.directory import Directory, DirectoryEntry, Link
 
 __all__ = [
     "AgentNode",

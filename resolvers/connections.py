@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from clients.talkdesk import TalkdeskClient
-    from clients.teli import TeliClient
-    from clients.telzino import TelzinoClient
-    from clients.transport import SourceTransport
+    from usagegraph.clients.talkdesk import TalkdeskClient
+    from usagegraph.clients.teli import TeliClient
+    from usagegraph.clients.telzino import TelzinoClient
+    from usagegraph.clients.transport import SourceTransport
 
 __all__ = ["Connection", "Kind"]
 

@@ -7,12 +7,11 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.fastapi import BaseContext
-
-from clients.protection import CallBudget
-from resolvers.catalog import Catalog
-from resolvers.loaders import Loaders
-from resolvers.scope import EVERYONE, Identity
-from resolvers.service import GraphService
+from usagegraph.clients.protection import CallBudget
+from usagegraph.resolvers.catalog import Catalog
+from usagegraph.resolvers.loaders import Loaders
+from usagegraph.resolvers.scope import EVERYONE, Identity
+from usagegraph.resolvers.service import GraphService
 
 __all__ = ["GraphContext"]
 

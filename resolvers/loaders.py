@@ -21,15 +21,14 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
-
-from resolvers.cache import Fetched
-from resolvers.ranges import DayRange, Month
-from resolvers.sources import talkdesk, teli, telzino
+from usagegraph.resolvers.cache import Fetched
+from usagegraph.resolvers.ranges import DayRange, Month
+from usagegraph.resolvers.sources import talkdesk, teli, telzino
 
 if TYPE_CHECKING:
-    from resolvers.catalog import Catalog
-    from resolvers.connections import Connection
-    from resolvers.service import GraphService
+    from usagegraph.resolvers.catalog import Catalog
+    from usagegraph.resolvers.connections import Connection
+    from usagegraph.resolvers.service import GraphService
 
 __all__ = ["Loaders"]
 

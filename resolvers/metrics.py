@@ -20,7 +20,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from clients.errors import UpstreamError
+from usagegraph.clients.errors import UpstreamError
 
 __all__ = [
     "COUNTER_FIELDS",

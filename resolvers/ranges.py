@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from resolvers.errors import BadUserInput
+from usagegraph.resolvers.errors import BadUserInput
 
 __all__ = [
     "MAX_MONTHS",

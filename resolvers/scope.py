@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from resolvers.catalog import Catalog
-from resolvers.errors import GraphError
+from usagegraph.resolvers.catalog import Catalog
+from usagegraph.resolvers.errors import GraphError
 
 __all__ = ["EVERYONE", "NOBODY", "Forbidden", "Identity", "scope_catalog"]
 

@@ -32,24 +32,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from clients.deadline import (
+from usagegraph.clients.deadline import (
     Deadline,
     current_deadline,
     deadline_share,
     no_deadline,
     within_deadline,
 )
-from clients.errors import UpstreamError, UpstreamTimeoutError
-from clients.fairness import Interest, current_caller, current_interest, shared_by
-from clients.protection import current_budget
-from resolvers.cache import Fetched, ResultCache, TtlClass, cache_key
-from resolvers.catalog import Catalog, SourceDiscovery, StaleDiscovery, UserNode, build_catalog
-from resolvers.connections import Connection
-from resolvers.directory import Directory
-from resolvers.freshness import note_fresh_for
-from resolvers.ranges import DayRange, Month
-from resolvers.scope import scope_catalog
-from resolvers.sources import talkdesk, teli, telzino
+from usagegraph.clients.errors import UpstreamError, UpstreamTimeoutError
+from usagegraph.clients.fairness import Interest, current_caller, current_interest, shared_by
+from usagegraph.clients.protection import current_budget
+from usagegraph.resolvers.cache import Fetched, ResultCache, TtlClass, cache_key
+from usagegraph.resolvers.catalog import (
+    Catalog,
+    SourceDiscovery,
+    StaleDiscovery,
+    UserNode,
+    build_catalog,
+)
+from usagegraph.resolvers.connections import Connection
+from usagegraph.resolvers.directory import Directory
+from usagegraph.resolvers.freshness import note_fresh_for
+from usagegraph.resolvers.ranges import DayRange, Month
+from usagegraph.resolvers.scope import scope_catalog
+from usagegraph.resolvers.sources import talkdesk, teli, telzino
 
 __all__ = ["GraphService", "SourceStatus"]
 

@@ -22,15 +22,15 @@ from functools import cached_property, partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from clients.errors import UpstreamError
-from resolvers.cache import Fetched
-from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
-from resolvers.metrics import Metrics, sum_metrics
-from resolvers.ranges import DayRange
-from resolvers.sources import talkdesk, teli, telzino
+from usagegraph.clients.errors import UpstreamError
+from usagegraph.resolvers.cache import Fetched
+from usagegraph.resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
+from usagegraph.resolvers.metrics import Metrics, sum_metrics
+from usagegraph.resolvers.ranges import DayRange
+from usagegraph.resolvers.sources import talkdesk, teli, telzino
 
 if TYPE_CHECKING:
-    from resolvers.context import GraphContext
+    from usagegraph.resolvers.context import GraphContext
 
 __all__ = [
     "MEASURES",

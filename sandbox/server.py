@@ -20,10 +20,14 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount
-
-from sandbox import talkdesk, teli, telzino
-from sandbox.control import VARIANTS, Fault, SandboxControl
-from sandbox.dataset import TELZINO_CLIENT_ID, TELZINO_CLIENT_SECRET, Dataset, teli_source_name
+from usagegraph.sandbox import talkdesk, teli, telzino
+from usagegraph.sandbox.control import VARIANTS, Fault, SandboxControl
+from usagegraph.sandbox.dataset import (
+    TELZINO_CLIENT_ID,
+    TELZINO_CLIENT_SECRET,
+    Dataset,
+    teli_source_name,
+)
 
 __all__ = ["SandboxServer", "create_sandbox_app", "source_entries", "sources_toml"]
 

@@ -42,9 +42,8 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-
-from sandbox.control import SandboxControl
-from sandbox.dataset import Dataset, TalkdeskAccount, TalkdeskOrg, TalkdeskRow
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import Dataset, TalkdeskAccount, TalkdeskOrg, TalkdeskRow
 
 __all__ = [
     "ACCOUNTS_SCOPE",

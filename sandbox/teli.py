@@ -45,9 +45,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from sandbox.control import SandboxControl
-from sandbox.dataset import Dataset, TeliOrg, TeliTenant, TeliUser
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import Dataset, TeliOrg, TeliTenant, TeliUser
 
 __all__ = ["DEFAULT_WINDOW_DAYS", "USAGE_PATH", "create_apps", "whole_days"]
 

@@ -37,9 +37,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-
-from sandbox.control import SandboxControl
-from sandbox.dataset import (
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import (
     TELZINO_CLIENT_ID,
     TELZINO_CLIENT_SECRET,
     Dataset,

@@ -16,27 +16,26 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.printer import print_schema
 from strawberry.types import ExecutionContext
-
-from clients.errors import UpstreamError
-from resolvers.errors import BadUserInput, GraphError
-from schema.ahead import resolve_usage_ahead
-from schema.budget import UpstreamBudget
-from schema.compat import FederationAny, graphql_schema
-from schema.debug import OperationTelemetry, operation_tracing
-from schema.direct import call_plain_resolvers_directly
-from schema.documents import document_cache
-from schema.entities import Agent, Organization, Reseller, User
-from schema.errors import ErrorCodes
-from schema.federation import client_sdl, describe, entity_reference
-from schema.inputs import DATE_SCALAR
-from schema.left_out import LeftOut
-from schema.limits import SchemaLimits
-from schema.naming import schema_config
-from schema.operation_name import OperationNameRequired
-from schema.plain import PlainExecutor
-from schema.query import Query
-from schema.release import ReleaseLoaded
-from schema.validation import quiet_executor, validation_extensions
+from usagegraph.clients.errors import UpstreamError
+from usagegraph.resolvers.errors import BadUserInput, GraphError
+from usagegraph.schema.ahead import resolve_usage_ahead
+from usagegraph.schema.budget import UpstreamBudget
+from usagegraph.schema.compat import FederationAny, graphql_schema
+from usagegraph.schema.debug import OperationTelemetry, operation_tracing
+from usagegraph.schema.direct import call_plain_resolvers_directly
+from usagegraph.schema.documents import document_cache
+from usagegraph.schema.entities import Agent, Organization, Reseller, User
+from usagegraph.schema.errors import ErrorCodes
+from usagegraph.schema.federation import client_sdl, describe, entity_reference
+from usagegraph.schema.inputs import DATE_SCALAR
+from usagegraph.schema.left_out import LeftOut
+from usagegraph.schema.limits import SchemaLimits
+from usagegraph.schema.naming import schema_config
+from usagegraph.schema.operation_name import OperationNameRequired
+from usagegraph.schema.plain import PlainExecutor
+from usagegraph.schema.query import Query
+from usagegraph.schema.release import ReleaseLoaded
+from usagegraph.schema.validation import quiet_executor, validation_extensions
 
 __all__ = ["Query", "SchemaLimits", "UsageGraphSchema", "build_schema", "schema"]
 

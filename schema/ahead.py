@@ -32,17 +32,21 @@ from graphql import (
 )
 from graphql.execution import VariableValues, get_argument_values
 from strawberry import Schema
-
-from resolvers.context import GraphContext
-from resolvers.errors import GraphError
-from resolvers.ranges import DayRange
-from resolvers.usage import PartialMonths as Policy
-from resolvers.usage import UsageResult, organizations_usage
-from schema.compat import StrawberryArgument, convert_arguments, convert_selections, graphql_schema
-from schema.direct import PLAIN_READER
-from schema.inputs import PartialMonths
-from schema.selection import field_group_key, kinds_for_usage
-from schema.usage import Usage
+from usagegraph.resolvers.context import GraphContext
+from usagegraph.resolvers.errors import GraphError
+from usagegraph.resolvers.ranges import DayRange
+from usagegraph.resolvers.usage import PartialMonths as Policy
+from usagegraph.resolvers.usage import UsageResult, organizations_usage
+from usagegraph.schema.compat import (
+    StrawberryArgument,
+    convert_arguments,
+    convert_selections,
+    graphql_schema,
+)
+from usagegraph.schema.direct import PLAIN_READER
+from usagegraph.schema.inputs import PartialMonths
+from usagegraph.schema.selection import field_group_key, kinds_for_usage
+from usagegraph.schema.usage import Usage
 
 __all__ = ["resolve_usage_ahead"]
 

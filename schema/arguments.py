@@ -30,10 +30,9 @@ from graphql import (
     is_abstract_type,
 )
 from graphql.execution import VariableValues, get_argument_values
-
-from resolvers.errors import BadUserInput
-from resolvers.ranges import DayRange, month_series
-from schema.compat import (
+from usagegraph.resolvers.errors import BadUserInput
+from usagegraph.resolvers.ranges import DayRange, month_series
+from usagegraph.schema.compat import (
     FieldDetailsList,
     FragmentDetails,
     GroupedFieldSet,

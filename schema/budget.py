@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
-
-from clients.deadline import deadline_scope
-from clients.fairness import current_caller
-from clients.protection import current_budget
+from usagegraph.clients.deadline import deadline_scope
+from usagegraph.clients.fairness import current_caller
+from usagegraph.clients.protection import current_budget
 
 __all__ = ["UpstreamBudget"]
 

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from strawberry.extensions import SchemaExtension
-
-from clients.telemetry import Observer, OperationTrace, current_observer, operation_trace
+from usagegraph.clients.telemetry import Observer, OperationTrace, current_observer, operation_trace
 
 __all__ = [
     "OperationObserver",

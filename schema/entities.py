@@ -14,13 +14,12 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
-
-from resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
-from resolvers.context import GraphContext
-from resolvers.errors import BadUserInput, SourceFailure
-from resolvers.metrics import Metrics, sum_metrics
-from resolvers.ranges import MAX_MONTHS, DayRange, month_key, month_series
-from resolvers.usage import (
+from usagegraph.resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
+from usagegraph.resolvers.context import GraphContext
+from usagegraph.resolvers.errors import BadUserInput, SourceFailure
+from usagegraph.resolvers.metrics import Metrics, sum_metrics
+from usagegraph.resolvers.ranges import MAX_MONTHS, DayRange, month_key, month_series
+from usagegraph.resolvers.usage import (
     LifetimePart,
     UsageResult,
     agent_usage,
@@ -30,10 +29,10 @@ from resolvers.usage import (
     unattributed_usage,
     user_usage,
 )
-from schema.inputs import DateRange, PartialMonths, SourceKind
-from schema.left_out import note_left_out, sources_of
-from schema.selection import cached_kinds, kinds_for_monthly, kinds_for_usage
-from schema.usage import FIELD_METRICS, MessagingUsage, Usage, checked
+from usagegraph.schema.inputs import DateRange, PartialMonths, SourceKind
+from usagegraph.schema.left_out import note_left_out, sources_of
+from usagegraph.schema.selection import cached_kinds, kinds_for_monthly, kinds_for_usage
+from usagegraph.schema.usage import FIELD_METRICS, MessagingUsage, Usage, checked
 
 __all__ = [
     "Agent",

@@ -15,11 +15,10 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
-
-from clients.errors import UpstreamError
-from clients.telemetry import current_request_id
-from resolvers.errors import GraphError, SourceFailure
-from schema.limits import limit_code
+from usagegraph.clients.errors import UpstreamError
+from usagegraph.clients.telemetry import current_request_id
+from usagegraph.resolvers.errors import GraphError, SourceFailure
+from usagegraph.schema.limits import limit_code
 
 __all__ = ["ErrorCodes"]
 

@@ -23,8 +23,7 @@ from graphql import (
     print_schema,
     specified_directives,
 )
-
-from resolvers.errors import BadUserInput
+from usagegraph.resolvers.errors import BadUserInput
 
 __all__ = [
     "FEDERATION_FIELDS",

@@ -7,10 +7,9 @@ from datetime import date
 from enum import Enum
 
 import strawberry
-
-from resolvers.ranges import DayRange
-from resolvers.usage import PartialMonths as PartialMonthsPolicy
-from schema.compat import ScalarDefinition
+from usagegraph.resolvers.ranges import DayRange
+from usagegraph.resolvers.usage import PartialMonths as PartialMonthsPolicy
+from usagegraph.schema.compat import ScalarDefinition
 
 __all__ = ["DATE_SCALAR", "DateRange", "PartialMonths", "SourceKind", "parse_day"]
 

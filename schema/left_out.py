@@ -18,9 +18,8 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
-
-from resolvers.context import GraphContext
-from resolvers.errors import SourceFailure
+from usagegraph.resolvers.context import GraphContext
+from usagegraph.resolvers.errors import SourceFailure
 
 __all__ = ["LeftOut", "SourceLeftOut", "note_left_out", "sources_of"]
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphql import GraphQLError, Node
-
-from schema.analysis import SATURATION, DocumentAnalysis, OperationFigures
+from usagegraph.schema.analysis import SATURATION, DocumentAnalysis, OperationFigures
 
 __all__ = [
     "DEFAULT_MAX_COST",

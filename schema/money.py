@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
-
-from resolvers.metrics import Money as MoneyValue
+from usagegraph.resolvers.metrics import Money as MoneyValue
 
 __all__ = ["Money", "money_list"]
 

@@ -55,8 +55,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.language import DocumentNode, OperationDefinitionNode
-
-from schema.analysis import fragment_order
+from usagegraph.schema.analysis import fragment_order
 
 __all__ = ["WORK_BUDGET", "FieldMergingRule", "MergeBudgetExceeded"]
 

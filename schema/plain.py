@@ -34,11 +34,14 @@ from graphql import (
     Undefined,
 )
 from graphql.pyutils import Path
-
-from schema.arguments import DEFAULT_MAX_RANGE_DAYS, argument_errors
-from schema.compat import FieldDetailsList, GroupedFieldSet, StrawberryGraphQLCoreExecutionContext
-from schema.direct import PLAIN_READER, is_plain
-from schema.phase import mark_executing
+from usagegraph.schema.arguments import DEFAULT_MAX_RANGE_DAYS, argument_errors
+from usagegraph.schema.compat import (
+    FieldDetailsList,
+    GroupedFieldSet,
+    StrawberryGraphQLCoreExecutionContext,
+)
+from usagegraph.schema.direct import PLAIN_READER, is_plain
+from usagegraph.schema.phase import mark_executing
 
 __all__ = ["PlainExecutor"]
 

@@ -6,13 +6,12 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-
-from resolvers.context import GraphContext
-from resolvers.freshness import note_volatile
-from resolvers.scope import Forbidden
-from schema.entities import Agent, Organization, Reseller, User, find_user
-from schema.inputs import SourceKind
-from schema.left_out import note_left_out, sources_of
+from usagegraph.resolvers.context import GraphContext
+from usagegraph.resolvers.freshness import note_volatile
+from usagegraph.resolvers.scope import Forbidden
+from usagegraph.schema.entities import Agent, Organization, Reseller, User, find_user
+from usagegraph.schema.inputs import SourceKind
+from usagegraph.schema.left_out import note_left_out, sources_of
 
 __all__ = ["Query", "SourceStatus"]
 

@@ -9,8 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from resolvers.usage import MEASURES
-from schema.compat import FragmentSpread, InlineFragment, SelectedField, Selection, field_nodes
+from usagegraph.resolvers.usage import MEASURES
+from usagegraph.schema.compat import (
+    FragmentSpread,
+    InlineFragment,
+    SelectedField,
+    Selection,
+    field_nodes,
+)
 
 __all__ = ["cached_kinds", "field_group_key", "kinds_for_monthly", "kinds_for_usage"]
 

@@ -18,16 +18,19 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-
-from clients.errors import UpstreamError
-from resolvers.context import GraphContext
-from resolvers.errors import SourceFailure
-from resolvers.metrics import Metrics, sum_metrics
-from resolvers.ranges import DayRange
-from resolvers.usage import MEASURES, CoverageReason, PartUsage
-from schema.inputs import SourceKind
-from schema.money import Money, money_list
-from schema.vendors import TalkdeskLineItem, TeliOrganizationReport, TelzinoOrganizationReport
+from usagegraph.clients.errors import UpstreamError
+from usagegraph.resolvers.context import GraphContext
+from usagegraph.resolvers.errors import SourceFailure
+from usagegraph.resolvers.metrics import Metrics, sum_metrics
+from usagegraph.resolvers.ranges import DayRange
+from usagegraph.resolvers.usage import MEASURES, CoverageReason, PartUsage
+from usagegraph.schema.inputs import SourceKind
+from usagegraph.schema.money import Money, money_list
+from usagegraph.schema.vendors import (
+    TalkdeskLineItem,
+    TeliOrganizationReport,
+    TelzinoOrganizationReport,
+)
 
 __all__ = [
     "FIELD_METRICS",

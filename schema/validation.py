@@ -44,13 +44,12 @@ from graphql import (
 )
 from graphql.execution import Executor
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
-
-from schema.analysis import DocumentAnalysis, analyse
-from schema.compat import STRAWBERRY_RULES, graphql_schema
-from schema.limits import SchemaLimits, introspection_refusal, limit_error
-from schema.offload import off_loop
-from schema.operation_name import SeveralOperationsNeedAName
-from schema.overlap import FieldMergingRule
+from usagegraph.schema.analysis import DocumentAnalysis, analyse
+from usagegraph.schema.compat import STRAWBERRY_RULES, graphql_schema
+from usagegraph.schema.limits import SchemaLimits, introspection_refusal, limit_error
+from usagegraph.schema.offload import off_loop
+from usagegraph.schema.operation_name import SeveralOperationsNeedAName
+from usagegraph.schema.overlap import FieldMergingRule
 
 __all__ = [
     "DocumentChecks",

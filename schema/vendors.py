@@ -6,12 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-
-from clients.errors import UpstreamError
-from resolvers.context import GraphContext
-from resolvers.errors import SourceFailure
-from resolvers.ranges import DayRange
-from schema.money import Money
+from usagegraph.clients.errors import UpstreamError
+from usagegraph.resolvers.context import GraphContext
+from usagegraph.resolvers.errors import SourceFailure
+from usagegraph.resolvers.ranges import DayRange
+from usagegraph.schema.money import Money
 
 __all__ = [
     "TalkdeskLineItem",

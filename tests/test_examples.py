@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from usagegraph.sandbox.dataset import Dataset
 
-from sandbox.dataset import Dataset
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import expected_customer
 from tests.schema.test_usage import last_full_month

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
+from usagegraph.sandbox.control import Fault
+from usagegraph.sandbox.dataset import TELZINO_CLIENT_SECRET, Dataset
+from usagegraph.sandbox.server import SandboxServer
 
-from sandbox.control import Fault
-from sandbox.dataset import TELZINO_CLIENT_SECRET, Dataset
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import client_for, started
 from tests.fixtures.truth import last_full_month
 from usagegraph.settings import Settings, settings_from_sources

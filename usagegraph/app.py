@@ -14,11 +14,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from resolvers.context import GraphContext
-from resolvers.directory import Directory, DirectoryError, load_directory
-from resolvers.service import GraphService
-from schema import build_schema
-from schema.compat import graphql_schema
 from usagegraph.answers import build_answer_store, install_answers
 from usagegraph.cache import build_backend, catalog_ttl, result_cache
 from usagegraph.connections import open_connections
@@ -27,6 +22,11 @@ from usagegraph.limits import caller_of, identity_of, install_gate, schema_limit
 from usagegraph.observability import Observability
 from usagegraph.persisted import build_query_store, install_persisted_queries
 from usagegraph.protocol import BoundedGraphQLRouter, install_error_shape, install_request_check
+from usagegraph.resolvers.context import GraphContext
+from usagegraph.resolvers.directory import Directory, DirectoryError, load_directory
+from usagegraph.resolvers.service import GraphService
+from usagegraph.schema import build_schema
+from usagegraph.schema.compat import graphql_schema
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = ["create_app"]

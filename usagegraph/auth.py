@@ -14,8 +14,8 @@ import re
 import secrets
 from collections.abc import Collection, Mapping
 
-from resolvers.directory import Directory
-from resolvers.scope import Identity
+from usagegraph.resolvers.directory import Directory
+from usagegraph.resolvers.scope import Identity
 from usagegraph.settings import AuthSettings, ConfigError
 
 __all__ = [

@@ -7,7 +7,7 @@ closes it at shutdown.
 
 from __future__ import annotations
 
-from resolvers.cache import (
+from usagegraph.resolvers.cache import (
     FETCH_VALUES,
     CacheBackend,
     CachePolicy,

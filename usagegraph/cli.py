@@ -232,9 +232,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from sandbox.control import SandboxControl
-    from sandbox.dataset import generate
-    from sandbox.server import create_sandbox_app, free_port, sources_toml
+    from usagegraph.sandbox.control import SandboxControl
+    from usagegraph.sandbox.dataset import generate
+    from usagegraph.sandbox.server import create_sandbox_app, free_port, sources_toml
 
     control = SandboxControl(base_latency_ms=args.latency_ms)
     try:
@@ -292,7 +292,7 @@ def _hash_key(args: argparse.Namespace) -> int:
 
 
 def _export_schema(args: argparse.Namespace) -> int:
-    from schema import schema
+    from usagegraph.schema import schema
 
     sys.stdout.write((schema.subgraph_sdl() if args.federation else schema.as_str()) + "\n")
     return 0
@@ -301,10 +301,10 @@ def _export_schema(args: argparse.Namespace) -> int:
 def _export_operations(args: argparse.Namespace) -> int:
     import json
 
-    from schema import schema
-    from schema.compat import graphql_schema
-    from schema.federation import client_schema
     from usagegraph.persisted import ManifestError, build_manifest
+    from usagegraph.schema import schema
+    from usagegraph.schema.compat import graphql_schema
+    from usagegraph.schema.federation import client_schema
 
     files: list[Path] = []
     for path in args.paths:
@@ -396,8 +396,8 @@ def _embedded_sandbox() -> Iterator[tuple[Settings, str, Path]]:
     """Start the default dataset's sandbox in a background thread; yields settings pointing at
     it (its directory file included), its base URL, and the same settings as a config file
     (what worker processes read)."""
-    from sandbox.dataset import generate
-    from sandbox.server import SandboxServer, sources_toml
+    from usagegraph.sandbox.dataset import generate
+    from usagegraph.sandbox.server import SandboxServer, sources_toml
     from usagegraph.settings import settings_from_sources
 
     dataset = generate()

@@ -9,19 +9,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from clients.fairness import CallerQuota
-from clients.protection import CircuitBreaker, TokenBucket
-from clients.talkdesk import TalkdeskClient, talkdesk_auth
-from clients.teli import TeliClient, teli_auth
-from clients.telzino import TelzinoClient, telzino_auth
-from clients.transport import (
+from usagegraph.clients.fairness import CallerQuota
+from usagegraph.clients.protection import CircuitBreaker, TokenBucket
+from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
+from usagegraph.clients.teli import TeliClient, teli_auth
+from usagegraph.clients.telzino import TelzinoClient, telzino_auth
+from usagegraph.clients.transport import (
     CallRecord,
     RetryPolicy,
     SourceTransport,
     Timeouts,
     build_http_client,
 )
-from resolvers.connections import Connection
+from usagegraph.resolvers.connections import Connection
 from usagegraph.settings import Settings, Source, TalkdeskSource, TeliSource, TelzinoSource
 
 __all__ = ["open_connections"]

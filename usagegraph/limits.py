@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from resolvers.directory import Directory
-from resolvers.scope import EVERYONE, NOBODY, Identity
-from schema.limits import SchemaLimits
 from usagegraph.auth import KeyRing, check_scopes
 from usagegraph.protocol import error_response, replay
+from usagegraph.resolvers.directory import Directory
+from usagegraph.resolvers.scope import EVERYONE, NOBODY, Identity
+from usagegraph.schema.limits import SchemaLimits
 from usagegraph.settings import Settings
 
 __all__ = [

@@ -48,15 +48,15 @@ from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse,
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from resolvers.cache import DEFAULT_NAMESPACE
-from schema.limits import SchemaLimits
-from schema.offload import off_loop
-from schema.validation import validation_rules
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.limits import caller_in
 from usagegraph.persisted_store import MemoryQueryStore, QueryStore, RedisQueryStore
 from usagegraph.printing import print_document
 from usagegraph.protocol import error_response, read_body, replay
+from usagegraph.resolvers.cache import DEFAULT_NAMESPACE
+from usagegraph.schema.limits import SchemaLimits
+from usagegraph.schema.offload import off_loop
+from usagegraph.schema.validation import validation_rules
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = [

@@ -46,11 +46,15 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from clients.telemetry import current_request_id
-from schema.compat import CannotGetOperationTypeError, InvalidOperationTypeError, PreExecutionError
-from schema.phase import watching_execution
+from usagegraph.clients.telemetry import current_request_id
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.negotiation import GRAPHQL_RESPONSE, Negotiation, response_media_type
+from usagegraph.schema.compat import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+    PreExecutionError,
+)
+from usagegraph.schema.phase import watching_execution
 
 __all__ = [
     "GRAPHQL_PATH",

@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from clients import teli
+from usagegraph.clients import teli
 
 __all__ = [
     "CONFIG_ENV_VAR",

@@ -7,9 +7,14 @@ See `backends.py` for the stable backend API (also for other features' values),
 
 from __future__ import annotations
 
-from resolvers.cache.backends import DEFAULT_NAMESPACE, CacheBackend, MemoryBackend, RedisBackend
-from resolvers.cache.codec import DEFAULT_MAX_ENTRY_BYTES, Entry, EntryCodec, EntryError
-from resolvers.cache.results import (
+from usagegraph.resolvers.cache.backends import (
+    DEFAULT_NAMESPACE,
+    CacheBackend,
+    MemoryBackend,
+    RedisBackend,
+)
+from usagegraph.resolvers.cache.codec import DEFAULT_MAX_ENTRY_BYTES, Entry, EntryCodec, EntryError
+from usagegraph.resolvers.cache.results import (
     CACHE_FORMAT,
     CachePolicy,
     Fetched,
@@ -19,7 +24,7 @@ from resolvers.cache.results import (
     serves_stale,
     ttl_class,
 )
-from resolvers.cache.values import FETCH_VALUES
+from usagegraph.resolvers.cache.values import FETCH_VALUES
 
 __all__ = [
     "CACHE_FORMAT",

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from resolvers.cache.codec import Entry
+from usagegraph.resolvers.cache.codec import Entry
 
 __all__ = ["DECODED_BYTES", "DecodedEntries", "Memo"]
 

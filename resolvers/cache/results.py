@@ -37,18 +37,23 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, Generic, Literal, TypeVar
 
-from clients.errors import (
+from usagegraph.clients.errors import (
     UpstreamBudgetExceededError,
     UpstreamError,
     UpstreamRateLimitedError,
     UpstreamUnavailableError,
 )
-from clients.telemetry import cache_miss, record_cache, record_cache_error, record_upstream_event
-from resolvers.cache.backends import CacheBackend
-from resolvers.cache.codec import Entry, EntryCodec, EntryError
-from resolvers.cache.decoded import DecodedEntries, Memo
-from resolvers.cache.values import FETCH_VALUES
-from resolvers.ranges import DayRange, Month, month_range, parse_month
+from usagegraph.clients.telemetry import (
+    cache_miss,
+    record_cache,
+    record_cache_error,
+    record_upstream_event,
+)
+from usagegraph.resolvers.cache.backends import CacheBackend
+from usagegraph.resolvers.cache.codec import Entry, EntryCodec, EntryError
+from usagegraph.resolvers.cache.decoded import DecodedEntries, Memo
+from usagegraph.resolvers.cache.values import FETCH_VALUES
+from usagegraph.resolvers.ranges import DayRange, Month, month_range, parse_month
 
 __all__ = [
     "CACHE_FORMAT",

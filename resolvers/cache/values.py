@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from clients.talkdesk import TalkdeskUsageRow
-from clients.teli import TeliOrganizationAnalyticsRow, TeliUsage, TeliUserAnalyticsRow
-from clients.telzino import TelzinoBillingRow, TelzinoOrgMinutes
-from resolvers.catalog import SourceDiscovery, UserNode
+from usagegraph.clients.talkdesk import TalkdeskUsageRow
+from usagegraph.clients.teli import TeliOrganizationAnalyticsRow, TeliUsage, TeliUserAnalyticsRow
+from usagegraph.clients.telzino import TelzinoBillingRow, TelzinoOrgMinutes
+from usagegraph.resolvers.catalog import SourceDiscovery, UserNode
 
 __all__ = ["FETCH_VALUES"]
 

@@ -23,11 +23,11 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
-from clients.errors import UpstreamContractError, UpstreamError
-from clients.talkdesk import USAGE_ENDPOINT, TalkdeskUsageRow
-from resolvers.catalog import DiscoveredOrganization, DiscoveredReseller, SourceDiscovery
-from resolvers.connections import Connection
-from resolvers.metrics import (
+from usagegraph.clients.errors import UpstreamContractError, UpstreamError
+from usagegraph.clients.talkdesk import USAGE_ENDPOINT, TalkdeskUsageRow
+from usagegraph.resolvers.catalog import DiscoveredOrganization, DiscoveredReseller, SourceDiscovery
+from usagegraph.resolvers.connections import Connection
+from usagegraph.resolvers.metrics import (
     Metrics,
     Money,
     Problem,
@@ -37,7 +37,7 @@ from resolvers.metrics import (
     add_quantities,
     add_wallet,
 )
-from resolvers.ranges import Month
+from usagegraph.resolvers.ranges import Month
 
 __all__ = ["WALLET_TYPES", "discover", "fetch_rows", "rows_metrics"]
 

@@ -5,24 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from clients.decoding import RowProblems
-from clients.teli import (
+from usagegraph.clients.decoding import RowProblems
+from usagegraph.clients.teli import (
     TeliOrganizationAnalyticsRow,
     TeliSegments,
     TeliUsage,
     TeliUserAnalyticsRow,
     TeliVoice,
 )
-from resolvers.catalog import (
+from usagegraph.resolvers.catalog import (
     DiscoveredOrganization,
     DiscoveredReseller,
     Part,
     SourceDiscovery,
     UserNode,
 )
-from resolvers.connections import Connection
-from resolvers.metrics import Metrics, Money, Problem
-from resolvers.ranges import DayRange
+from usagegraph.resolvers.connections import Connection
+from usagegraph.resolvers.metrics import Metrics, Money, Problem
+from usagegraph.resolvers.ranges import DayRange
 
 __all__ = [
     "discover",

@@ -11,17 +11,17 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from clients.decoding import RowProblems
-from clients.telzino import TelzinoBillingRow, TelzinoOrgMinutes
-from resolvers.catalog import (
+from usagegraph.clients.decoding import RowProblems
+from usagegraph.clients.telzino import TelzinoBillingRow, TelzinoOrgMinutes
+from usagegraph.resolvers.catalog import (
     DiscoveredAgent,
     DiscoveredOrganization,
     DiscoveredReseller,
     SourceDiscovery,
 )
-from resolvers.connections import Connection
-from resolvers.metrics import Metrics, Problem
-from resolvers.ranges import DayRange
+from usagegraph.resolvers.connections import Connection
+from usagegraph.resolvers.metrics import Metrics, Problem
+from usagegraph.resolvers.ranges import DayRange
 
 __all__ = [
     "agent_metrics",

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from usagegraph.sandbox.dataset import generate
+from usagegraph.sandbox.server import free_port
 
-from sandbox.dataset import generate
-from sandbox.server import free_port
 from usagegraph.graphiql import ASSETS, ASSETS_DIR, STATIC_PATH
 
 pytestmark = pytest.mark.browser

@@ -11,13 +11,12 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-
-from clients.bodies import Body, Unusual, as_mapping, frozen_maker, parse_json
-from clients.decoding import JsonReader
-from clients.errors import UpstreamContractError
-from clients.talkdesk_shapes import UsagePage
-from clients.telzino import TelzinoAgentMinutesRow, TelzinoClient
-from clients.transport import RetryPolicy, SourceTransport
+from usagegraph.clients.bodies import Body, Unusual, as_mapping, frozen_maker, parse_json
+from usagegraph.clients.decoding import JsonReader
+from usagegraph.clients.errors import UpstreamContractError
+from usagegraph.clients.talkdesk_shapes import UsagePage
+from usagegraph.clients.telzino import TelzinoAgentMinutesRow, TelzinoClient
+from usagegraph.clients.transport import RetryPolicy, SourceTransport
 
 ENDPOINT = "GET /v1/reports/minutes-by-organization"
 

@@ -7,9 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
-from clients.decoding import JsonReader
-from clients.errors import UpstreamContractError
+from usagegraph.clients.decoding import JsonReader
+from usagegraph.clients.errors import UpstreamContractError
 
 READER = JsonReader("telzino-eu", "GET /v1/reports/minutes-by-organization")
 ROW_PATH = "data[3]"

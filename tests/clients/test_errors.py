@@ -6,8 +6,7 @@ import email.utils
 
 import httpx
 import pytest
-
-from clients.errors import (
+from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamContractError,
     UpstreamError,

@@ -18,14 +18,14 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from usagegraph.clients import bodies, talkdesk, teli, telzino
+from usagegraph.clients.bodies import Unusual
+from usagegraph.clients.errors import UpstreamContractError
+from usagegraph.sandbox.control import VARIANTS, SandboxControl
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 from bench.vendor_bodies import Answer, every_kind
-from clients import bodies, talkdesk, teli, telzino
-from clients.bodies import Unusual
-from clients.errors import UpstreamContractError
-from sandbox.control import VARIANTS, SandboxControl
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
 
 ENDPOINTS = {
     **{f"telzino {e}": b for e, b in telzino.BODIES.items()},

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 import trustme
-
-from clients.network import (
+from usagegraph.clients.network import (
     _FAILURES,
     READ_HIGH_WATER,
     AsyncioBackend,
@@ -24,7 +23,7 @@ from clients.network import (
     _Receiver,
     pooled_transport,
 )
-from clients.transport import SourceTransport, Timeouts, build_http_client
+from usagegraph.clients.transport import SourceTransport, Timeouts, build_http_client
 
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
 

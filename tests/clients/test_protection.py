@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from clients.deadline import deadline_scope
-from clients.errors import (
+from usagegraph.clients.deadline import deadline_scope
+from usagegraph.clients.errors import (
     UpstreamBudgetExceededError,
     UpstreamCircuitOpenError,
     UpstreamUnavailableError,
 )
-from clients.protection import CallBudget, CircuitBreaker, TokenBucket, current_budget
-from clients.teli import teli_auth
-from clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
-from sandbox.server import SandboxServer
+from usagegraph.clients.protection import CallBudget, CircuitBreaker, TokenBucket, current_budget
+from usagegraph.clients.teli import teli_auth
+from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from usagegraph.sandbox.server import SandboxServer
 
 
 class FakeClock:

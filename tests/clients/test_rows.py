@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-
-from clients.decoding import RowProblems
-from clients.errors import UpstreamContractError
-from clients.rows import Row
-from clients.telzino import TelzinoAgentMinutes, TelzinoOrgMinutes
+from usagegraph.clients.decoding import RowProblems
+from usagegraph.clients.errors import UpstreamContractError
+from usagegraph.clients.rows import Row
+from usagegraph.clients.telzino import TelzinoAgentMinutes, TelzinoOrgMinutes
 
 
 def _problem(field: str) -> RowProblems:

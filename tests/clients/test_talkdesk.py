@@ -11,19 +11,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
-from clients.errors import UpstreamContractError, UpstreamForbiddenError
-from clients.talkdesk import (
+from usagegraph.clients.errors import UpstreamContractError, UpstreamForbiddenError
+from usagegraph.clients.talkdesk import (
     TalkdeskAccountInfo,
     TalkdeskClient,
     TalkdeskUsageRow,
     talkdesk_auth,
     usage_filters,
 )
-from clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
-from sandbox.control import SandboxControl
-from sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months_between
-from sandbox.server import SandboxServer
+from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months_between
+from usagegraph.sandbox.server import SandboxServer
 
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)
 USAGE_PATH = "/express/usage/month"

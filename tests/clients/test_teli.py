@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-
-from clients.errors import (
+from usagegraph.clients.errors import (
     UpstreamContractError,
     UpstreamNotFoundError,
     UpstreamUnauthorizedError,
 )
-from clients.teli import (
+from usagegraph.clients.teli import (
     TeliClient,
     TeliSegments,
     TeliUsage,
@@ -24,10 +23,10 @@ from clients.teli import (
     attach_organizations,
     teli_auth,
 )
-from clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
-from sandbox.control import SandboxControl
-from sandbox.dataset import Dataset, TeliTenant, TeliUser
-from sandbox.server import SandboxServer
+from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import Dataset, TeliTenant, TeliUser
+from usagegraph.sandbox.server import SandboxServer
 
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)
 

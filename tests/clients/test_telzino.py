@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-
-from clients.errors import UpstreamContractError, UpstreamNotFoundError
-from clients.telzino import (
+from usagegraph.clients.errors import UpstreamContractError, UpstreamNotFoundError
+from usagegraph.clients.telzino import (
     TelzinoAgentMinutes,
     TelzinoClient,
     TelzinoPeriod,
@@ -22,10 +21,10 @@ from clients.telzino import (
     parse_vendor_date,
     telzino_auth,
 )
-from clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
-from sandbox.control import SandboxControl
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
+from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 REPORT = "/v1/reports/minutes-by-organization"
 BILLING = "/v1/billing-report"

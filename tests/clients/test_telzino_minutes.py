@@ -14,12 +14,11 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from clients import bodies
-from clients.bodies import Body
-from clients.decoding import JsonReader
-from clients.errors import UpstreamContractError
-from clients.telzino import (
+from usagegraph.clients import bodies
+from usagegraph.clients.bodies import Body
+from usagegraph.clients.decoding import JsonReader
+from usagegraph.clients.errors import UpstreamContractError
+from usagegraph.clients.telzino import (
     BODIES,
     EP_MINUTES_BY_ORG,
     MAX_MINUTES,
@@ -27,7 +26,7 @@ from clients.telzino import (
     TelzinoOrgMinutes,
     minutes_to_seconds,
 )
-from clients.transport import RetryPolicy, SourceTransport
+from usagegraph.clients.transport import RetryPolicy, SourceTransport
 
 REPORT_PATH = "/v1/reports/minutes-by-organization"
 READER = JsonReader("telzino", EP_MINUTES_BY_ORG)

@@ -20,8 +20,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-
-from clients.errors import (
+from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamContractError,
     UpstreamError,
@@ -32,8 +31,8 @@ from clients.errors import (
     UpstreamUnauthorizedError,
     UpstreamUnavailableError,
 )
-from clients.network import PooledTransport
-from clients.transport import (
+from usagegraph.clients.network import PooledTransport
+from usagegraph.clients.transport import (
     RETRYABLE_STATUS_CODES,
     ApiKeyAuth,
     CallRecord,
@@ -44,9 +43,14 @@ from clients.transport import (
     build_http_client,
     join_url,
 )
-from sandbox.control import SandboxControl
-from sandbox.dataset import TELZINO_CLIENT_ID, TELZINO_CLIENT_SECRET, Dataset, teli_source_name
-from sandbox.server import SandboxServer, free_port
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import (
+    TELZINO_CLIENT_ID,
+    TELZINO_CLIENT_SECRET,
+    Dataset,
+    teli_source_name,
+)
+from usagegraph.sandbox.server import SandboxServer, free_port
 
 API = "https://api.vendor.test"
 TOKEN_URL = "https://id.vendor.test/oauth/token"

@@ -17,8 +17,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from usagegraph.sandbox.dataset import Dataset
 
-from sandbox.dataset import Dataset
 from tests.fixtures.serve import serve_usagegraph
 from tests.fixtures.truth import (
     customer_parts,

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from usagegraph.sandbox.dataset import Dataset
 
-from sandbox.dataset import Dataset
 from tests.fixtures.serve import node_or_skip, serve_usagegraph
 from tests.fixtures.truth import last_full_month
 

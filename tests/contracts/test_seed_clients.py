@@ -9,12 +9,18 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from usagegraph.clients.errors import UpstreamBadRequestError
+from usagegraph.clients.talkdesk import TalkdeskClient, TalkdeskUsageRow, talkdesk_auth
+from usagegraph.clients.teli import TeliClient, TeliSegments, TeliVoice, teli_auth
+from usagegraph.clients.telzino import TelzinoClient, TelzinoPeriod, telzino_auth
+from usagegraph.clients.transport import (
+    Auth,
+    RetryPolicy,
+    SourceTransport,
+    Timeouts,
+    build_http_client,
+)
 
-from clients.errors import UpstreamBadRequestError
-from clients.talkdesk import TalkdeskClient, TalkdeskUsageRow, talkdesk_auth
-from clients.teli import TeliClient, TeliSegments, TeliVoice, teli_auth
-from clients.telzino import TelzinoClient, TelzinoPeriod, telzino_auth
-from clients.transport import Auth, RetryPolicy, SourceTransport, Timeouts, build_http_client
 from tests.contracts.conftest import SeedServer, seed_body
 
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)

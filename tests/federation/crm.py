@@ -14,8 +14,7 @@ from types import TracebackType
 import strawberry
 import uvicorn
 from strawberry.asgi import GraphQL
-
-from sandbox.server import free_port
+from usagegraph.sandbox.server import free_port
 
 __all__ = ["MANAGERS", "CrmServer", "crm_schema"]
 

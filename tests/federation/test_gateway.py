@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import free_port
+from usagegraph.schema import schema
 
-from sandbox.dataset import Dataset
-from sandbox.server import free_port
-from schema import schema
 from tests.federation.crm import MANAGERS, CrmServer, crm_schema
 from tests.fixtures.serve import node_or_skip, running, serve_usagegraph
 from tests.fixtures.truth import expected_customer, last_full_month, organization_name_of

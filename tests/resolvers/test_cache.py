@@ -11,8 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-
-from clients.errors import (
+from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamBudgetExceededError,
     UpstreamCircuitOpenError,
@@ -24,7 +23,7 @@ from clients.errors import (
     UpstreamUnauthorizedError,
     UpstreamUnavailableError,
 )
-from resolvers.cache import (
+from usagegraph.resolvers.cache import (
     CachePolicy,
     EntryCodec,
     MemoryBackend,
@@ -34,7 +33,7 @@ from resolvers.cache import (
     serves_stale,
     ttl_class,
 )
-from resolvers.ranges import DayRange
+from usagegraph.resolvers.ranges import DayRange
 
 T0 = 1_760_000_000.0  # 2025-10-09T08:53:20Z
 TODAY = datetime.fromtimestamp(T0, UTC).date()

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import redis
 from fastapi import FastAPI
+from usagegraph.resolvers.cache import ResultCache
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
-from resolvers.cache import ResultCache
-from sandbox.control import SandboxControl
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import ask, auth_settings, client_for
 from tests.fixtures.graph import tuned_sandbox_settings
 from tests.fixtures.truth import (

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 from redis.asyncio import Redis
+from usagegraph.resolvers.cache import CachePolicy, RedisBackend, ResultCache, TtlClass
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
-from resolvers.cache import CachePolicy, RedisBackend, ResultCache, TtlClass
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
 from tests.fixtures.graph import tuned_sandbox_settings
 from tests.resolvers.conftest import _free_port
 from tests.resolvers.test_cache_graph import (

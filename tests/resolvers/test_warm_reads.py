@@ -11,11 +11,10 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from resolvers.cache import CachePolicy, EntryCodec, MemoryBackend, ResultCache, TtlClass
-from resolvers.cache.codec import Entry
-from resolvers.cache.decoded import DecodedEntries
-from resolvers.metrics import (
+from usagegraph.resolvers.cache import CachePolicy, EntryCodec, MemoryBackend, ResultCache, TtlClass
+from usagegraph.resolvers.cache.codec import Entry
+from usagegraph.resolvers.cache.decoded import DecodedEntries
+from usagegraph.resolvers.metrics import (
     COUNTER_FIELDS,
     Metrics,
     Money,
@@ -26,7 +25,8 @@ from resolvers.metrics import (
     add_wallet,
     sum_metrics,
 )
-from resolvers.ranges import DayRange
+from usagegraph.resolvers.ranges import DayRange
+
 from tests.resolvers.test_cache import PAST, Clock, Counted
 
 PLAIN = EntryCodec({"fetch_minutes": dict[str, int]})

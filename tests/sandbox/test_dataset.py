@@ -12,15 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-
-from sandbox.dataset import (
+from usagegraph.sandbox.dataset import (
     TELI_UNATTRIBUTED_FIELDS,
     Dataset,
     TalkdeskRow,
     TeliOrg,
     generate,
 )
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.server import SandboxServer
 
 SEED_PRODUCT = "TD-LIC-APP-RC-101910"
 

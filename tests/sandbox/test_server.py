@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import httpx
-
-from sandbox.server import SandboxServer, sources_toml
+from usagegraph.sandbox.server import SandboxServer, sources_toml
 
 
 def test_root_describes_every_vendor_as_source_entries(sandbox: SandboxServer) -> None:

@@ -11,10 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
-from sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months_between
-from sandbox.server import SandboxServer
-from sandbox.talkdesk import _json
+from usagegraph.sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months_between
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.sandbox.talkdesk import _json
 
 USAGE = "express-accounts-usage:read"
 ACCOUNTS = "express-accounts:read"

@@ -10,9 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-
-from sandbox.dataset import Dataset, TeliOrg, TeliTenant, TeliUser
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.dataset import Dataset, TeliOrg, TeliTenant, TeliUser
+from usagegraph.sandbox.server import SandboxServer
 
 
 @pytest.fixture

@@ -10,16 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-
-from sandbox import telzino as emulator
-from sandbox.dataset import (
+from usagegraph.sandbox import telzino as emulator
+from usagegraph.sandbox.dataset import (
     TELZINO_CLIENT_ID,
     TELZINO_CLIENT_SECRET,
     Dataset,
     TelzinoOrg,
     generate,
 )
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.server import SandboxServer
 
 REPORT = "/v1/reports/minutes-by-organization"
 BY_AGENT = "/v1/reports/minutes-by-agent"

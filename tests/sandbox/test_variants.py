@@ -6,11 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from sandbox import control as control_module
-from sandbox.control import SEEN_LIMIT, VARIANTS, SandboxControl
-from sandbox.dataset import TELZINO_CLIENT_ID, TELZINO_CLIENT_SECRET
-from sandbox.server import SandboxServer
+from usagegraph.sandbox import control as control_module
+from usagegraph.sandbox.control import SEEN_LIMIT, VARIANTS, SandboxControl
+from usagegraph.sandbox.dataset import TELZINO_CLIENT_ID, TELZINO_CLIENT_SECRET
+from usagegraph.sandbox.server import SandboxServer
 
 # every variant the brief defines, by exact name
 EXPECTED_NAMES = {

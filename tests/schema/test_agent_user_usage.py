@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sandbox.dataset import Dataset, teli_source_name
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
+
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import (
     customer_parts,

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import entities as schema_entities
+from usagegraph.schema import schema as graph_schema
 
-import schema.entities
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
-from schema import schema as graph_schema
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 from tests.fixtures.truth import expected_customer, last_full_month
 from tests.schema.test_batching import warm
@@ -52,13 +52,13 @@ def one_by_one(query: str) -> str:
 def per_organization_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Organizations whose usage went through the ordinary per-organization resolver."""
     seen: list[str] = []
-    original = schema.entities.organization_usage
+    original = schema_entities.organization_usage
 
     async def counting(ctx: Any, node: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(node.id)
         return await original(ctx, node, *args, **kwargs)
 
-    monkeypatch.setattr(schema.entities, "organization_usage", counting)
+    monkeypatch.setattr(schema_entities, "organization_usage", counting)
     return seen
 
 

@@ -12,8 +12,8 @@ import warnings
 from typing import Any
 
 import pytest
+from usagegraph.sandbox.server import SandboxServer
 
-from sandbox.server import SandboxServer
 from tests.fixtures.graph import GraphQuery
 
 NESTED = """

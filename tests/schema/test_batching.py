@@ -10,9 +10,10 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
-from sandbox.control import SandboxControl
-from sandbox.dataset import Dataset, teli_source_name
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
+
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 from tests.fixtures.truth import (
     customer_parts,
@@ -506,8 +507,8 @@ async def test_a_second_organization_in_the_same_range_costs_no_call(
 def test_a_large_telzino_account_is_asked_only_for_the_wanted_ids() -> None:
     from types import SimpleNamespace
 
-    from resolvers.loaders import Loaders
-    from resolvers.ranges import DayRange
+    from usagegraph.resolvers.loaders import Loaders
+    from usagegraph.resolvers.ranges import DayRange
 
     rng = DayRange(date(2026, 1, 1), date(2026, 1, 31))
     known = {f"org-{i}": None for i in range(250)}

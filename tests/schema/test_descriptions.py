@@ -11,8 +11,8 @@ from graphql import (
     GraphQLSchema,
     specified_scalar_types,
 )
+from usagegraph.schema import schema
 
-from schema import schema
 from tests.fixtures.graph import GraphQuery
 
 

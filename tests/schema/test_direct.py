@@ -5,8 +5,7 @@ tested with the failure isolation: tests/schema/test_failures.py.)"""
 from __future__ import annotations
 
 from graphql import GraphQLObjectType
-
-from schema import build_schema, schema
+from usagegraph.schema import build_schema, schema
 
 
 def test_hot_dashboard_fields_are_called_directly() -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import MaxTokensLimiter
-
-from schema.documents import document_cache
+from usagegraph.schema.documents import document_cache
 
 
 @strawberry.type

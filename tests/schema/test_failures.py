@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
 
-from sandbox.dataset import Dataset, teli_source_name
-from sandbox.server import SandboxServer
 from tests.fixtures.graph import GraphQuery, open_graph, tuned_sandbox_settings
 from tests.fixtures.truth import (
     customer_parts,

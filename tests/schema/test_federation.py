@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from graphql import build_schema as parse_sdl
+from usagegraph.sandbox.dataset import Dataset, generate
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import build_schema, schema
+from usagegraph.schema.federation import FEDERATION_FIELDS, FEDERATION_TYPES
 
-from sandbox.dataset import Dataset, generate
-from sandbox.server import SandboxServer
-from schema import build_schema, schema
-from schema.federation import FEDERATION_FIELDS, FEDERATION_TYPES
 from tests.fixtures.auth import ask, auth_settings, client_for, started
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 from tests.fixtures.truth import (
@@ -91,7 +91,7 @@ def test_export_schema_prints_the_client_sdl_and_with_federation_the_subgraph_sd
 
 
 def test_limits_do_not_change_either_sdl() -> None:
-    from schema.limits import SchemaLimits
+    from usagegraph.schema.limits import SchemaLimits
 
     tight = build_schema(SchemaLimits(max_depth=3, introspection=False))
     assert tight.as_str() == schema.as_str()

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.server import SandboxServer
+
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 
 ORG_USAGE = """

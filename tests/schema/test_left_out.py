@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
+
 from tests.fixtures.auth import ask, auth_settings, client_for, started
 from tests.fixtures.graph import open_graph, tuned_sandbox_settings
 from tests.fixtures.truth import customer_parts

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from resolvers.loaders import Loaders
-from resolvers.service import GraphService
+from usagegraph.resolvers.loaders import Loaders
+from usagegraph.resolvers.service import GraphService
 
 
 async def test_a_cancelled_waiter_leaves_the_shared_result_to_the_others() -> None:

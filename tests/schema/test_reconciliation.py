@@ -7,7 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sandbox.dataset import Dataset
+from usagegraph.sandbox.dataset import Dataset
+
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import (
     customer_channel,

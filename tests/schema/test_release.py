@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import last_full_month
 from tests.schema.test_batching import DASHBOARD, warm
@@ -22,13 +22,13 @@ from tests.schema.test_batching import DASHBOARD, warm
 # what an operation loads: vendor rows, the loaders' results and the figures built on them (the
 # request context's own small shell may stay in its cycle)
 LOADED = (
-    "clients.telzino.",
-    "clients.teli.",
-    "clients.talkdesk.",
-    "resolvers.cache.",
-    "resolvers.metrics.",
-    "resolvers.usage.",
-    "schema.usage.",
+    "usagegraph.clients.telzino.",
+    "usagegraph.clients.teli.",
+    "usagegraph.clients.talkdesk.",
+    "usagegraph.resolvers.cache.",
+    "usagegraph.resolvers.metrics.",
+    "usagegraph.resolvers.usage.",
+    "usagegraph.schema.usage.",
 )
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from usagegraph.resolvers.catalog import Catalog
+from usagegraph.resolvers.scope import NOBODY
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
-from resolvers.catalog import Catalog
-from resolvers.scope import NOBODY
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import ask, auth_settings, client_for, started
 from tests.fixtures.truth import (
     customer_channel,

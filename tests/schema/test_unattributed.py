@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
+
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import last_full_month
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from usagegraph.resolvers.ranges import month_range
+from usagegraph.sandbox.dataset import Dataset, TalkdeskRow
+from usagegraph.sandbox.server import SandboxServer
 
-from resolvers.ranges import month_range
-from sandbox.dataset import Dataset, TalkdeskRow
-from sandbox.server import SandboxServer
 from tests.fixtures.graph import open_graph, tuned_sandbox_settings
 from tests.fixtures.truth import (
     last_full_month,

@@ -28,13 +28,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 from redis.asyncio import Redis
-
-from clients.errors import UpstreamContractError, UpstreamError
-from clients.talkdesk import TalkdeskUsageRow
-from clients.telemetry import bind_request
-from clients.teli import TeliSegments, TeliUsage, TeliVoice
-from clients.telzino import TelzinoAgentInfo, TelzinoAgentMinutes, TelzinoOrgMinutes
-from resolvers.cache import (
+from usagegraph.clients.errors import UpstreamContractError, UpstreamError
+from usagegraph.clients.talkdesk import TalkdeskUsageRow
+from usagegraph.clients.telemetry import bind_request
+from usagegraph.clients.teli import TeliSegments, TeliUsage, TeliVoice
+from usagegraph.clients.telzino import TelzinoAgentInfo, TelzinoAgentMinutes, TelzinoOrgMinutes
+from usagegraph.resolvers.cache import (
     CACHE_FORMAT,
     DEFAULT_MAX_ENTRY_BYTES,
     FETCH_VALUES,
@@ -48,8 +47,9 @@ from resolvers.cache import (
     TtlClass,
     cache_key,
 )
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
+
 from tests.fixtures.graph import tuned_sandbox_settings
 
 # the session's redis-server; tests ask for `redis_url` by name (a parameter would shadow it)

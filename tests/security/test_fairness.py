@@ -18,20 +18,20 @@ from typing import Any
 
 import httpx
 import pytest
-
-from clients.errors import (
+from usagegraph.clients.errors import (
     UpstreamQuotaExceededError,
     UpstreamRateLimitedError,
     UpstreamTimeoutError,
 )
-from clients.fairness import CallerQuota, FairGate, Interest, current_caller
-from clients.protection import TokenBucket
-from clients.transport import RetryPolicy, SourceTransport, Timeouts
-from resolvers.cache import ResultCache
-from resolvers.cache.backends import MemoryBackend
-from resolvers.service import GraphService
-from sandbox.control import SandboxControl
-from sandbox.server import SandboxServer
+from usagegraph.clients.fairness import CallerQuota, FairGate, Interest, current_caller
+from usagegraph.clients.protection import TokenBucket
+from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts
+from usagegraph.resolvers.cache import ResultCache
+from usagegraph.resolvers.cache.backends import MemoryBackend
+from usagegraph.resolvers.service import GraphService
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.server import SandboxServer
+
 from tests.fixtures.auth import auth_config, bearer, client_for, started
 from tests.fixtures.truth import last_full_month
 from usagegraph.settings import ConfigError, settings_from_sources

@@ -30,9 +30,9 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import schema
 
-from sandbox.server import SandboxServer
-from schema import schema
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.app import create_app
 

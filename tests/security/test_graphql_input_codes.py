@@ -13,8 +13,8 @@ import json
 from typing import Any
 
 import pytest
+from usagegraph.sandbox.server import SandboxServer
 
-from sandbox.server import SandboxServer
 from tests.fixtures.graph import GraphQuery
 
 ENTITIES = (

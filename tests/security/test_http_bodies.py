@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from usagegraph.sandbox.server import SandboxServer
 
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.jsonbounds import JsonRefused, loads_bounded

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import schema as served
 
-from sandbox.server import SandboxServer
-from schema import schema as served
 from tests.fixtures.auth import KEYS, auth_config, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.auth import hash_key

@@ -21,10 +21,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from usagegraph.sandbox.control import Fault
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
-from sandbox.control import Fault
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import KEYS, auth_config, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings, tuned_sandbox_settings
 from tests.fixtures.truth import last_full_month

@@ -33,14 +33,14 @@ from graphql import (
     parse,
     validate,
 )
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import schema as default_schema
+from usagegraph.schema import validation as schema_validation
+from usagegraph.schema.analysis import SATURATION, analyse
+from usagegraph.schema.limits import DEFAULT_MAX_COST
+from usagegraph.schema.overlap import FieldMergingRule
 
-import schema.validation
 from bench.scenarios import DASHBOARD, DRILLDOWN, MIXED
-from sandbox.server import SandboxServer
-from schema import schema as default_schema
-from schema.analysis import SATURATION, analyse
-from schema.limits import DEFAULT_MAX_COST
-from schema.overlap import FieldMergingRule
 from tests.fixtures.auth import client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.settings import ConfigError, LimitsSettings, settings_from_sources
@@ -491,13 +491,13 @@ async def test_operations_of_one_document_are_checked_once_whichever_is_run(
     app_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[object] = []
-    check = schema.validation.check_document
+    check = schema_validation.check_document
 
     def counting(graphql_schema: Any, document: Any, limits: Any) -> Any:
         checked.append(document)
         return check(graphql_schema, document, limits)
 
-    monkeypatch.setattr(schema.validation, "check_document", counting)
+    monkeypatch.setattr(schema_validation, "check_document", counting)
     document = "query A { resellers { id } } query B { organizations { id } }"
     for name in ("A", "B", "A"):
         response = await app_client.post(

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from starlette.types import Receive, Scope, Send
+from usagegraph.resolvers.freshness import note_fresh_for
+from usagegraph.resolvers.scope import EVERYONE
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
-from resolvers.freshness import note_fresh_for
-from resolvers.scope import EVERYONE
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import auth_settings, bearer
 from tests.fixtures.graph import tuned_sandbox_settings
 from tests.resolvers.conftest import (  # noqa: F401

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from usagegraph.resolvers.directory import load_directory
+from usagegraph.resolvers.scope import Identity
+from usagegraph.sandbox.server import SandboxServer
 
-from resolvers.directory import load_directory
-from resolvers.scope import Identity
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import KEYS, auth_config, auth_settings, bearer, client_for, started
 from usagegraph import cli
 from usagegraph.app import create_app

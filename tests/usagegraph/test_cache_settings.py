@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from usagegraph.resolvers.cache import MemoryBackend, RedisBackend
 
-from resolvers.cache import MemoryBackend, RedisBackend
 from usagegraph.cache import build_backend, catalog_ttl, discovery_ttl, result_cache
 from usagegraph.settings import ConfigError, Settings, load_settings, settings_from_sources
 

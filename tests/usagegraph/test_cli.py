@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+from usagegraph.sandbox.control import VARIANTS
+from usagegraph.sandbox.server import free_port
+from usagegraph.schema import schema
 
-from sandbox.control import VARIANTS
-from sandbox.server import free_port
-from schema import schema
 from usagegraph import cli
 from usagegraph.settings import load_settings
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from usagegraph.sandbox.server import SandboxServer
 
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.negotiation import GRAPHQL_RESPONSE, JSON, negotiate

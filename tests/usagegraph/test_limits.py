@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import validation as schema_validation
 
-import schema.validation
-from sandbox.server import SandboxServer
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.limits import RateLimiter
@@ -292,13 +292,13 @@ async def test_a_repeated_operation_is_parsed_and_validated_once_and_still_limit
     tight: httpx.AsyncClient, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[str] = []
-    check = schema.validation.check_document
+    check = schema_validation.check_document
 
     def counting(graphql_schema: Any, document: Any, limits: Any) -> Any:
         checked.append(document.loc.source.body)
         return check(graphql_schema, document, limits)
 
-    monkeypatch.setattr(schema.validation, "check_document", counting)
+    monkeypatch.setattr(schema_validation, "check_document", counting)
     query = "{ resellers { id name } }"
     first = (await post(tight, query)).json()
 

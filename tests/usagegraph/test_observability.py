@@ -17,12 +17,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from usagegraph.clients.telemetry import bind_request, record_cache, record_upstream_event
+from usagegraph.resolvers.service import GraphService
+from usagegraph.sandbox.control import Fault, RecordedRequest
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
-from clients.telemetry import bind_request, record_cache, record_upstream_event
-from resolvers.service import GraphService
-from sandbox.control import Fault, RecordedRequest
-from sandbox.dataset import Dataset
-from sandbox.server import SandboxServer
 from tests.fixtures.graph import tuned_sandbox_settings
 from usagegraph import observability
 from usagegraph.app import create_app
@@ -452,8 +452,8 @@ async def test_debug_lists_each_retry_attempt(
 
 
 def test_recorded_upstream_events_include_cache_hits() -> None:
-    from clients.telemetry import cache_miss, operation_trace, record_call
-    from clients.transport import CallRecord
+    from usagegraph.clients.telemetry import cache_miss, operation_trace, record_call
+    from usagegraph.clients.transport import CallRecord
 
     record = CallRecord("telzino", "GET /v1/x", "GET", "http://t/v1/x", 200, 0.01234, 1, None)
     with operation_trace() as trace:

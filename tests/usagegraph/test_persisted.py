@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import schema
+from usagegraph.schema.federation import client_schema
 
-from sandbox.server import SandboxServer
-from schema import schema
-from schema.federation import client_schema
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph import cli

@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from sandbox.server import free_port
+from usagegraph.sandbox.server import free_port
 
 USAGEGRAPH = Path(sys.executable).parent / "usagegraph"
 LATENCY_MS = 300

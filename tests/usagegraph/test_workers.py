@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+from usagegraph.sandbox.server import SandboxServer, free_port
 
-from sandbox.server import SandboxServer, free_port
 from tests.fixtures.serve import USAGEGRAPH, running, serve_usagegraph
 from usagegraph import cli, workers
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from resolvers.cache import CacheBackend
 from usagegraph.answers.key import DocumentPrints
 from usagegraph.answers.layer import AnswerLayer, Outcome
 from usagegraph.answers.store import AnswerStore, MemoryAnswers, RedisAnswers, StoredAnswer
 from usagegraph.observability import Observability
+from usagegraph.resolvers.cache import CacheBackend
 from usagegraph.settings import Settings
 
 __all__ = [

@@ -19,8 +19,8 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from resolvers.scope import Identity
 from usagegraph.persisted import normalize
+from usagegraph.resolvers.scope import Identity
 
 __all__ = ["DocumentPrints", "Operation", "answer_key", "scope_of"]
 

@@ -36,13 +36,13 @@ import msgspec
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers.freshness import tracking_freshness
-from resolvers.scope import Identity
 from usagegraph.answers.key import DocumentPrints, Operation, answer_key, scope_of
 from usagegraph.answers.store import AnswerStore, StoredAnswer
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.limits import IDENTITY_STATE_KEY
 from usagegraph.protocol import GRAPHQL_PATH, checked_request
+from usagegraph.resolvers.freshness import tracking_freshness
+from usagegraph.resolvers.scope import Identity
 
 __all__ = ["AnswerLayer", "Outcome"]
 

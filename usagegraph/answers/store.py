@@ -21,7 +21,7 @@ from typing import Protocol
 
 import msgspec
 
-from resolvers.cache import CacheBackend
+from usagegraph.resolvers.cache import CacheBackend
 
 __all__ = ["AnswerStore", "MemoryAnswers", "RedisAnswers", "StoredAnswer"]
 

@@ -22,20 +22,20 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import JSONResponse, Response
 from strawberry.extensions import SchemaExtension
 
-from clients.telemetry import record_call
-from schema.debug import OperationReport
 from usagegraph.auth import KeyRing
+from usagegraph.clients.telemetry import record_call
 from usagegraph.observability.health import observe_call, readiness
 from usagegraph.observability.metrics import Metrics
 from usagegraph.observability.middleware import RequestObservability
 from usagegraph.persisted import persisted_origin
 from usagegraph.protocol import error_response
+from usagegraph.schema.debug import OperationReport
 from usagegraph.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
-    from clients.transport import CallRecord
-    from resolvers.service import GraphService
+    from usagegraph.clients.transport import CallRecord
     from usagegraph.observability.tracing import Tracing
+    from usagegraph.resolvers.service import GraphService
 
 __all__ = ["Observability", "sdk_available"]
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from resolvers.service import SourceStatus
+from usagegraph.resolvers.service import SourceStatus
 
 if TYPE_CHECKING:
-    from clients.transport import CallRecord
-    from resolvers.service import GraphService
+    from usagegraph.clients.transport import CallRecord
+    from usagegraph.resolvers.service import GraphService
 
 __all__ = ["DOWN_CODES", "SourceReadiness", "failure_code", "observe_call", "readiness"]
 

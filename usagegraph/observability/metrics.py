@@ -34,8 +34,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from clients.transport import CallRecord
-    from resolvers.service import GraphService
+    from usagegraph.clients.transport import CallRecord
+    from usagegraph.resolvers.service import GraphService
 
 __all__ = ["CIRCUIT_STATES", "Metrics", "operation_label"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 
-from clients.telemetry import Observer, bind_request
+from usagegraph.clients.telemetry import Observer, bind_request
 from usagegraph.observability.metrics import Metrics
 
 __all__ = ["REQUEST_ID_HEADER", "RequestObservability", "request_id_from"]

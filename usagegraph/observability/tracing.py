@@ -21,7 +21,7 @@ from strawberry.extensions import LifecycleStep
 from strawberry.extensions.tracing import OpenTelemetryExtensionSync
 
 if TYPE_CHECKING:
-    from clients.transport import CallRecord
+    from usagegraph.clients.transport import CallRecord
 
 __all__ = ["OperationSpans", "Tracing", "default_tracer_provider"]
 
