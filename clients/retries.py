@@ -44,7 +44,7 @@ class RetryPolicy:
 
     def backoff_cap(self, attempt: int) -> float:
         """The longest wait after failed attempt number `attempt` (1-based)."""
-        return min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
 
     def backoff(self, attempt: int, random: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, cap), so synchronized clients spread out."""

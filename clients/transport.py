@@ -71,7 +71,8 @@ class _Outgoing:
     method: str
     url: str
     endpoint: str
-    params: Params | None = None
+    # a tuple: httpx takes any tuple or list of pairs (a list only of its own pair type)
+    params: tuple[tuple[str, str], ...] | Mapping[str, str] | None = None
     json: Any = None
     data: Mapping[str, str] | None = None
     headers: Mapping[str, str] | None = None
@@ -172,6 +173,8 @@ class SourceTransport:
         """
         refuse_if_passed(source=self.source, endpoint=endpoint)
         self.guard.admit(endpoint)
+        if params is not None and not isinstance(params, Mapping):
+            params = tuple(params)
         outgoing = _Outgoing(method, url, endpoint, params, json, data, headers, authenticated)
         state = _CallState(CallDeadline.start(self.policy.timeouts.total))
         try:
