@@ -37,6 +37,7 @@ from usagegraph.clients.errors import (
 )
 from usagegraph.clients.guard import SourceGuard
 from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.protection import CircuitBreaker
 from usagegraph.clients.retries import RETRYABLE_EXCEPTIONS, RETRYABLE_STATUS_CODES, failure_error
 from usagegraph.clients.urls import strip_query
 
@@ -131,6 +132,11 @@ class SourceTransport:
 
     def __repr__(self) -> str:
         return f"SourceTransport(source={self.source!r}, auth={self.auth!r})"
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The source's circuit breaker, whose state health, metrics and `sources` report."""
+        return self.policy.breaker
 
     async def get_json(
         self,

@@ -71,7 +71,7 @@ class SourceStatus:
         )
     )
     def circuit(self, info: Info) -> str:
-        breaker = info.context.service.connections[self.name].transport.policy.breaker
+        breaker = info.context.service.connections[self.name].transport.breaker
         return (breaker.state if breaker is not None else "closed").upper()
 
     @strawberry.field(
