@@ -15,6 +15,7 @@ from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
 from usagegraph.clients.teli import TeliClient, teli_auth
 from usagegraph.clients.telzino import TelzinoClient, telzino_auth
 from usagegraph.clients.transport import (
+    Auth,
     CallRecord,
     RetryPolicy,
     SourceTransport,
@@ -38,6 +39,7 @@ def _transport(
     )
     http = build_http_client(timeouts, max_connections=source.max_concurrency)
     stack.push_async_callback(http.aclose)
+    auth: Auth
     if isinstance(source, TelzinoSource):
         auth = telzino_auth(
             token_url=str(source.token_url),
@@ -73,16 +75,16 @@ def _transport(
 
 def _connection(source: Source, transport: SourceTransport) -> Connection:
     if isinstance(source, TelzinoSource):
-        client = TelzinoClient(
+        telzino = TelzinoClient(
             transport, reports_url=str(source.reports_url), billing_url=str(source.billing_url)
         )
-        return Connection(source.name, "telzino", client, transport)
+        return Connection(source.name, "telzino", telzino, transport)
     if isinstance(source, TeliSource):
-        client = TeliClient(transport, base_url=source.api_host, usage_url=source.usage_host)
-        return Connection(source.name, "teli", client, transport)
+        teli = TeliClient(transport, base_url=source.api_host, usage_url=source.usage_host)
+        return Connection(source.name, "teli", teli, transport)
     assert isinstance(source, TalkdeskSource)
-    client = TalkdeskClient(transport, base_url=str(source.base_url))
-    return Connection(source.name, "talkdesk", client, transport)
+    talkdesk = TalkdeskClient(transport, base_url=str(source.base_url))
+    return Connection(source.name, "talkdesk", talkdesk, transport)
 
 
 @asynccontextmanager
