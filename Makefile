@@ -76,7 +76,7 @@ lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# mypy --strict over the installed layout (usagegraph.schema, ...) and bench/: tools/typecheck.py
+# mypy --strict over the installed layout (usagegraph.schema, ...): tools/typecheck.py
 # mirrors pyproject's package-dir mapping as symlinks in build/typecheck/, which mypy can follow.
 typecheck: $(STAMP)
 	$(BIN)/python tools/typecheck.py
