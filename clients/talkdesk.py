@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -200,7 +200,7 @@ def usage_filters(
         if account_ids is None:
             account_chunks: list[list[str] | None] = [None]
         else:
-            account_chunks = list(_pack(account_ids, lambda chunk, m=month_chunk: fits(chunk, m)))
+            account_chunks = list(_pack(account_ids, partial(fits, month_chunk=month_chunk)))
         for account_chunk in account_chunks:
             if not fits(account_chunk, month_chunk):
                 raise ValueError(f"max_chars={max_chars} cannot hold even one account and month")

@@ -480,7 +480,7 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
     agent_count = count(row.agent_count)
     if type(row.agents) is not list:
         raise Unusual
-    agents = []
+    agents: list[TelzinoAgentMinutes] = []
     # _org_seconds' sums, added up in the same order as it does
     listed = _ZERO
     listed_seconds = 0
@@ -554,7 +554,7 @@ def _fast_org_report(
 
 def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
     """`_agents_page`: nothing in an agent can fail once the shape holds both ids."""
-    agents = []
+    agents: list[TelzinoAgentInfo] = []
     # `_agent_info` inlined, labels too (`label`): an L listing is ~14,000 agents, and a call is
     # ~10% of an agent's time; the model by its Struct constructor
     make, append, moment = TelzinoAgentInfo, agents.append, moment_of
@@ -622,7 +622,8 @@ BODIES: Mapping[str, Body[Any, Any]] = {
 
 # -- client ---------------------------------------------------------------------------------------
 
-Row = TypeVar("Row")
+# the rows a call decodes (not clients.rows.Row, the rows' base class)
+RowT = TypeVar("RowT")
 
 
 def _unique(ids: Iterable[str], what: str) -> list[str]:
@@ -652,9 +653,9 @@ def _check_range(first: date, last: date) -> None:
         raise ValueError(f"first day {first} is after last day {last}")
 
 
-def _merge(pages: Iterable[tuple[Row, ...]], key: Callable[[Row], str]) -> tuple[Row, ...]:
+def _merge(pages: Iterable[tuple[RowT, ...]], key: Callable[[RowT], str]) -> tuple[RowT, ...]:
     """Rows of every chunk, first occurrence of each id kept, in arrival order."""
-    merged: dict[str, Row] = {}
+    merged: dict[str, RowT] = {}
     for rows in pages:
         for row in rows:
             merged.setdefault(key(row), row)
@@ -692,9 +693,9 @@ class TelzinoClient:
         base_url: str,
         path: str,
         endpoint: str,
-        body: Body[Any, Row],
+        body: Body[Any, RowT],
         params: Sequence[tuple[str, str]] = (),
-    ) -> Row:
+    ) -> RowT:
         response = await self._transport.request(
             "GET", join_url(base_url, path), endpoint=endpoint, params=list(params) or None
         )

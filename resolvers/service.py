@@ -214,7 +214,7 @@ class GraphService:
 
     async def _build_catalog(self, probe: frozenset[str] = frozenset()) -> Catalog:
         conns = list(self.connections.values())
-        tasks = {
+        tasks: dict[str, asyncio.Future[Fetched[SourceDiscovery]]] = {
             c.name: asyncio.ensure_future(self._discover(c, probe=c.name in probe)) for c in conns
         }
         if not probe:

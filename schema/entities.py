@@ -10,10 +10,11 @@ do (the caller's scoped catalog, the same loaders), so `_entities` answers what
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
 import strawberry
+from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import BadUserInput, SourceFailure
@@ -263,6 +264,24 @@ class User:
         return LifetimeUsage(_parts=await lifetime_usage(info.context, "user", [self._node.part]))
 
 
+def users_of(outcomes: Iterable[tuple[UserNode, ...] | BaseException]) -> list[User]:
+    """An organization's users from its Teli parts' loads (gathered with return_exceptions):
+    failed sources fail the field together (SourceFailure names each); anything else raised,
+    a cancelled load or a bug, is no source's failure and propagates as itself."""
+    users: list[User] = []
+    failures: list[UpstreamError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, UpstreamError):
+            failures.append(outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            users.extend(User(_node=u) for u in outcome)
+    if failures:
+        raise SourceFailure(failures)
+    return users
+
+
 @strawberry.federation.type(
     keys=["id"], description="A customer organization, merged across vendors."
 )
@@ -343,16 +362,7 @@ class Organization:
         outcomes = await asyncio.gather(
             *(loader.load((p.source, p.native_id)) for p in parts), return_exceptions=True
         )
-        users: list[User] = []
-        failures = []
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                failures.append(outcome)
-            else:
-                users.extend(User(_node=u) for u in outcome)
-        if failures:
-            raise SourceFailure(failures)
-        return users
+        return users_of(outcomes)
 
     @strawberry.field(description="Usage over an inclusive UTC day range, summed over sources.")
     async def usage(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from usagegraph.clients.auth import Auth
 from usagegraph.clients.fairness import CallerQuota
 from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.policy import TransportPolicy
@@ -50,6 +51,7 @@ def _transport(
     policy = _policy(source, calls_per_minute)
     http = build_http_client(policy.timeouts, max_connections=source.max_concurrency)
     stack.push_async_callback(http.aclose)
+    auth: Auth
     if isinstance(source, TelzinoSource):
         auth = telzino_auth(
             token_url=str(source.token_url),
@@ -71,16 +73,16 @@ def _transport(
 
 def _connection(source: Source, transport: SourceTransport) -> Connection:
     if isinstance(source, TelzinoSource):
-        client = TelzinoClient(
+        telzino = TelzinoClient(
             transport, reports_url=str(source.reports_url), billing_url=str(source.billing_url)
         )
-        return Connection(source.name, "telzino", client, transport)
+        return Connection(source.name, "telzino", telzino, transport)
     if isinstance(source, TeliSource):
-        client = TeliClient(transport, base_url=source.api_host, usage_url=source.usage_host)
-        return Connection(source.name, "teli", client, transport)
+        teli = TeliClient(transport, base_url=source.api_host, usage_url=source.usage_host)
+        return Connection(source.name, "teli", teli, transport)
     assert isinstance(source, TalkdeskSource)
-    client = TalkdeskClient(transport, base_url=str(source.base_url))
-    return Connection(source.name, "talkdesk", client, transport)
+    talkdesk = TalkdeskClient(transport, base_url=str(source.base_url))
+    return Connection(source.name, "talkdesk", talkdesk, transport)
 
 
 @asynccontextmanager

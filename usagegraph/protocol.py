@@ -365,7 +365,7 @@ class ErrorShape:
         await send({"type": "http.response.body", "body": shaped, "more_body": False})
 
 
-class BoundedGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
+class BoundedGraphQLRouter(GraphQLRouter):
     """Strawberry's FastAPI router, decoding request JSON within the bounds of
     `loads_bounded` (a refusal is Strawberry's own 400, which `ErrorShape` shapes), with the
     GraphQL-over-HTTP spec's status codes (module docstring)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import TypedDict
 
 from usagegraph.clients.decoding import RowProblems
 from usagegraph.clients.teli import (
@@ -118,9 +119,20 @@ def _problems(row_problems: RowProblems) -> tuple[Problem, ...]:
     )
 
 
+class _VoiceAndMessaging(TypedDict):
+    voice_seconds: int | None
+    voice_calls: int | None
+    knowledge_base_seconds: int | None
+    sms_inbound_segments: int | None
+    sms_outbound_segments: int | None
+    sms_other_segments: int | None
+    mms_inbound_segments: int | None
+    mms_outbound_segments: int | None
+
+
 def _voice_and_messaging(
     voice: TeliVoice | None, sms: TeliSegments | None, mms: TeliSegments | None
-) -> dict[str, int | None]:
+) -> _VoiceAndMessaging:
     """The figures every Teli endpoint reports, by their normalized names. Teli splits every
     message by direction, so none is of "other" direction."""
     return {
