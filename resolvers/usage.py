@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.cache import Fetched
 from usagegraph.resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
-from usagegraph.resolvers.metrics import Metrics, sum_metrics
+from usagegraph.resolvers.metrics import UsageMetrics, sum_metrics
 from usagegraph.resolvers.ranges import DayRange
 from usagegraph.resolvers.sources import talkdesk, teli, telzino
 
@@ -88,7 +88,7 @@ class PartUsage:
 
     part: Part
     asked: DayRange
-    metrics: Metrics | None
+    metrics: UsageMetrics | None
     covered: DayRange | None
     error: UpstreamError | None = None
     reason: CoverageReason | None = None
@@ -109,7 +109,7 @@ class UsageResult:
     parts: tuple[PartUsage, ...]
 
     @cached_property
-    def total(self) -> Metrics:
+    def total(self) -> UsageMetrics:
         return sum_metrics(p.metrics for p in self.parts if p.metrics is not None)
 
     def failures_for(self, usage_field: str) -> list[UpstreamError]:
@@ -452,7 +452,7 @@ class LifetimePart:
     """A source's all-time counters (only Teli keeps them), or why they are missing."""
 
     part: Part
-    metrics: Metrics | None
+    metrics: UsageMetrics | None
     error: UpstreamError | None = None
 
 

@@ -17,7 +17,7 @@ import strawberry
 from usagegraph.resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import BadUserInput, SourceFailure
-from usagegraph.resolvers.metrics import Metrics, sum_metrics
+from usagegraph.resolvers.metrics import UsageMetrics, sum_metrics
 from usagegraph.resolvers.ranges import MAX_MONTHS, DayRange, month_key, month_series
 from usagegraph.resolvers.usage import (
     LifetimePart,
@@ -147,7 +147,7 @@ class MonthlyUsage:
 class LifetimeUsage:
     _parts: strawberry.Private[tuple[LifetimePart, ...]]
 
-    def _total(self, *names: str) -> Metrics:
+    def _total(self, *names: str) -> UsageMetrics:
         """The parts' counters added up, or the failure of a part or of the named counters."""
         failures = [p.error for p in self._parts if p.error is not None]
         if failures:
