@@ -35,7 +35,6 @@ from strawberry import Schema
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import GraphError
 from usagegraph.resolvers.ranges import DayRange
-from usagegraph.resolvers.usage import PartialMonths as Policy
 from usagegraph.resolvers.usage import UsageResult, organizations_usage
 from usagegraph.schema.compat import (
     StrawberryArgument,
@@ -60,7 +59,7 @@ class _Planned(NamedTuple):
 
     key: FieldKey
     rng: DayRange
-    policy: Policy
+    count_whole_months: bool
     kinds: frozenset[str]
 
 
@@ -144,7 +143,7 @@ class _UsageAhead:
                 continue  # the field reports it, once per organization, at its path
             partial: PartialMonths = args.get("partial_months", PartialMonths.EXCLUDE)
             kinds = kinds_for_usage(convert_selections(info, nodes))
-            yield _Planned(field_group_key(nodes), rng, partial.policy, kinds)
+            yield _Planned(field_group_key(nodes), rng, partial.counts_whole_months, kinds)
 
     def start(self, info: GraphQLResolveInfo, items: list[Any]) -> Awaitable[None] | None:
         """Ask the loaders now for every planned usage of `items`; the awaitable stores the
@@ -154,7 +153,9 @@ class _UsageAhead:
         if not plans or not items:
             return None
         nodes = [item._node for item in items]
-        loading = [organizations_usage(ctx, nodes, p.rng, p.policy, p.kinds) for p in plans]
+        loading = [
+            organizations_usage(ctx, nodes, p.rng, p.count_whole_months, p.kinds) for p in plans
+        ]
         return self._store(ctx, plans, nodes, loading)
 
     @staticmethod

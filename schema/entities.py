@@ -107,7 +107,8 @@ def _range(info: Info, value: DateRange) -> DayRange:
     return value.checked(info.context.service.max_range_days)
 
 
-# organization_usage / unattributed_usage / reseller_usage: (ctx, node, range, policy, kinds)
+# organization_usage / unattributed_usage / reseller_usage:
+# (ctx, node, range, count_whole_months, kinds)
 Assemble = Callable[..., Awaitable[UsageResult]]
 
 
@@ -116,7 +117,7 @@ async def _usage(
 ) -> Usage:
     rng = _range(info, value)
     kinds = cached_kinds(info, kinds_for_usage)
-    result = await assemble(info.context, node, rng, partial.policy, kinds)
+    result = await assemble(info.context, node, rng, partial.counts_whole_months, kinds)
     return Usage.of(rng, result.parts)
 
 
