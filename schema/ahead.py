@@ -35,7 +35,6 @@ from strawberry import Schema
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import GraphError
 from usagegraph.resolvers.ranges import DayRange
-from usagegraph.resolvers.usage import PartialMonths as Policy
 from usagegraph.resolvers.usage import UsageResult, organizations_usage
 from usagegraph.schema.compat import (
     SelectedField,
@@ -61,7 +60,7 @@ class _Planned(NamedTuple):
 
     key: FieldKey
     rng: DayRange
-    policy: Policy
+    count_whole_months: bool
     kinds: frozenset[str]
 
 
@@ -149,7 +148,7 @@ class _UsageAhead:
             # `nodes` are field nodes, which always convert to SelectedField
             selected = convert_selections(info, nodes)
             kinds = kinds_for_usage(s for s in selected if isinstance(s, SelectedField))
-            yield _Planned(field_group_key(nodes), rng, partial.policy, kinds)
+            yield _Planned(field_group_key(nodes), rng, partial.counts_whole_months, kinds)
 
     def start(
         self, info: GraphQLResolveInfo[GraphContext], items: list[Any]
@@ -161,7 +160,9 @@ class _UsageAhead:
         if not plans or not items:
             return None
         nodes = [item._node for item in items]
-        loading = [organizations_usage(ctx, nodes, p.rng, p.policy, p.kinds) for p in plans]
+        loading = [
+            organizations_usage(ctx, nodes, p.rng, p.count_whole_months, p.kinds) for p in plans
+        ]
         return self._store(ctx, plans, nodes, loading)
 
     @staticmethod

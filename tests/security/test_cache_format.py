@@ -54,7 +54,7 @@ from tests.fixtures.graph import tuned_sandbox_settings
 # the session's redis-server; tests ask for `redis_url` by name (a parameter would shadow it)
 from tests.resolvers.conftest import _redis_server, redis_url  # noqa: F401
 from tests.resolvers.test_cache_graph import DASHBOARD, FAST, month_vars, post, serving
-from usagegraph.cache import result_cache
+from usagegraph.cache_setup import result_cache
 from usagegraph.settings import ConfigError, settings_from_sources
 from usagegraph.telemetry import bind_request
 

@@ -24,7 +24,7 @@ from strawberry.extensions import SchemaExtension
 
 from usagegraph.auth import KeyRing
 from usagegraph.observability.health import observe_call, readiness
-from usagegraph.observability.metrics import Metrics
+from usagegraph.observability.metrics import PrometheusMetrics
 from usagegraph.observability.middleware import RequestObservability
 from usagegraph.persisted import persisted_origin
 from usagegraph.protocol import error_response
@@ -54,7 +54,7 @@ class Observability:
     """Metrics, health, operation logs, debug mode and tracing for one app."""
 
     def __init__(self, settings: Settings, *, tracer_provider: Any | None = None) -> None:
-        self.metrics = Metrics()
+        self.metrics = PrometheusMetrics()
         self.debug = settings.server.debug
         self.ready_window = settings.observability.ready_window_seconds
         self.probe_timeout = settings.observability.ready_probe_timeout_seconds

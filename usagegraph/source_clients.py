@@ -1,4 +1,5 @@
 """Build one client per configured source: a pooled httpx client, a transport, a vendor client.
+(The graph's view of a connection, what these are wrapped in, is `resolvers/connections.py`.)
 
 Opened in the app's lifespan and closed on shutdown, so each source keeps one connection pool
 for the life of the process.
