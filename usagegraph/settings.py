@@ -329,7 +329,7 @@ def _check_redis_url(value: SecretStr | None) -> SecretStr | None:
 
 
 class CacheSettings(_Model):
-    """`[cache]`: the cross-request cache of upstream results (see README, Caching)."""
+    """`[cache]`: the cross-request cache of upstream results (see docs/caching.md)."""
 
     enabled: bool = True
     backend: Literal["memory", "redis"] = "memory"
@@ -370,7 +370,7 @@ class CacheSettings(_Model):
 
 class PersistedQueriesSettings(_Model):
     """`[persisted_queries]`: automatic persisted queries, or only the operations of a manifest
-    (see usagegraph/persisted.py and README, Persisted queries)."""
+    (see usagegraph/persisted.py and docs/persisted-queries.md)."""
 
     # apq: Apollo's automatic persisted queries; safelist: only the manifest's operations run;
     # off: hashes are answered PERSISTED_QUERY_NOT_SUPPORTED (clients then send full queries)
