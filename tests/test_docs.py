@@ -85,6 +85,33 @@ def test_every_relative_link_resolves(page: Path) -> None:
     assert broken == []
 
 
+CODE_FOLDERS = ("schema", "resolvers", "clients", "usagegraph", "sandbox")
+DOCS_REFERENCE = re.compile(r"docs/([\w.-]+\.md)(?:#([\w-]+))?")
+
+
+def code_references() -> list[tuple[str, str, str]]:
+    """(file, page, anchor) for each `docs/<page>.md[#anchor]` a comment or docstring names."""
+    files = [ROOT / "pyproject.toml"]
+    files += [p for folder in CODE_FOLDERS for p in sorted((ROOT / folder).rglob("*.py"))]
+    return [
+        (path.relative_to(ROOT).as_posix(), page, anchor)
+        for path in files
+        for page, anchor in DOCS_REFERENCE.findall(path.read_text(encoding="utf-8"))
+    ]
+
+
+def test_docs_pages_and_anchors_named_in_code_exist() -> None:
+    references = code_references()
+    assert any(anchor for _file, _page, anchor in references)
+    broken = [
+        f"{file}: docs/{page}#{anchor}"
+        for file, page, anchor in references
+        if not (ROOT / "docs" / page).is_file()
+        or (anchor and anchor not in anchors(ROOT / "docs" / page))
+    ]
+    assert broken == []
+
+
 def test_readme_links_every_docs_page() -> None:
     linked = {target.partition("#")[0] for target in relative_links(ROOT / "README.md")}
     pages = {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")}
