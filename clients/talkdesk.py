@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 import msgspec
 from usagegraph.clients import talkdesk_shapes as shapes
+from usagegraph.clients.auth import OAuthClientCredentials
 from usagegraph.clients.bodies import (
     Body,
     Unusual,
@@ -45,7 +46,8 @@ from usagegraph.clients.bodies import (
 )
 from usagegraph.clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path
 from usagegraph.clients.errors import UpstreamContractError
-from usagegraph.clients.transport import OAuthClientCredentials, SourceTransport, join_url
+from usagegraph.clients.transport import SourceTransport
+from usagegraph.clients.urls import join_url
 
 __all__ = [
     "ACCOUNTS_ENDPOINT",

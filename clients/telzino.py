@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 import msgspec
 from usagegraph.clients import telzino_shapes as shapes
+from usagegraph.clients.auth import OAuthClientCredentials
 from usagegraph.clients.bodies import (
     Body,
     Unusual,
@@ -60,7 +61,8 @@ from usagegraph.clients.decoding import (
 )
 from usagegraph.clients.errors import UpstreamContractError
 from usagegraph.clients.rows import Row
-from usagegraph.clients.transport import OAuthClientCredentials, SourceTransport, join_url
+from usagegraph.clients.transport import SourceTransport
+from usagegraph.clients.urls import join_url
 
 __all__ = [
     "AGENTS_MAX_PAGE_SIZE",

@@ -16,8 +16,8 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 
-from usagegraph.clients.telemetry import Observer, bind_request
 from usagegraph.observability.metrics import Metrics
+from usagegraph.telemetry import Observer, bind_request
 
 __all__ = ["REQUEST_ID_HEADER", "RequestObservability", "request_id_from"]
 
