@@ -23,8 +23,9 @@ class Timeouts:
 
 @cache
 def _tls_context() -> ssl.SSLContext:
-    """httpx's default verified context, built once: each build loads the CA bundle (~50 ms),
-    which every source's client would otherwise pay again at start-up."""
+    """httpx's default verified context, built once: each build loads the CA bundle
+    (docs/measurements.md#tls-context-built-once), which every source's client would otherwise
+    pay again at start-up."""
     return httpx.create_ssl_context()
 
 

@@ -220,8 +220,9 @@ _SIXTY = Decimal(60)
 
 # A minutes figure at or past this size is no voice time (10^15 min is ~1.9 billion years) but a
 # broken body, and its seconds would not even fit 64 bits (the cache's MessagePack ints): with
-# 1e999990, `minutes_to_seconds` builds a 3-million-bit int for ~25 s of CPU; 1e999999
-# overflows the Decimal context. Such a figure is read as unusable, like a mistyped one.
+# 1e999990, `minutes_to_seconds` builds an int that costs seconds of CPU
+# (docs/measurements.md#hostile-figures); 1e999999 overflows the Decimal context. Such a
+# figure is read as unusable, like a mistyped one.
 MAX_MINUTES = Decimal(10) ** 15
 _MIN_MINUTES = -MAX_MINUTES
 _BEYOND = "is too large to be voice minutes"
@@ -230,7 +231,8 @@ _BEYOND = "is too large to be voice minutes"
 def minutes_to_seconds(minutes: Decimal) -> int:
     """Seconds from vendor minutes rounded to 0.01 (exact for one agent's or one org's total);
     for minutes within `MAX_MINUTES` either way."""
-    # the rounding passed by position: _decimal parses a keyword ~0.2 µs slower, per agent
+    # the rounding passed by position: _decimal parses a keyword slower, once per agent
+    # (measured: see docs/measurements.md#vendor-body-decoding)
     return int((minutes * _SIXTY).to_integral_value(ROUND_HALF_UP))
 
 
@@ -485,7 +487,8 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
     listed = _ZERO
     listed_seconds = 0
     # the L report's ~14,000 agents: _fast_minutes and minutes_to_seconds inlined, a Decimal
-    # operation or a call each being ~5% of an agent's time; the model by its Struct constructor
+    # operation or a call each being a visible share of an agent's time (measured: see
+    # docs/measurements.md#vendor-body-decoding); the model by its Struct constructor
     make, append, zero, bound = TelzinoAgentMinutes, agents.append, _ZERO, MAX_MINUTES
     six_thousand = _SIX_THOUSAND
     for agent in row.agents:
@@ -556,7 +559,8 @@ def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
     """`_agents_page`: nothing in an agent can fail once the shape holds both ids."""
     agents: list[TelzinoAgentInfo] = []
     # `_agent_info` inlined, labels too (`label`): an L listing is ~14,000 agents, and a call is
-    # ~10% of an agent's time; the model by its Struct constructor
+    # a visible share of an agent's time (docs/measurements.md#vendor-body-decoding); the model
+    # by its Struct constructor
     make, append, moment = TelzinoAgentInfo, agents.append, moment_of
     for agent in page.data:
         name, external_id, description, status = (

@@ -44,7 +44,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Opt-in variants: name -> what changes while it is active. The docs allow each shape; the default
-# sandbox never serves it (see the README's variant table).
+# sandbox never serves it (see the variant table in docs/sandbox.md).
 VARIANTS: Mapping[str, str] = MappingProxyType(
     {
         "talkdesk-capped-pages": "Talkdesk serves at most 7 items per page whatever per_page asks "

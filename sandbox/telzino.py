@@ -320,7 +320,8 @@ def rendered_reports(
     """`report`'s JSON body per (query, active report variants), each rendered once.
 
     The dataset never changes while the sandbox serves, so a body is a pure function of the
-    query and the variants. A 140-organization report costs this process ~7 ms of Python; a real
+    query and the variants. Rendering a report costs this process milliseconds of Python
+    (docs/measurements.md#the-sandboxs-own-cost); a real
     vendor answers concurrent calls in parallel, while the one-process emulator would queue them
     behind each other and add its own delay to every system the benchmark measures."""
 

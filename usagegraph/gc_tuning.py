@@ -12,12 +12,12 @@ def tune_for_serving() -> None:
     young generation every 50,000 allocations instead of 700.
 
     Full collections walked every imported module (and, in the sandbox, the whole dataset) on
-    top of a request's promoted objects: 100-200 ms each at M. A large dashboard allocates
-    hundreds of thousands of containers that die with the request; at CPython's 700 they were
-    traversed again and again on their way to the old generation: at 10,000 still ~70 ms of
-    an L dashboard, at 50,000 ~30. A high threshold only costs memory when requests leave
-    cyclic garbage, and they leave little since what an operation loaded is released when it
-    ends (schema/release.py): `make bench-soak` holds RSS flat at ~126 MB. The older
+    top of a request's promoted objects. A large dashboard allocates hundreds of thousands of
+    containers that die with the request; at CPython's 700 they were traversed again and again
+    on their way to the old generation, and a higher threshold cut that sharply. A high
+    threshold only costs memory when requests leave cyclic garbage, and they leave little since
+    what an operation loaded is released when it ends (schema/release.py): `make bench-soak`
+    holds RSS flat (measured: see docs/measurements.md#garbage-collector-tuning). The older
     generations keep CPython's ratios (10 / 10) so full collections stay regular.
     """
     gc.collect()
