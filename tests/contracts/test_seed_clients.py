@@ -21,7 +21,7 @@ from usagegraph.clients.transport import (
     build_http_client,
 )
 
-from tests.contracts.conftest import SeedServer, seed_body
+from tests.fixtures.seeds import SeedServer, seed_body
 
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)
 
