@@ -1,7 +1,7 @@
 """Library internals usagegraph relies on, kept in one place.
 
-Every name below reaches past the public API of Strawberry (strawberry-graphql >=0.341,<0.400)
-or graphql-core (>=3.3.2,<3.4), both bounded in pyproject.toml: an upgrade that moves one
+Every name below reaches past the public API of Strawberry or graphql-core, both bounded in
+pyproject.toml to the minor CI runs (requirements.lock pins it): an upgrade that moves one
 fails here, at import, not silently. A bypass that only buys speed stays while it earns at
 least 10 % of a scenario's server CPU, measured with `python -m bench.cpu --without NAME`
 (each bypass's gain: see docs/measurements.md#library-bypasses):

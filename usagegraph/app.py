@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 
 from usagegraph.answers import build_answer_store, install_answers
 from usagegraph.cache_setup import build_backend, catalog_ttl, result_cache
+from usagegraph.gc_tuning import install_gc_tuning
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import caller_of, identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
@@ -85,6 +86,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     )
     app.state.settings = settings
     app.state.observability = observability
+    # whichever ASGI server runs the app: its process's collector, once, after start-up
+    install_gc_tuning(app, settings)
 
     schema = build_schema(schema_limits(settings))
     graphql = BoundedGraphQLRouter(

@@ -219,7 +219,6 @@ def _serve(args: argparse.Namespace) -> int:
                     shutdown_timeout=settings.server.shutdown_timeout_seconds,
                 )
             return 0
-        tune_for_serving()
         _run(
             app,
             host=host,

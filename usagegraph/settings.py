@@ -206,6 +206,8 @@ class ServerSettings(_Model):
     shutdown_timeout_seconds: Annotated[float, Field(ge=0)] = 10.0
     # processes sharing the port (`serve --workers`); each has its own caches and metrics
     workers: Annotated[int, Field(ge=1, le=MAX_WORKERS)] = 1
+    # the serving process's collector tuned once its start-up completes (usagegraph/gc_tuning.py)
+    gc_tuning: bool = True
 
 
 class GraphSettings(_Model):

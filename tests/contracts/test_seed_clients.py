@@ -19,7 +19,7 @@ from usagegraph.clients.teli import TeliClient, TeliSegments, TeliVoice, teli_au
 from usagegraph.clients.telzino import TelzinoClient, TelzinoPeriod, telzino_auth
 from usagegraph.clients.transport import SourceTransport
 
-from tests.contracts.conftest import SeedServer, seed_body
+from tests.fixtures.seeds import SeedServer, seed_body
 
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)
 

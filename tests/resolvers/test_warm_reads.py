@@ -27,7 +27,7 @@ from usagegraph.resolvers.metrics import (
 )
 from usagegraph.resolvers.ranges import DayRange
 
-from tests.resolvers.test_cache import PAST, Clock, Counted
+from tests.fixtures.result_cache import PAST, Clock, Counted
 
 PLAIN = EntryCodec({"fetch_minutes": dict[str, int]})
 

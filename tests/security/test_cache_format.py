@@ -49,11 +49,8 @@ from usagegraph.resolvers.cache import (
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
 
+from tests.fixtures.cached_graph import DASHBOARD, FAST, month_vars, post, serving
 from tests.fixtures.graph import tuned_sandbox_settings
-
-# the session's redis-server; tests ask for `redis_url` by name (a parameter would shadow it)
-from tests.resolvers.conftest import _redis_server, redis_url  # noqa: F401
-from tests.resolvers.test_cache_graph import DASHBOARD, FAST, month_vars, post, serving
 from usagegraph.cache_setup import result_cache
 from usagegraph.settings import ConfigError, settings_from_sources
 from usagegraph.telemetry import bind_request
