@@ -12,7 +12,8 @@ LOCK_TOOL := $(LOCK_VENV)/.installed
 # Extra arguments for `make run` / `make sandbox`, e.g. make run ARGS="--config usagegraph.toml"
 ARGS ?=
 
-.PHONY: run test test-browser graphiql-assets browser-deps lint typecheck format sandbox schema clean lock
+.PHONY: run test test-browser graphiql-assets browser-deps lint typecheck format sandbox schema clean
+.PHONY: lock
 .PHONY: bench bench-quick bench-soak bench-concurrency fuzz
 .PHONY: test-federation test-clients test-http-audit persisted-operations
 
