@@ -18,7 +18,7 @@ from tests.deploy.layout import (
     exec_form,
 )
 from usagegraph.cli import build_parser
-from usagegraph.settings import Settings
+from usagegraph.settings import ConfigError, Settings, load_settings
 
 pytest.importorskip("yaml", reason="the deploy extra: make deploy-check")
 
@@ -60,6 +60,13 @@ def test_secret_holds_exactly_the_variables_the_config_reads(manifests: Manifest
     assert all(value.startswith("REPLACE-") for value in secret["stringData"].values())
     env_from = api_container(manifests)["envFrom"]
     assert env_from == [{"secretRef": {"name": "usagegraph-secrets"}}]
+
+
+def test_an_unfilled_secret_stops_start_up(manifests: Manifests) -> None:
+    # the template's placeholders as the environment: the pods exit 2 with one line, not serve
+    placeholders = find(manifests, "Secret", "usagegraph-secrets")["stringData"]
+    with pytest.raises(ConfigError, match=r"auth\.keys\[0\]\.sha256: must be a SHA-256 hash"):
+        load_settings(CONFIG, environ=placeholders)
 
 
 def test_ports_agree_with_the_config(manifests: Manifests, deployed_settings: Settings) -> None:
