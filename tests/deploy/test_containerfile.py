@@ -16,9 +16,9 @@ from tests.deploy.layout import (
 )
 from usagegraph.cli import build_parser
 
-# the lock file issue 17 adds (helper-pack); the image installs its pins. It is not on main yet:
-# drop the exception for it below when it lands (or move this path to where it landed).
-LOCK_FILE = "requirements/lock.txt"
+# the lock file of issue 17 (helper-pack's `make lock`); the image installs its pins. Not on main
+# when this was written: drop the exception for it below once it is.
+LOCK_FILE = "requirements.lock"
 
 
 def test_is_multi_stage_and_runs_on_python_3_11_slim() -> None:
