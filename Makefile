@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Extra arguments for `make run` / `make sandbox`, e.g. make run ARGS="--config usagegraph.toml"
 ARGS ?=
 
-.PHONY: run test test-browser graphiql-assets browser-deps lint format sandbox schema clean
+.PHONY: run test test-browser graphiql-assets browser-deps lint typecheck format sandbox schema clean
 .PHONY: bench bench-quick bench-soak bench-concurrency fuzz
 .PHONY: test-federation test-clients test-http-audit persisted-operations
 
@@ -72,9 +72,14 @@ FUZZ_EXAMPLES ?= 300
 fuzz: $(STAMP)
 	USAGEGRAPH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/security/test_fuzz.py
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy --strict over the installed layout (usagegraph.schema, ...): tools/typecheck.py
+# mirrors pyproject's package-dir mapping as symlinks in build/typecheck/, which mypy can follow.
+typecheck: $(STAMP)
+	$(BIN)/python tools/typecheck.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

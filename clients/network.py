@@ -8,7 +8,7 @@ what the event loop received, reads return from it without suspending when data 
 "did the server hang up" is answered from that buffer, with no system call.
 
 Failures keep httpcore's meaning (and so httpx's: `ConnectError`, `ReadTimeout`, ...), which
-is what the retry policy in `clients.transport` acts on.
+is what the retry policy in `clients.retries` acts on.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 import msgspec
 from usagegraph.clients import telzino_shapes as shapes
+from usagegraph.clients.auth import OAuthClientCredentials
 from usagegraph.clients.bodies import (
     Body,
     Unusual,
@@ -60,7 +61,8 @@ from usagegraph.clients.decoding import (
 )
 from usagegraph.clients.errors import UpstreamContractError
 from usagegraph.clients.rows import Row
-from usagegraph.clients.transport import OAuthClientCredentials, SourceTransport, join_url
+from usagegraph.clients.transport import SourceTransport
+from usagegraph.clients.urls import join_url
 
 __all__ = [
     "AGENTS_MAX_PAGE_SIZE",
@@ -478,7 +480,7 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
     agent_count = count(row.agent_count)
     if type(row.agents) is not list:
         raise Unusual
-    agents = []
+    agents: list[TelzinoAgentMinutes] = []
     # _org_seconds' sums, added up in the same order as it does
     listed = _ZERO
     listed_seconds = 0
@@ -552,7 +554,7 @@ def _fast_org_report(
 
 def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
     """`_agents_page`: nothing in an agent can fail once the shape holds both ids."""
-    agents = []
+    agents: list[TelzinoAgentInfo] = []
     # `_agent_info` inlined, labels too (`label`): an L listing is ~14,000 agents, and a call is
     # ~10% of an agent's time; the model by its Struct constructor
     make, append, moment = TelzinoAgentInfo, agents.append, moment_of
@@ -620,7 +622,8 @@ BODIES: Mapping[str, Body[Any, Any]] = {
 
 # -- client ---------------------------------------------------------------------------------------
 
-Row = TypeVar("Row")
+# the rows a call decodes (not clients.rows.Row, the rows' base class)
+RowT = TypeVar("RowT")
 
 
 def _unique(ids: Iterable[str], what: str) -> list[str]:
@@ -650,9 +653,9 @@ def _check_range(first: date, last: date) -> None:
         raise ValueError(f"first day {first} is after last day {last}")
 
 
-def _merge(pages: Iterable[tuple[Row, ...]], key: Callable[[Row], str]) -> tuple[Row, ...]:
+def _merge(pages: Iterable[tuple[RowT, ...]], key: Callable[[RowT], str]) -> tuple[RowT, ...]:
     """Rows of every chunk, first occurrence of each id kept, in arrival order."""
-    merged: dict[str, Row] = {}
+    merged: dict[str, RowT] = {}
     for rows in pages:
         for row in rows:
             merged.setdefault(key(row), row)
@@ -690,9 +693,9 @@ class TelzinoClient:
         base_url: str,
         path: str,
         endpoint: str,
-        body: Body[Any, Row],
+        body: Body[Any, RowT],
         params: Sequence[tuple[str, str]] = (),
-    ) -> Row:
+    ) -> RowT:
         response = await self._transport.request(
             "GET", join_url(base_url, path), endpoint=endpoint, params=list(params) or None
         )

@@ -92,7 +92,7 @@ _ERROR_BODIES: dict[str, Callable[[int, str], dict[str, Any]]] = {
 }
 _INJECTED = "Injected fault"
 _DOWN = "Service temporarily unavailable"
-_REASONS = {
+_REASONS: dict[int, str] = {
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",

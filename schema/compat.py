@@ -104,5 +104,5 @@ def graphql_schema(schema: Any) -> GraphQLSchema:
 def field_nodes(info: Any) -> list[FieldNode]:
     """The AST nodes of the field a Strawberry `Info` describes (the key of per-request caches
     of what a selection needs, schema/selection.py)."""
-    raw: GraphQLResolveInfo = info._raw_info
+    raw: GraphQLResolveInfo[Any] = info._raw_info
     return raw.field_nodes

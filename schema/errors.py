@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from usagegraph.clients.errors import UpstreamError
-from usagegraph.clients.telemetry import current_request_id
 from usagegraph.resolvers.errors import GraphError, SourceFailure
 from usagegraph.schema.limits import limit_code
+
+from usagegraph.telemetry import current_request_id
 
 __all__ = ["ErrorCodes"]
 

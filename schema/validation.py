@@ -194,10 +194,11 @@ def validation_extensions(
     ]
 
 
-def quiet_executor(executor: type[Executor]) -> type[Executor]:
+def quiet_executor(executor: type[Executor[Any]]) -> type[Executor[Any]]:
     """`executor` with graphql-core's suggestions hidden from variable and argument errors
     (introspection off: "Did you mean 'firstDay'?" would name the input's fields)."""
 
+    # a subclass of a class given at run time, which mypy cannot follow
     class Quiet(executor):  # type: ignore[valid-type, misc]
         @classmethod
         def build(cls, *args: Any, **kwargs: Any) -> Any:

@@ -15,8 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from usagegraph.answers import build_answer_store, install_answers
-from usagegraph.cache import build_backend, catalog_ttl, result_cache
-from usagegraph.connections import open_connections
+from usagegraph.cache_setup import build_backend, catalog_ttl, result_cache
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import caller_of, identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
@@ -28,6 +27,7 @@ from usagegraph.resolvers.service import GraphService
 from usagegraph.schema import build_schema
 from usagegraph.schema.compat import graphql_schema
 from usagegraph.settings import ConfigError, Settings
+from usagegraph.source_clients import open_connections
 
 __all__ = ["create_app"]
 

@@ -62,7 +62,8 @@ def run_workers(
             port=port,
             log_level=log_level,
             log_config=uvicorn_log_config(log_format),
-            timeout_graceful_shutdown=shutdown_timeout,
+            # uvicorn annotates int but only hands it to asyncio.timeout, which takes float seconds
+            timeout_graceful_shutdown=shutdown_timeout,  # type: ignore[arg-type]
         )
 
 

@@ -123,9 +123,9 @@ class EntryCodec:
             info = mi.type_info(value_type)
             self._checks[name] = _finite_check(info, name)
             self._kinds[name] = _python_type(info)
-            self._decoders[name] = msgspec.msgpack.Decoder(
-                tuple[_Moment, _Moment, value_type], dec_hook=_dec_hook
-            )
+            # the entry's type is built at run time around each registered value type
+            entry_type = tuple[_Moment, _Moment, value_type]  # type: ignore[valid-type]
+            self._decoders[name] = msgspec.msgpack.Decoder(entry_type, dec_hook=_dec_hook)
 
     @property
     def names(self) -> frozenset[str]:
