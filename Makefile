@@ -196,3 +196,19 @@ clean:
 	rm -rf $(FEDERATION_NPM)/node_modules $(TS_CLIENT)/node_modules $(TS_CLIENT)/src/generated
 	rm -rf $(HTTP_AUDIT_NPM)/node_modules
 	rm -rf $(PY_CLIENT)/.venv $(PY_CLIENT)/usagegraph_client
+
+# What an operator applies (deploy/): the Kubernetes manifests against the Kubernetes schemas and
+# with each other, the config they carry through usagegraph's own loader, and the container file
+# (hadolint, then tests/deploy: its stages, user, sources and command). Offline, from the `deploy`
+# extra.
+DEPLOY_STAMP := $(VENV)/.deploy-installed
+
+$(DEPLOY_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
+	touch $(DEPLOY_STAMP)
+
+.PHONY: deploy-check
+deploy-check: $(DEPLOY_STAMP)
+	$(BIN)/python -c 'import kubernetes_validate, yaml'  # else tests/deploy would skip them
+	$(BIN)/hadolint deploy/Containerfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy
