@@ -29,8 +29,8 @@ BROWSER_NPM := tests/browser
 BROWSER_STAMP := $(BROWSER_NPM)/node_modules/.installed
 
 # Every install takes its versions from requirements.lock (pip-compile's output for pyproject.toml
-# with the dev, bench and otel extras, Python 3.11 on linux x86_64), so CI, `make run` and a fresh
-# clone run what was tested. After a dependency change in pyproject.toml: `make lock`.
+# with the dev, bench, otel and deploy extras, Python 3.11 on linux x86_64), so CI, `make run`
+# and a fresh clone run what was tested. After a dependency change in pyproject.toml: `make lock`.
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml $(LOCK)
 LOCK_ARGS ?=
 lock: $(LOCK_TOOL)
 	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet $(LOCK_ARGS) \
-		--extra dev --extra bench --extra otel --strip-extras \
+		--extra dev --extra bench --extra otel --extra deploy --strip-extras \
 		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 
 $(LOCK_TOOL):
@@ -203,8 +203,8 @@ clean:
 # extra.
 DEPLOY_STAMP := $(VENV)/.deploy-installed
 
-$(DEPLOY_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
+$(DEPLOY_STAMP): $(STAMP) pyproject.toml $(LOCK)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,deploy]'
 	touch $(DEPLOY_STAMP)
 
 .PHONY: deploy-check

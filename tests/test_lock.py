@@ -19,7 +19,7 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
 # the extras the lock covers: every target of the Makefile installs one of them
-LOCKED_EXTRAS = ("dev", "bench", "otel")
+LOCKED_EXTRAS = ("dev", "bench", "otel", "deploy")
 # what pip-compile writes under a requirement of the project itself
 OURS = "usagegraph (pyproject.toml)"
 # the platform the lock is resolved for (CI and this machine)
