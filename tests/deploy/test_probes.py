@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from usagegraph.sandbox.server import SandboxServer, free_port
 
-from tests.deploy.conftest import find
+from tests.fixtures.manifests import find
 from usagegraph.app import create_app
 from usagegraph.settings import CacheSettings, Settings, settings_from_sources
 
