@@ -24,6 +24,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from usagegraph.auth import KeyRing, check_scopes
+from usagegraph.clients.protection import TokenBucket
 from usagegraph.protocol import error_response, replay
 from usagegraph.resolvers.directory import Directory
 from usagegraph.resolvers.scope import EVERYONE, NOBODY, Identity
@@ -76,22 +77,17 @@ class RateLimiter:
         self.burst = burst
         self.clock = clock
         self.max_buckets = max_buckets
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def acquire(self, caller: str) -> float:
         """Take one token for `caller`: 0.0 when allowed, else the seconds until one is free."""
-        now = self.clock()
-        tokens, updated = self._buckets.pop(caller, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - updated) * self.rate)
-        wait = 0.0
-        if tokens >= 1.0:
-            tokens -= 1.0
-        else:
-            wait = (1.0 - tokens) / self.rate
-        self._buckets[caller] = (tokens, now)
+        bucket = self._buckets.pop(caller, None)
+        if bucket is None:
+            bucket = TokenBucket(self.rate, self.burst, clock=self.clock)
+        self._buckets[caller] = bucket  # the most recently used, last
         while len(self._buckets) > self.max_buckets:
             self._buckets.popitem(last=False)
-        return wait
+        return bucket.take()
 
 
 class RequestGate:
