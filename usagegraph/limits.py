@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from usagegraph.auth import KeyRing, check_scopes
 from usagegraph.clients.protection import TokenBucket
-from usagegraph.protocol import error_response, replay
+from usagegraph.protocol import error_response
+from usagegraph.request_body import request_body
 from usagegraph.resolvers.directory import Directory
 from usagegraph.resolvers.scope import EVERYONE, NOBODY, Identity
 from usagegraph.schema.limits import SchemaLimits
@@ -51,7 +52,7 @@ IDENTITY_STATE_KEY = "identity"
 # source's fair share, the upstream quota and the persisted-query quota all count per caller
 CALLER_STATE_KEY = "caller"
 _PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# GET parameters that make a request execute an operation (usagegraph/persisted.py reads
+# GET parameters that make a request execute an operation (usagegraph/persisted/ reads
 # `extensions.persistedQuery`)
 _EXECUTING_PARAMS = frozenset({"query", "extensions"})
 
@@ -150,12 +151,13 @@ class RequestGate:
             message = f"query string exceeds {self.max_body_bytes} bytes: POST the query instead"
             await _refuse(scope, receive, send, 414, "URI_TOO_LONG", message)
             return
-        body = await self._read_body(headers, receive)
-        if body is None:
+        body = request_body(scope, receive)
+        if not self._declared_within(headers) or await body.read(self.max_body_bytes) is None:
             message = f"request body exceeds {self.max_body_bytes} bytes"
             await _refuse(scope, receive, send, 413, "PAYLOAD_TOO_LARGE", message)
             return
-        await self.app(scope, replay(body, receive), send)
+        # the layers inside take the body from the scope; the router receives it from here
+        await self.app(scope, body.receive, send)
 
     def _guarded(self, scope: Scope) -> bool:
         path: str = scope["path"]
@@ -187,26 +189,11 @@ class RequestGate:
             scope, receive, send, 401, "UNAUTHORIZED", message, {"WWW-Authenticate": challenge}
         )
 
-    async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it is over the limit (before reading all of it
-        when Content-Length says so)."""
+    def _declared_within(self, headers: Headers) -> bool:
+        """False when Content-Length already says the body is over the limit (refused before
+        reading any of it)."""
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break  # the client went away; the app will see an empty body and a disconnect
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+        return declared is None or not declared.isdigit() or int(declared) <= self.max_body_bytes
 
 
 def identity_of(state: Any, *, default: Identity = EVERYONE) -> Identity:

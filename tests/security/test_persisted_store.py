@@ -28,7 +28,7 @@ from tests.fixtures.graph import sandbox_settings
 from tests.fixtures.truth import last_full_month
 from tests.resolvers.conftest import _redis_server, redis_url  # noqa: F401 (fixtures)
 from usagegraph.persisted import sha256_hex
-from usagegraph.persisted_store import ENTRY_OVERHEAD, MemoryQueryStore, charge
+from usagegraph.persisted.store import ENTRY_OVERHEAD, MemoryQueryStore, charge
 from usagegraph.settings import Settings
 
 DASHBOARD = """
