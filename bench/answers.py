@@ -114,16 +114,18 @@ def check_peer_dashboard(payload: Mapping[str, Any], ds: Dataset, rng: Range) ->
                     problems.append(f"talkdesk {account['id']}: no usage")
                     continue
                 rows = ((usage.get("_embedded") or {}).get("usage")) or []
-                got: dict[str, Decimal] = {}
+                got_amounts: dict[str, Decimal] = {}
                 for r in rows:
-                    got[r["currency"]] = got.get(r["currency"], Decimal(0)) + Decimal(
-                        str(r["total_amount"])
+                    got_amounts[r["currency"]] = got_amounts.get(
+                        r["currency"], Decimal(0)
+                    ) + Decimal(str(r["total_amount"]))
+                want_amounts: dict[str, Decimal] = {}
+                for td in ds.talkdesk_rows([account["id"]], months_between(first, last)):
+                    want_amounts[td.currency] = (
+                        want_amounts.get(td.currency, Decimal(0)) + td.total_amount
                     )
-                want: dict[str, Decimal] = {}
-                for r in ds.talkdesk_rows([account["id"]], months_between(first, last)):
-                    want[r.currency] = want.get(r.currency, Decimal(0)) + r.total_amount
-                if set(got) != set(want) or any(
-                    abs(got[c] - want[c]) > Decimal("0.001") for c in want
+                if set(got_amounts) != set(want_amounts) or any(
+                    abs(got_amounts[c] - want_amounts[c]) > Decimal("0.001") for c in want_amounts
                 ):
-                    problems.append(f"talkdesk {account['id']}: {got} != {want}")
+                    problems.append(f"talkdesk {account['id']}: {got_amounts} != {want_amounts}")
     return problems

@@ -35,9 +35,11 @@ from datetime import date
 from pathlib import Path
 
 from usagegraph.clients.bodies import Body
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
 from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
 from usagegraph.clients.telzino import TelzinoClient, telzino_auth
-from usagegraph.clients.transport import SourceTransport, Timeouts, build_http_client
+from usagegraph.clients.transport import SourceTransport
 
 from bench.procs import Sandbox
 from bench.vendor_bodies import Answer, dashboard, every_kind, load, save
@@ -147,7 +149,7 @@ async def _timed_call(entries: list[dict[str, str]], use: Call) -> float:
             SourceTransport(
                 source="telzino",
                 http=http,
-                timeouts=_TIMEOUTS,
+                policy=TransportPolicy(timeouts=_TIMEOUTS),
                 auth=telzino_auth(
                     token_url=telzino["token_url"],
                     client_id=telzino["client_id"],
@@ -161,7 +163,7 @@ async def _timed_call(entries: list[dict[str, str]], use: Call) -> float:
             SourceTransport(
                 source=talkdesk["name"],
                 http=http,
-                timeouts=_TIMEOUTS,
+                policy=TransportPolicy(timeouts=_TIMEOUTS),
                 auth=talkdesk_auth(
                     token_url=talkdesk["token_url"],
                     client_id=talkdesk["client_id"],

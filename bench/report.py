@@ -342,12 +342,12 @@ def _scale_sections(results: dict[str, Any]) -> list[str]:
                 if failed:
                     lines += [f"**{system} ({state}) failed**: `{failed[:400]}`", ""]
                 for n in ("dashboard", "drilldown"):
-                    f = _peer(s, system, state, n)
-                    if f and (f.get("errors") or f.get("wrong_examples")):
+                    peer = _peer(s, system, state, n)
+                    if peer and (peer.get("errors") or peer.get("wrong_examples")):
                         lines.append(
-                            f"- {system} {state} {n}: errors {f.get('error_count')}: "
-                            f"`{str(f.get('errors'))[:300]}`; wrong/missing: "
-                            f"`{str(f.get('wrong_examples'))[:300]}`"
+                            f"- {system} {state} {n}: errors {peer.get('error_count')}: "
+                            f"`{str(peer.get('errors'))[:300]}`; wrong/missing: "
+                            f"`{str(peer.get('wrong_examples'))[:300]}`"
                         )
                 entry = ((peers.get(system) or {}).get(state)) or {}
                 if isinstance(entry, dict) and entry.get("peak_rss"):

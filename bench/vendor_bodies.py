@@ -24,10 +24,12 @@ import httpx
 from usagegraph.clients import talkdesk, teli, telzino
 from usagegraph.clients.bodies import Body
 from usagegraph.clients.decoding import JsonReader
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
 from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
 from usagegraph.clients.teli import TeliClient, teli_auth
 from usagegraph.clients.telzino import TelzinoClient, telzino_auth
-from usagegraph.clients.transport import SourceTransport, Timeouts, build_http_client
+from usagegraph.clients.transport import SourceTransport
 
 __all__ = ["Answer", "dashboard", "every_kind", "load", "recording", "save"]
 
@@ -105,7 +107,8 @@ async def every_kind(entries: list[dict[str, str]], first: date, last: date) -> 
     async with build_http_client(_TIMEOUTS) as http:
 
         def transport(entry: dict[str, str], auth: Any) -> SourceTransport:
-            return SourceTransport(source=entry["name"], http=http, auth=auth, timeouts=_TIMEOUTS)
+            policy = TransportPolicy(timeouts=_TIMEOUTS)
+            return SourceTransport(source=entry["name"], http=http, auth=auth, policy=policy)
 
         telzino = TelzinoClient(
             transport(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from usagegraph.clients.auth import ApiKeyAuth, Auth, OAuthClientCredentials
 from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamContractError,
@@ -14,17 +15,11 @@ from usagegraph.clients.errors import (
     UpstreamUnavailableError,
     error_from_response,
 )
-from usagegraph.clients.transport import (
-    ApiKeyAuth,
-    Auth,
-    CallRecord,
-    OAuthClientCredentials,
-    RetryPolicy,
-    SourceTransport,
-    Timeouts,
-    build_http_client,
-    join_url,
-)
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.retries import RetryPolicy
+from usagegraph.clients.transport import CallRecord, SourceTransport
+from usagegraph.clients.urls import join_url
 
 __all__ = [
     "ApiKeyAuth",
@@ -34,6 +29,7 @@ __all__ = [
     "RetryPolicy",
     "SourceTransport",
     "Timeouts",
+    "TransportPolicy",
     "UpstreamBadRequestError",
     "UpstreamContractError",
     "UpstreamError",

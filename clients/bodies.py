@@ -2,10 +2,10 @@
 
 The reference path is what the clients always did: `json.loads(parse_float=Decimal)`, then the
 tolerant `JsonReader` reads of clients/decoding.py. It judges every body and names what is wrong
-with it, but it is slow on the large answers (the L minutes report: ~13 ms to parse, ~45 ms to
-read). The fast path decodes the body with msgspec into Structs that carry the vendor's own field
-names (`clients/*_shapes.py`) and builds the models straight from them. It only ever answers what
-the reference path would:
+with it, but it is slow on the large answers (measured: see
+docs/measurements.md#vendor-body-decoding). The fast path decodes the body with msgspec into
+Structs that carry the vendor's own field names (`clients/*_shapes.py`) and builds the models
+straight from them. It only ever answers what the reference path would:
 
 - msgspec's JSON is stricter than `json.loads`'s (no NaN or Infinity, no byte-order mark, no lone
   surrogate, UTF-8 only) and, where both accept a body, reads the same values
@@ -210,8 +210,9 @@ def frozen_maker(cls: type[T]) -> Callable[[dict[str, Any]], T]:
     defaults included.
 
     It does what the generated `__init__` does without its `object.__setattr__` per field, which
-    a frozen dataclass pays for: a 5-field row is ~0.2 µs instead of ~1.2 µs on CPython 3.11, and
-    an L report builds ~16,000. Only for classes whose `__init__` does nothing else.
+    a frozen dataclass pays for, several times the cost of the row itself, and an L report builds
+    ~16,000 (measured: see docs/measurements.md#vendor-body-decoding). Only for classes whose
+    `__init__` does nothing else.
     """
     if not dataclasses.is_dataclass(cls) or "__slots__" in vars(cls):
         raise TypeError(f"{cls.__name__} is not a dataclass with a __dict__")

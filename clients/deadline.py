@@ -4,7 +4,8 @@ Set per operation (`deadline_scope`) in a context variable, so every task the op
 inherits it. Two things read it:
 
 - the transport: a call gets the time that is left, never more than its source's own
-  `timeout_total`, and a call started after the deadline fails at once;
+  `timeout_total` (`CallDeadline`), and a call started after the deadline fails at once
+  (`refuse_if_passed`);
 - `within_deadline`: a request waiting on work it shares with others (a single-flight fetch, a
   discovery refresh) stops waiting at its deadline, while the shared work, started under
   `no_deadline`, runs on for the others within its sources' own timeouts.
@@ -25,11 +26,13 @@ from typing import TypeVar
 from usagegraph.clients.errors import UpstreamTimeoutError
 
 __all__ = [
+    "CallDeadline",
     "Deadline",
     "current_deadline",
     "deadline_scope",
     "deadline_share",
     "no_deadline",
+    "refuse_if_passed",
     "within_deadline",
 ]
 
@@ -57,6 +60,43 @@ class Deadline:
 
 
 current_deadline: ContextVar[Deadline | None] = ContextVar("usagegraph_deadline", default=None)
+
+
+@dataclass(frozen=True)
+class CallDeadline:
+    """When one logical upstream call (every attempt, token fetch and backoff wait) gives up:
+    `total` seconds from its start, or the request's deadline (`cut_by`) when that comes first."""
+
+    at: float  # event-loop time
+    total: float
+    cut_by: Deadline | None
+
+    @classmethod
+    def start(cls, total: float) -> CallDeadline:
+        """The deadline of a call starting now, with its source's `total` seconds."""
+        at = asyncio.get_running_loop().time() + total
+        request = current_deadline.get()
+        if request is not None and request.at < at:
+            return cls(request.at, total, request)
+        return cls(at, total, None)
+
+    def left(self) -> float:
+        return self.at - asyncio.get_running_loop().time()
+
+    def describe(self) -> str:
+        return self.cut_by.describe() if self.cut_by is not None else f"{self.total:g} s"
+
+
+def refuse_if_passed(*, source: str, endpoint: str) -> None:
+    """Raise UpstreamTimeoutError when the request's deadline has passed: nothing is sent."""
+    deadline = current_deadline.get()
+    if deadline is not None and deadline.left() <= 0:
+        raise UpstreamTimeoutError(
+            f"was not called: {deadline.describe()} had passed",
+            source=source,
+            endpoint=endpoint,
+            attempts=0,
+        )
 
 
 @contextmanager

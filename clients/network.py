@@ -3,12 +3,13 @@
 httpcore's own backend on asyncio goes through anyio: each read and write sets up a cancel
 scope, and each time the pool hands out a connection it asks the kernel (one `select` per idle
 socket) whether the server hung up. With tens of concurrent upstream calls per GraphQL
-request that was ~0.5 ms of CPU per call, a third of the whole request. Here a protocol keeps
+request that was a third of the whole request's CPU (measured: see
+docs/measurements.md#upstream-sockets-on-plain-asyncio). Here a protocol keeps
 what the event loop received, reads return from it without suspending when data is there, and
 "did the server hang up" is answered from that buffer, with no system call.
 
 Failures keep httpcore's meaning (and so httpx's: `ConnectError`, `ReadTimeout`, ...), which
-is what the retry policy in `clients.transport` acts on.
+is what the retry policy in `clients.retries` acts on.
 """
 
 from __future__ import annotations

@@ -28,12 +28,13 @@ import re
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import httpx
 import msgspec
 from usagegraph.clients import talkdesk_shapes as shapes
+from usagegraph.clients.auth import OAuthClientCredentials
 from usagegraph.clients.bodies import (
     Body,
     Unusual,
@@ -45,7 +46,8 @@ from usagegraph.clients.bodies import (
 )
 from usagegraph.clients.decoding import NO_PROBLEMS, JsonReader, Problems, RowProblems, join_path
 from usagegraph.clients.errors import UpstreamContractError
-from usagegraph.clients.transport import OAuthClientCredentials, SourceTransport, join_url
+from usagegraph.clients.transport import SourceTransport
+from usagegraph.clients.urls import join_url
 
 __all__ = [
     "ACCOUNTS_ENDPOINT",
@@ -198,7 +200,7 @@ def usage_filters(
         if account_ids is None:
             account_chunks: list[list[str] | None] = [None]
         else:
-            account_chunks = list(_pack(account_ids, lambda chunk, m=month_chunk: fits(chunk, m)))
+            account_chunks = list(_pack(account_ids, partial(fits, month_chunk=month_chunk)))
         for account_chunk in account_chunks:
             if not fits(account_chunk, month_chunk):
                 raise ValueError(f"max_chars={max_chars} cannot hold even one account and month")

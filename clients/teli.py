@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from usagegraph.clients import teli_shapes as shapes
+from usagegraph.clients.auth import ApiKeyAuth
 from usagegraph.clients.bodies import (
     Body,
     Unusual,
@@ -56,7 +57,8 @@ from usagegraph.clients.decoding import (
     join_path,
     moment_of,
 )
-from usagegraph.clients.transport import ApiKeyAuth, SourceTransport, join_url
+from usagegraph.clients.transport import SourceTransport
+from usagegraph.clients.urls import join_url
 
 __all__ = [
     "BODIES",

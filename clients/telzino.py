@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 import msgspec
 from usagegraph.clients import telzino_shapes as shapes
+from usagegraph.clients.auth import OAuthClientCredentials
 from usagegraph.clients.bodies import (
     Body,
     Unusual,
@@ -60,7 +61,8 @@ from usagegraph.clients.decoding import (
 )
 from usagegraph.clients.errors import UpstreamContractError
 from usagegraph.clients.rows import Row
-from usagegraph.clients.transport import OAuthClientCredentials, SourceTransport, join_url
+from usagegraph.clients.transport import SourceTransport
+from usagegraph.clients.urls import join_url
 
 __all__ = [
     "AGENTS_MAX_PAGE_SIZE",
@@ -218,8 +220,9 @@ _SIXTY = Decimal(60)
 
 # A minutes figure at or past this size is no voice time (10^15 min is ~1.9 billion years) but a
 # broken body, and its seconds would not even fit 64 bits (the cache's MessagePack ints): with
-# 1e999990, `minutes_to_seconds` builds a 3-million-bit int for ~25 s of CPU; 1e999999
-# overflows the Decimal context. Such a figure is read as unusable, like a mistyped one.
+# 1e999990, `minutes_to_seconds` builds an int that costs seconds of CPU
+# (docs/measurements.md#hostile-figures); 1e999999 overflows the Decimal context. Such a
+# figure is read as unusable, like a mistyped one.
 MAX_MINUTES = Decimal(10) ** 15
 _MIN_MINUTES = -MAX_MINUTES
 _BEYOND = "is too large to be voice minutes"
@@ -228,7 +231,8 @@ _BEYOND = "is too large to be voice minutes"
 def minutes_to_seconds(minutes: Decimal) -> int:
     """Seconds from vendor minutes rounded to 0.01 (exact for one agent's or one org's total);
     for minutes within `MAX_MINUTES` either way."""
-    # the rounding passed by position: _decimal parses a keyword ~0.2 µs slower, per agent
+    # the rounding passed by position: _decimal parses a keyword slower, once per agent
+    # (measured: see docs/measurements.md#vendor-body-decoding)
     return int((minutes * _SIXTY).to_integral_value(ROUND_HALF_UP))
 
 
@@ -478,12 +482,13 @@ def _fast_org_minutes(row: shapes.OrgMinutes) -> TelzinoOrgMinutes:
     agent_count = count(row.agent_count)
     if type(row.agents) is not list:
         raise Unusual
-    agents = []
+    agents: list[TelzinoAgentMinutes] = []
     # _org_seconds' sums, added up in the same order as it does
     listed = _ZERO
     listed_seconds = 0
     # the L report's ~14,000 agents: _fast_minutes and minutes_to_seconds inlined, a Decimal
-    # operation or a call each being ~5% of an agent's time; the model by its Struct constructor
+    # operation or a call each being a visible share of an agent's time (measured: see
+    # docs/measurements.md#vendor-body-decoding); the model by its Struct constructor
     make, append, zero, bound = TelzinoAgentMinutes, agents.append, _ZERO, MAX_MINUTES
     six_thousand = _SIX_THOUSAND
     for agent in row.agents:
@@ -552,9 +557,10 @@ def _fast_org_report(
 
 def _fast_agents_page(r: JsonReader, page: shapes.AgentsPage) -> _AgentsPage:
     """`_agents_page`: nothing in an agent can fail once the shape holds both ids."""
-    agents = []
+    agents: list[TelzinoAgentInfo] = []
     # `_agent_info` inlined, labels too (`label`): an L listing is ~14,000 agents, and a call is
-    # ~10% of an agent's time; the model by its Struct constructor
+    # a visible share of an agent's time (docs/measurements.md#vendor-body-decoding); the model
+    # by its Struct constructor
     make, append, moment = TelzinoAgentInfo, agents.append, moment_of
     for agent in page.data:
         name, external_id, description, status = (
@@ -620,7 +626,8 @@ BODIES: Mapping[str, Body[Any, Any]] = {
 
 # -- client ---------------------------------------------------------------------------------------
 
-Row = TypeVar("Row")
+# the rows a call decodes (not clients.rows.Row, the rows' base class)
+RowT = TypeVar("RowT")
 
 
 def _unique(ids: Iterable[str], what: str) -> list[str]:
@@ -650,9 +657,9 @@ def _check_range(first: date, last: date) -> None:
         raise ValueError(f"first day {first} is after last day {last}")
 
 
-def _merge(pages: Iterable[tuple[Row, ...]], key: Callable[[Row], str]) -> tuple[Row, ...]:
+def _merge(pages: Iterable[tuple[RowT, ...]], key: Callable[[RowT], str]) -> tuple[RowT, ...]:
     """Rows of every chunk, first occurrence of each id kept, in arrival order."""
-    merged: dict[str, Row] = {}
+    merged: dict[str, RowT] = {}
     for rows in pages:
         for row in rows:
             merged.setdefault(key(row), row)
@@ -690,9 +697,9 @@ class TelzinoClient:
         base_url: str,
         path: str,
         endpoint: str,
-        body: Body[Any, Row],
+        body: Body[Any, RowT],
         params: Sequence[tuple[str, str]] = (),
-    ) -> Row:
+    ) -> RowT:
         response = await self._transport.request(
             "GET", join_url(base_url, path), endpoint=endpoint, params=list(params) or None
         )

@@ -203,14 +203,14 @@ def build_catalog(
             part = Part(found.source, found.kind, o.native_id, o.name)
             node_id = directory.organization_for(Link(found.source, o.native_id)) or part.global_id
             parent = reseller_of_part.get((found.source, o.reseller_native_id), whole)
-            node = organizations.get(node_id)
-            if node is None:
-                node = organizations[node_id] = OrganizationNode(
+            org = organizations.get(node_id)
+            if org is None:
+                org = organizations[node_id] = OrganizationNode(
                     node_id, o.name or part.global_id, parent, []
                 )
-            if node.reseller_id is None:
-                node.reseller_id = parent
-            node.parts.append(part)
+            if org.reseller_id is None:
+                org.reseller_id = parent
+            org.parts.append(part)
             aliases[part.global_id] = node_id
         for a in found.agents:
             org_id = aliases.get(f"{found.source}:{a.organization_native_id}")
@@ -242,11 +242,11 @@ def build_catalog(
         del resellers[node_id]
     for node_id in [i for i, n in organizations.items() if not n.parts]:
         del organizations[node_id]
-    for node in organizations.values():
-        if node.reseller_id in resellers:
-            resellers[node.reseller_id].organization_ids.append(node.id)
+    for org in organizations.values():
+        if org.reseller_id in resellers:
+            resellers[org.reseller_id].organization_ids.append(org.id)
         else:
-            node.reseller_id = None
+            org.reseller_id = None
     return Catalog(resellers, organizations, agents, aliases, failed, warnings, dict(stale or {}))
 
 

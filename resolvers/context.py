@@ -68,8 +68,9 @@ class GraphContext(BaseContext):
 
         graphql-core's execution context and the resolvers' `info` objects hold this context
         in reference cycles, so whatever it keeps would wait for a collection of the older
-        generations: at scale M the benchmark's mixed query left ~90,000 objects a time,
-        freed in ~80 ms pauses of the next requests. Released, they go by reference counting."""
+        generations, freed in long pauses of the next requests (measured: see
+        docs/measurements.md#releasing-what-an-operation-loaded). Released, they go by
+        reference counting."""
         loaders = self.__dict__.pop("loaders", None)
         if loaders is not None:
             loaders.release()

@@ -126,8 +126,11 @@ def _entries(
         if entry_id in seen:
             raise DirectoryError(f"{where}.id: duplicate id {entry_id!r}")
         seen.add(entry_id)
+        listed = item.get("links", [])
+        if not isinstance(listed, list):  # a bare string would be read one letter at a time
+            raise DirectoryError(f"{where}.links: must be a list of strings")
         links = []
-        for text in item.get("links", []):  # type: ignore[union-attr]
+        for text in listed:
             try:
                 link = Link.parse(str(text))
             except ValueError as exc:

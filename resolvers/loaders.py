@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping, Sequence
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from aiodataloader import DataLoader
 from usagegraph.resolvers.cache import Fetched
@@ -71,21 +71,31 @@ def _source_and_last(key: tuple[Any, ...]) -> tuple[Any, Any]:
     return key[0], key[-1]
 
 
-class _ShieldedLoader(DataLoader):
+class _ShieldedLoader(DataLoader[K, V]):
     """Each caller awaits its own shield of the shared per-key future. graphql-core cancels the
     sibling resolvers of a non-null field that failed; a cancelled waiter on the bare future
     would cancel it for every other resolver waiting on the same key (elsewhere in the query),
     and their CancelledError would abort the whole request."""
 
-    def load(self, key: Any) -> asyncio.Future[Any]:
+    def load(self, key: K) -> asyncio.Future[V]:
         return asyncio.shield(super().load(key))
 
-    def future(self, key: Any) -> asyncio.Future[Any]:
+    def future(self, key: K) -> asyncio.Future[V]:
         """The shared per-key future itself, for a caller that waits on many of them under one
         shield of its own (resolvers/usage.py: a dashboard waits on thousands of parts, and a
         shield per part cost a future and two callbacks each). Never cancel it."""
-        future: asyncio.Future[Any] = super().load(key)
-        return future
+        return super().load(key)
+
+
+# Keys and values stay untyped: a key carries a Part's native_id, optional in Part (a Talkdesk
+# reseller has none) though every organization's part has one; each property's docstring says
+# what its keys and values are.
+Loader = _ShieldedLoader[Any, Any]
+
+
+class _LoaderOptions(TypedDict, total=False):
+    batch: bool
+    cache: bool
 
 
 # what `Loaders.release` keeps: what it was built with, not what it loaded
@@ -100,7 +110,7 @@ class Loaders:
         self.catalog = catalog
         self.naive = service.naive_loaders
         # the benchmark's N+1 baseline: every key its own call, nothing remembered
-        self._options: dict[str, bool] = {"batch": False, "cache": False} if self.naive else {}
+        self._options = _LoaderOptions(batch=False, cache=False) if self.naive else _LoaderOptions()
 
     def release(self) -> None:
         """Forget what this request loaded: every loader's cache and the reports kept aside.
@@ -114,7 +124,9 @@ class Loaders:
             if name not in _KEPT:
                 del self.__dict__[name]
 
-    def _loader(self, batch_load: Callable[..., Awaitable[list[Any]]]) -> DataLoader:
+    def _loader(
+        self, batch_load: Callable[[list[K]], Coroutine[Any, Any, list[V]]]
+    ) -> _ShieldedLoader[K, V]:
         return _ShieldedLoader(batch_load, **self._options)
 
     def _connection(self, source: str) -> Connection:
@@ -122,7 +134,7 @@ class Loaders:
 
     # -- Telzino -------------------------------------------------------------------------------
     @cached_property
-    def telzino_minutes(self) -> DataLoader:
+    def telzino_minutes(self) -> Loader:
         """(source, organization id, range) -> Fetched(the org's minutes report row, or None)."""
 
         async def fetch(
@@ -148,7 +160,7 @@ class Loaders:
         return self._loader(partial(_grouped, group_of=_source_and_last, fetch=fetch))
 
     @cached_property
-    def telzino_billing(self) -> DataLoader:
+    def telzino_billing(self) -> Loader:
         """(source, organization id, range) -> the org's billing-report row, or None."""
 
         async def fetch(
@@ -223,7 +235,7 @@ class Loaders:
 
     # -- Teli ----------------------------------------------------------------------------------
     @cached_property
-    def teli_organizations(self) -> DataLoader:
+    def teli_organizations(self) -> Loader:
         """(source, range) -> Fetched({organization unique_id: analytics row}), tenant-wide."""
 
         def one(source: str, rng: DayRange) -> Awaitable[Fetched[Any]]:
@@ -243,7 +255,7 @@ class Loaders:
         return self._loader(load)
 
     @cached_property
-    def teli_users_usage(self) -> DataLoader:
+    def teli_users_usage(self) -> Loader:
         """(source, organization unique_id, range) -> Fetched({user unique_id: analytics row})."""
 
         def one(source: str, org_id: str, rng: DayRange) -> Awaitable[Fetched[Any]]:
@@ -265,7 +277,7 @@ class Loaders:
         return self._loader(load)
 
     @cached_property
-    def teli_usage(self) -> DataLoader:
+    def teli_usage(self) -> Loader:
         """(source, "organization" | "user", unique_id, range or None) -> usage counters.
         No range means the vendor's all-time counters."""
 
@@ -290,7 +302,7 @@ class Loaders:
         return self._loader(load)
 
     @cached_property
-    def teli_users(self) -> DataLoader:
+    def teli_users(self) -> Loader:
         """(source, organization unique_id) -> the organization's users (cached discovery)."""
 
         async def load(keys: list[tuple[str, str]]) -> list[Any]:
@@ -304,7 +316,7 @@ class Loaders:
 
     # -- Talkdesk ------------------------------------------------------------------------------
     @cached_property
-    def talkdesk_rows(self) -> DataLoader:
+    def talkdesk_rows(self) -> Loader:
         """(source, account id, months) -> Fetched(the account's monthly rows in those months)."""
 
         async def fetch(

@@ -6,16 +6,16 @@ split out its knowledge-base share makes the total unknown, because adding only 
 tell would understate it.
 
 A figure a vendor's answer could not give (a field missing or mistyped, docs/vendors.md) is a
-*problem*: `Metrics.problems` pairs the metric's name with the `UpstreamError` that says why, and
-sums carry every part's problems along, so a total is never silently short of a part: whoever
-reads that metric gets the error instead of a number.
+*problem*: `UsageMetrics.problems` pairs the metric's name with the `UpstreamError` that says
+why, and sums carry every part's problems along, so a total is never silently short of a part:
+whoever reads that metric gets the error instead of a number.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -24,11 +24,11 @@ from usagegraph.clients.errors import UpstreamError
 
 __all__ = [
     "COUNTER_FIELDS",
-    "Metrics",
-    "Money",
+    "Charge",
     "Problem",
     "Quantity",
-    "WalletMovement",
+    "UsageMetrics",
+    "WalletAmount",
     "add_costs",
     "add_quantities",
     "add_wallet",
@@ -37,7 +37,9 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class Money:
+class Charge:
+    """A usage charge in one currency (the GraphQL `Money` in `costs` is built from it)."""
+
     amount: Decimal
     currency: str  # ISO-4217
 
@@ -53,9 +55,9 @@ class Quantity:
 
 
 @dataclass(frozen=True, slots=True)
-class WalletMovement:
+class WalletAmount:
     """Money put into or committed to a prepaid wallet (Talkdesk `RECHARGE`, `CREDIT_COMMIT`):
-    not a usage charge, so never part of `costs`."""
+    not a usage charge, so never part of `costs` (the GraphQL `WalletMovement` is built from it)."""
 
     amount: Decimal
     kind: str  # RECHARGE | CREDIT_COMMIT
@@ -65,7 +67,7 @@ class WalletMovement:
 # (metric name, why the vendor's answer could not give it)
 Problem = tuple[str, UpstreamError]
 
-A = TypeVar("A", Money, Quantity, WalletMovement)
+A = TypeVar("A", Charge, Quantity, WalletAmount)
 
 
 def _sum_by(
@@ -95,9 +97,9 @@ def _sum_by(
 _ZERO = Decimal(0)
 
 
-def add_costs(*groups: Iterable[Money] | None) -> tuple[Money, ...] | None:
+def add_costs(*groups: Iterable[Charge] | None) -> tuple[Charge, ...] | None:
     """Sum per currency, never across currencies; sorted by currency code for stable output."""
-    return _sum_by(groups, lambda m: (m.currency,), lambda m, total: Money(total, m.currency))
+    return _sum_by(groups, lambda m: (m.currency,), lambda m, total: Charge(total, m.currency))
 
 
 def add_quantities(*groups: Iterable[Quantity] | None) -> tuple[Quantity, ...] | None:
@@ -107,18 +109,19 @@ def add_quantities(*groups: Iterable[Quantity] | None) -> tuple[Quantity, ...] |
     )
 
 
-def add_wallet(*groups: Iterable[WalletMovement] | None) -> tuple[WalletMovement, ...] | None:
+def add_wallet(*groups: Iterable[WalletAmount] | None) -> tuple[WalletAmount, ...] | None:
     """Sum per (kind, currency)."""
     return _sum_by(
         groups,
         lambda w: (w.kind, w.currency),
-        lambda w, total: WalletMovement(total, w.kind, w.currency),
+        lambda w, total: WalletAmount(total, w.kind, w.currency),
     )
 
 
 @dataclass(frozen=True, slots=True)
-class Metrics:
-    """One part's (or a total's) usage over one range. Units are in the names."""
+class UsageMetrics:
+    """One part's (or a total's) usage over one range. Units are in the names. (Not the
+    Prometheus metrics: those are `observability.metrics.PrometheusMetrics`.)"""
 
     voice_seconds: int | None = None
     voice_calls: int | None = None
@@ -133,9 +136,9 @@ class Metrics:
     phone_number_purchases: int | None = None
     brand_registrations: int | None = None
     knowledge_bases: int | None = None
-    costs: tuple[Money, ...] | None = None
+    costs: tuple[Charge, ...] | None = None
     other: tuple[Quantity, ...] | None = None
-    wallet: tuple[WalletMovement, ...] | None = None
+    wallet: tuple[WalletAmount, ...] | None = None
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -147,23 +150,22 @@ class Metrics:
         """Why the named metrics could not be given (empty when they are fine)."""
         return [error for name, error in self.problems if name in names]
 
-    def __add__(self, other: Metrics) -> Metrics:
+    def __add__(self, other: UsageMetrics) -> UsageMetrics:
         return sum_metrics((self, other))
 
-    def __sub__(self, other: Metrics) -> Metrics:
+    def __sub__(self, other: UsageMetrics) -> UsageMetrics:
         """What `self` has beyond `other` (used for an organization's unattributed remainder);
         the remainder is as unsure as either side, so it keeps both sides' problems."""
-        values: dict[str, object] = {}
-        for name in COUNTER_FIELDS:
-            mine, theirs = getattr(self, name), getattr(other, name)
-            values[name] = None if mine is None else mine - (theirs or 0)
+        counters = [
+            None if mine is None else mine - (theirs or 0)
+            for mine, theirs in zip(_counters(self), _counters(other), strict=True)
+        ]
         costs = None
         if self.costs is not None:
-            negated = tuple(Money(-m.amount, m.currency) for m in other.costs or ())
+            negated = tuple(Charge(-m.amount, m.currency) for m in other.costs or ())
             costs = tuple(m for m in add_costs(self.costs, negated) or ())
-        return replace(
-            Metrics(),
-            **values,  # type: ignore[arg-type]
+        return _from_counters(
+            *counters,
             costs=costs,
             other=self.other,  # only Talkdesk has these, and it has no agents or users
             wallet=self.wallet,
@@ -173,11 +175,15 @@ class Metrics:
 
 _AMOUNT_FIELDS = ("costs", "other", "wallet", "problems")
 COUNTER_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(Metrics) if f.name not in _AMOUNT_FIELDS
+    f.name for f in fields(UsageMetrics) if f.name not in _AMOUNT_FIELDS
 )
 
 
 _counters = attrgetter(*COUNTER_FIELDS)
+# UsageMetrics built from its counters in field order, positionally, with no dict in between (a warm
+# dashboard sums thousands of parts). mypy cannot match a list to the leading fields, so this
+# alias is deliberately untyped in its arguments; COUNTER_FIELDS fixes their order.
+_from_counters: Callable[..., UsageMetrics] = UsageMetrics
 _KB = COUNTER_FIELDS.index("knowledge_base_seconds")
 
 
@@ -186,10 +192,10 @@ _KB = COUNTER_FIELDS.index("knowledge_base_seconds")
 # `Fetched.derive`); metrics are immutable, so their total is too. The parts are kept with their
 # total, so an id in a key cannot belong to another object meanwhile.
 _TOTALS_KEPT = 4096
-_totals: OrderedDict[tuple[int, ...], tuple[tuple[Metrics, ...], Metrics]] = OrderedDict()
+_totals: OrderedDict[tuple[int, ...], tuple[tuple[UsageMetrics, ...], UsageMetrics]] = OrderedDict()
 
 
-def sum_metrics(parts: Iterable[Metrics]) -> Metrics:
+def sum_metrics(parts: Iterable[UsageMetrics]) -> UsageMetrics:
     """The parts added up: each counter summed over the parts that measure it (None when none
     does), amounts per currency or unit, every part's problems kept."""
     parts = tuple(parts)
@@ -205,10 +211,10 @@ def sum_metrics(parts: Iterable[Metrics]) -> Metrics:
     return total
 
 
-def _sum(parts: tuple[Metrics, ...]) -> Metrics:
+def _sum(parts: tuple[UsageMetrics, ...]) -> UsageMetrics:
     """Reads all counters of a part at once and adds column by column."""
     if not parts:
-        return Metrics()
+        return UsageMetrics()
     values: list[int | None] = []
     for column in zip(*map(_counters, parts), strict=True):
         total: int | None = None
@@ -218,7 +224,7 @@ def _sum(parts: tuple[Metrics, ...]) -> Metrics:
         values.append(total)
     if values[_KB] is not None and not all(p.knowledge_base_known for p in parts):
         values[_KB] = None
-    return Metrics(
+    return _from_counters(
         *values,
         costs=_amounts(add_costs, [p.costs for p in parts]),
         other=_amounts(add_quantities, [p.other for p in parts]),

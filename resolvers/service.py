@@ -57,7 +57,7 @@ from usagegraph.resolvers.ranges import DayRange, Month
 from usagegraph.resolvers.scope import scope_catalog
 from usagegraph.resolvers.sources import talkdesk, teli, telzino
 
-__all__ = ["GraphService", "SourceStatus"]
+__all__ = ["GraphService", "SourceHealth"]
 
 log = logging.getLogger("usagegraph.discovery")
 
@@ -71,8 +71,9 @@ DISCOVERY_SHARE = 0.5
 
 
 @dataclass
-class SourceStatus:
-    """What `sources` reports per connection."""
+class SourceHealth:
+    """One connection's last success and failure, kept by the service (GraphQL `sources`
+    shows it as `SourceStatus`; health checks read it too)."""
 
     name: str
     kind: str
@@ -137,13 +138,13 @@ class GraphService:
     _user_flights: dict[tuple[str, str], asyncio.Task[tuple[UserNode, ...]]] = field(
         default_factory=dict
     )
-    statuses: dict[str, SourceStatus] = field(default_factory=dict)
+    statuses: dict[str, SourceHealth] = field(default_factory=dict)
     # reseller scope -> (the catalog it was built from, the scoped view); see resolvers/scope.py
     _views: dict[frozenset[str], tuple[Catalog, Catalog]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for conn in self.connections.values():
-            self.statuses[conn.name] = SourceStatus(conn.name, conn.kind)
+            self.statuses[conn.name] = SourceHealth(conn.name, conn.kind)
 
     # -- status bookkeeping --------------------------------------------------------------------
     def record_success(self, source: str) -> None:
@@ -214,7 +215,7 @@ class GraphService:
 
     async def _build_catalog(self, probe: frozenset[str] = frozenset()) -> Catalog:
         conns = list(self.connections.values())
-        tasks = {
+        tasks: dict[str, asyncio.Future[Fetched[SourceDiscovery]]] = {
             c.name: asyncio.ensure_future(self._discover(c, probe=c.name in probe)) for c in conns
         }
         if not probe:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.cache import Fetched
 from usagegraph.resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
-from usagegraph.resolvers.metrics import Metrics, sum_metrics
+from usagegraph.resolvers.metrics import UsageMetrics, sum_metrics
 from usagegraph.resolvers.ranges import DayRange
 from usagegraph.resolvers.sources import talkdesk, teli, telzino
 
@@ -36,7 +36,6 @@ __all__ = [
     "MEASURES",
     "LifetimePart",
     "PartUsage",
-    "PartialMonths",
     "UsageResult",
     "agent_usage",
     "lifetime_usage",
@@ -68,13 +67,6 @@ MEASURES: dict[str, frozenset[str]] = {
 }
 
 
-class PartialMonths(Enum):
-    """What to do with a monthly-only source when the range is not whole months."""
-
-    EXCLUDE = "EXCLUDE"
-    WHOLE_MONTHS = "WHOLE_MONTHS"
-
-
 class CoverageReason(Enum):
     GRANULARITY_TOO_COARSE = "GRANULARITY_TOO_COARSE"
     EXPANDED_TO_WHOLE_MONTHS = "EXPANDED_TO_WHOLE_MONTHS"
@@ -88,7 +80,7 @@ class PartUsage:
 
     part: Part
     asked: DayRange
-    metrics: Metrics | None
+    metrics: UsageMetrics | None
     covered: DayRange | None
     error: UpstreamError | None = None
     reason: CoverageReason | None = None
@@ -109,7 +101,7 @@ class UsageResult:
     parts: tuple[PartUsage, ...]
 
     @cached_property
-    def total(self) -> Metrics:
+    def total(self) -> UsageMetrics:
         return sum_metrics(p.metrics for p in self.parts if p.metrics is not None)
 
     def failures_for(self, usage_field: str) -> list[UpstreamError]:
@@ -217,12 +209,14 @@ def _talkdesk_org(part: Part, rng: DayRange, fetched: Fetched[Any]) -> PartUsage
 
 
 def _start_org_part(
-    ctx: GraphContext, part: Part, rng: DayRange, policy: PartialMonths
+    ctx: GraphContext, part: Part, rng: DayRange, count_whole_months: bool
 ) -> PartUsage | _Pending:
     done = _undiscovered(ctx, part, rng)
     if done is not None:
         return done
-    if part.kind == "talkdesk" and not rng.whole_months and policy is PartialMonths.EXCLUDE:
+    # a monthly-only source over a range that is not whole months: left out unless the caller
+    # asked to count every month the range touches in full (GraphQL `partialMonths`)
+    if part.kind == "talkdesk" and not rng.whole_months and not count_whole_months:
         return PartUsage(part, rng, None, None, reason=CoverageReason.GRANULARITY_TOO_COARSE)
     first = rng.expanded_to_months().first if part.kind == "talkdesk" else rng.first
     done = _not_started(part, rng, first)
@@ -243,12 +237,12 @@ def _org_parts(
     ctx: GraphContext,
     node: OrganizationNode,
     rng: DayRange,
-    policy: PartialMonths,
+    count_whole_months: bool,
     kinds: frozenset[str] | None,
 ) -> list[PartUsage | _Pending]:
     """Every part's loader asked now, in this tick, so all nodes of a query share batches."""
     return [
-        _start_org_part(ctx, part, rng, policy)
+        _start_org_part(ctx, part, rng, count_whole_months)
         for part in node.parts
         if kinds is None or part.kind in kinds
     ]
@@ -303,23 +297,23 @@ async def organization_usage(
     ctx: GraphContext,
     node: OrganizationNode,
     rng: DayRange,
-    policy: PartialMonths = PartialMonths.EXCLUDE,
+    count_whole_months: bool = False,
     kinds: frozenset[str] | None = None,
 ) -> UsageResult:
-    return UsageResult(rng, await _settle(_org_parts(ctx, node, rng, policy, kinds)))
+    return UsageResult(rng, await _settle(_org_parts(ctx, node, rng, count_whole_months, kinds)))
 
 
 def organizations_usage(
     ctx: GraphContext,
     nodes: Iterable[OrganizationNode],
     rng: DayRange,
-    policy: PartialMonths = PartialMonths.EXCLUDE,
+    count_whole_months: bool = False,
     kinds: frozenset[str] | None = None,
 ) -> Awaitable[list[UsageResult]]:
     """`organization_usage` of every node, one result per node in order. The loaders are asked
     now, before this returns, and everything settles in one await: a list of 2,000
     organizations costs one wait, not a coroutine and a task per organization."""
-    started = [_org_parts(ctx, node, rng, policy, kinds) for node in nodes]
+    started = [_org_parts(ctx, node, rng, count_whole_months, kinds) for node in nodes]
     return _split(rng, started)
 
 
@@ -332,13 +326,13 @@ async def unattributed_usage(
     ctx: GraphContext,
     node: OrganizationNode,
     rng: DayRange,
-    policy: PartialMonths = PartialMonths.EXCLUDE,
+    count_whole_months: bool = False,
     kinds: frozenset[str] | None = None,
 ) -> UsageResult:
     """What none of the organization's agents or users accounts for: each source part minus
     its agents' (Telzino) or users' (Teli) shares; Talkdesk, which has neither, counts in full.
     So agents + users + this = the organization's usage, metric by metric."""
-    org = await organization_usage(ctx, node, rng, policy, kinds)
+    org = await organization_usage(ctx, node, rng, count_whole_months, kinds)
     parts = await asyncio.gather(*(_remainder(ctx, p) for p in org.parts))
     return UsageResult(rng, tuple(parts))
 
@@ -375,7 +369,7 @@ async def reseller_usage(
     ctx: GraphContext,
     node: ResellerNode,
     rng: DayRange,
-    policy: PartialMonths = PartialMonths.EXCLUDE,
+    count_whole_months: bool = False,
     kinds: frozenset[str] | None = None,
 ) -> UsageResult:
     """The sum of the reseller's organizations (so the two always reconcile). A reseller part
@@ -383,7 +377,7 @@ async def reseller_usage(
     a failed part of its own, so the total names the source instead of coming up short."""
     orgs = [ctx.catalog.organizations[i] for i in node.organization_ids]
     started: list[PartUsage | _Pending] = [
-        job for org in orgs for job in _org_parts(ctx, org, rng, policy, kinds)
+        job for org in orgs for job in _org_parts(ctx, org, rng, count_whole_months, kinds)
     ]
     for part in node.parts:
         failed = _undiscovered(ctx, part, rng)
@@ -452,7 +446,7 @@ class LifetimePart:
     """A source's all-time counters (only Teli keeps them), or why they are missing."""
 
     part: Part
-    metrics: Metrics | None
+    metrics: UsageMetrics | None
     error: UpstreamError | None = None
 
 

@@ -44,7 +44,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Opt-in variants: name -> what changes while it is active. The docs allow each shape; the default
-# sandbox never serves it (see the README's variant table).
+# sandbox never serves it (see the variant table in docs/sandbox.md).
 VARIANTS: Mapping[str, str] = MappingProxyType(
     {
         "talkdesk-capped-pages": "Talkdesk serves at most 7 items per page whatever per_page asks "
@@ -92,7 +92,7 @@ _ERROR_BODIES: dict[str, Callable[[int, str], dict[str, Any]]] = {
 }
 _INJECTED = "Injected fault"
 _DOWN = "Service temporarily unavailable"
-_REASONS = {
+_REASONS: dict[int, str] = {
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",

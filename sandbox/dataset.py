@@ -92,9 +92,9 @@ class Series:
 
     __slots__ = ("_prefix", "values")
 
-    def __init__(self, values: array) -> None:
+    def __init__(self, values: array[int]) -> None:
         self.values = values
-        self._prefix: array | None = None
+        self._prefix: array[int] | None = None
 
     def total(self, first: int, last: int) -> int:
         """Sum of days first..last (window indexes, inclusive, already clipped)."""
@@ -668,17 +668,18 @@ class Dataset:
             channel_links[r.channel].append(f"telzino:{r.id}")
         for t in self.teli_tenants:
             channel_links[t.channel].append(f"{teli_source_name(t)}:{t.tenant_id}")
-        for o in self.talkdesk_orgs:
-            channel_links[o.channel].append(f"talkdesk-{o.slug}")
+        for td in self.talkdesk_orgs:
+            channel_links[td.channel].append(f"talkdesk-{td.slug}")
         customer_links: dict[str, list[str]] = {c: [] for c in self.customer_names}
         customer_channel: dict[str, str] = {}
         for o in self.telzino_orgs:
             customer_links[o.customer].append(f"telzino:{o.id}")
             customer_channel[o.customer] = self.telzino_reseller_by_id[o.reseller_id].channel
         for t in self.teli_tenants:
-            for o in t.organizations:
-                customer_links[o.customer].append(f"{teli_source_name(t)}:{o.unique_id}")
-                customer_channel[o.customer] = t.channel
+            for teli_org in t.organizations:
+                customer = teli_org.customer
+                customer_links[customer].append(f"{teli_source_name(t)}:{teli_org.unique_id}")
+                customer_channel[customer] = t.channel
         for td in self.talkdesk_orgs:
             for a in td.accounts:
                 customer_links[a.customer].append(f"talkdesk-{td.slug}:{a.id}")
@@ -735,9 +736,9 @@ class _Generator:
         digest = hashlib.blake2b(repr((self.seed, *parts)).encode(), digest_size=8).digest()
         return random.Random(int.from_bytes(digest, "big"))
 
-    def daily(self, key: str, draw: DailyDraw) -> dict[str, array]:
+    def daily(self, key: str, draw: DailyDraw) -> dict[str, array[int]]:
         """Per-field daily arrays, each month drawn from its own RNG."""
-        out: dict[str, array] = {}
+        out: dict[str, array[int]] = {}
         for month, offset, length in self.blocks:
             rng = self.rng(key, month)
             for i in range(length):
@@ -824,7 +825,7 @@ def _teli_org_day(rng: random.Random) -> dict[str, int]:
     }
 
 
-def _series(arrays: dict[str, array], names: Iterable[str], days: int) -> dict[str, Series]:
+def _series(arrays: dict[str, array[int]], names: Iterable[str], days: int) -> dict[str, Series]:
     return {n: Series(arrays.get(n, array("q", bytes(8 * days)))) for n in names}
 
 

@@ -249,8 +249,8 @@ def parse_filter(text: str) -> ParsedFilter:
 
 
 # A Decimal is written as a marked string, then unquoted: the json module's C encoder does the
-# rest, where a recursive Python renderer cost the emulator ~5 ms per usage page (and every
-# system the benchmark measures waited behind it).
+# rest, where a recursive Python renderer cost the emulator milliseconds per usage page (and
+# every system the benchmark measures waited behind it; docs/measurements.md#the-sandboxs-own-cost).
 _DECIMAL_MARK = "\x00decimal:"
 _MARKED = re.compile(r'"\\u0000decimal:([^"]*)"')
 

@@ -207,7 +207,11 @@ def _org_identity(dataset: Dataset, org: TelzinoOrg) -> dict[str, Any]:
     }
 
 
-def _report_row(dataset: Dataset, org: TelzinoOrg, period: Period) -> tuple[Decimal, dict]:
+# a report row with the minutes it is ranked by
+_RankedRow = tuple[Decimal, dict[str, Any]]
+
+
+def _report_row(dataset: Dataset, org: TelzinoOrg, period: Period) -> _RankedRow:
     agents = [(minutes(_agent_seconds(dataset, a, period)), a) for a in org.agents]
     agents.sort(key=lambda pair: (-pair[0], pair[1].id))
     total = sum((m for m, _ in agents), Decimal(0))
@@ -223,7 +227,7 @@ def _report_row(dataset: Dataset, org: TelzinoOrg, period: Period) -> tuple[Deci
     return total, row
 
 
-def _billing_row(dataset: Dataset, org: TelzinoOrg, period: Period) -> tuple[Decimal, dict]:
+def _billing_row(dataset: Dataset, org: TelzinoOrg, period: Period) -> _RankedRow:
     per_agent = [_agent_seconds(dataset, a, period) for a in org.agents]
     total = minutes(sum(per_agent))
     row = {
@@ -235,8 +239,8 @@ def _billing_row(dataset: Dataset, org: TelzinoOrg, period: Period) -> tuple[Dec
 
 
 def _with_unlisted_report(
-    dataset: Dataset, org: TelzinoOrg, period: Period, pair: tuple[Decimal, dict]
-) -> tuple[Decimal, dict]:
+    dataset: Dataset, org: TelzinoOrg, period: Period, pair: _RankedRow
+) -> _RankedRow:
     """A report row whose total also counts the org's unlisted agents' rounded minutes."""
     unlisted = dataset.telzino_org_unlisted_seconds(org.id, period.first, period.last)
     if not unlisted:
@@ -246,8 +250,8 @@ def _with_unlisted_report(
 
 
 def _with_unlisted_billing(
-    dataset: Dataset, org: TelzinoOrg, period: Period, pair: tuple[Decimal, dict]
-) -> tuple[Decimal, dict]:
+    dataset: Dataset, org: TelzinoOrg, period: Period, pair: _RankedRow
+) -> _RankedRow:
     """A billing row whose minutes round the org's listed and unlisted seconds once."""
     unlisted = dataset.telzino_org_unlisted_seconds(org.id, period.first, period.last)
     if not unlisted:
@@ -256,7 +260,7 @@ def _with_unlisted_billing(
     return total, {**pair[1], "voice_minutes": _number(total)}
 
 
-def _sorted_rows(rows: Iterable[tuple[Decimal, dict]]) -> list[dict]:
+def _sorted_rows(rows: Iterable[_RankedRow]) -> list[dict[str, Any]]:
     ordered = sorted(rows, key=lambda pair: (-pair[0], pair[1]["organization_id"]))
     return [row for _, row in ordered]
 
@@ -316,13 +320,15 @@ def rendered_reports(
     """`report`'s JSON body per (query, active report variants), each rendered once.
 
     The dataset never changes while the sandbox serves, so a body is a pure function of the
-    query and the variants. A 140-organization report costs this process ~7 ms of Python; a real
+    query and the variants. Rendering a report costs this process milliseconds of Python
+    (docs/measurements.md#the-sandboxs-own-cost); a real
     vendor answers concurrent calls in parallel, while the one-process emulator would queue them
     behind each other and add its own delay to every system the benchmark measures."""
 
     @lru_cache(maxsize=REPORT_CACHE_SIZE)
     def body(query: ReportQuery, variants: frozenset[str]) -> bytes:
-        return JSONResponse(report(dataset, query, variants)).body
+        # Starlette types `body` as bytes | memoryview; JSONResponse renders bytes (no copy)
+        return bytes(JSONResponse(report(dataset, query, variants)).body)
 
     return body
 

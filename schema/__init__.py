@@ -68,7 +68,9 @@ class UsageGraphSchema(strawberry.federation.Schema):
         """The subgraph SDL (`@link`, `@key`, `_entities`, ...): what `_service { sdl }` answers."""
         return print_schema(self)
 
-    async def entities_resolver(
+    # Async where Strawberry's is sync: Strawberry only hands this method to
+    # `strawberry.field(resolver=...)` (its one use), which awaits an async resolver.
+    async def entities_resolver(  # type: ignore[override]
         self, info: strawberry.Info, representations: list[FederationAny]
     ) -> list[FederationAny]:
         """`_entities`: a root resolver like any other, so it loads the (caller's scoped) catalog

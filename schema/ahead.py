@@ -35,9 +35,9 @@ from strawberry import Schema
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import GraphError
 from usagegraph.resolvers.ranges import DayRange
-from usagegraph.resolvers.usage import PartialMonths as Policy
 from usagegraph.resolvers.usage import UsageResult, organizations_usage
 from usagegraph.schema.compat import (
+    SelectedField,
     StrawberryArgument,
     convert_arguments,
     convert_selections,
@@ -60,11 +60,11 @@ class _Planned(NamedTuple):
 
     key: FieldKey
     rng: DayRange
-    policy: Policy
+    count_whole_months: bool
     kinds: frozenset[str]
 
 
-def _usage_fields(info: GraphQLResolveInfo) -> list[list[FieldNode]] | None:
+def _usage_fields(info: GraphQLResolveInfo[GraphContext]) -> list[list[FieldNode]] | None:
     """The organizations' `usage` fields, grouped by response key as graphql-core groups them;
     None when the selection has a shape this does not follow."""
     groups: dict[str, list[FieldNode]] = {}
@@ -117,7 +117,7 @@ class _UsageAhead:
         self._arguments = arguments
         self._schema = schema
 
-    def _plan(self, info: GraphQLResolveInfo, ctx: GraphContext) -> list[_Planned]:
+    def _plan(self, info: GraphQLResolveInfo[GraphContext], ctx: GraphContext) -> list[_Planned]:
         """The list field's usage plans, read once per request (every reseller's
         `organizations` shares its AST nodes)."""
         list_key = field_group_key(info.field_nodes)
@@ -126,7 +126,9 @@ class _UsageAhead:
             plans = ctx.ahead_plans[list_key] = list(self._read(info, ctx))
         return plans
 
-    def _read(self, info: GraphQLResolveInfo, ctx: GraphContext) -> Iterable[_Planned]:
+    def _read(
+        self, info: GraphQLResolveInfo[GraphContext], ctx: GraphContext
+    ) -> Iterable[_Planned]:
         variables = info.variable_values
         if isinstance(variables, dict):  # Strawberry's info carries only the coerced values
             variables = VariableValues({}, variables)
@@ -143,10 +145,14 @@ class _UsageAhead:
             except GraphError:
                 continue  # the field reports it, once per organization, at its path
             partial: PartialMonths = args.get("partial_months", PartialMonths.EXCLUDE)
-            kinds = kinds_for_usage(convert_selections(info, nodes))
-            yield _Planned(field_group_key(nodes), rng, partial.policy, kinds)
+            # `nodes` are field nodes, which always convert to SelectedField
+            selected = convert_selections(info, nodes)
+            kinds = kinds_for_usage(s for s in selected if isinstance(s, SelectedField))
+            yield _Planned(field_group_key(nodes), rng, partial.counts_whole_months, kinds)
 
-    def start(self, info: GraphQLResolveInfo, items: list[Any]) -> Awaitable[None] | None:
+    def start(
+        self, info: GraphQLResolveInfo[GraphContext], items: list[Any]
+    ) -> Awaitable[None] | None:
         """Ask the loaders now for every planned usage of `items`; the awaitable stores the
         answers. None when nothing is planned."""
         ctx: GraphContext = info.context
@@ -154,7 +160,9 @@ class _UsageAhead:
         if not plans or not items:
             return None
         nodes = [item._node for item in items]
-        loading = [organizations_usage(ctx, nodes, p.rng, p.policy, p.kinds) for p in plans]
+        loading = [
+            organizations_usage(ctx, nodes, p.rng, p.count_whole_months, p.kinds) for p in plans
+        ]
         return self._store(ctx, plans, nodes, loading)
 
     @staticmethod
@@ -175,7 +183,7 @@ class _UsageAhead:
     def list_resolver(self, resolve: Resolver) -> Resolver:
         """`resolve` for a list-of-organizations field, returning once its usage is loaded."""
 
-        def resolve_ahead(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        def resolve_ahead(source: Any, info: GraphQLResolveInfo[GraphContext], **args: Any) -> Any:
             result = resolve(source, info, **args)
             if isinstance(result, list):
                 storing = self.start(info, result)
@@ -186,7 +194,9 @@ class _UsageAhead:
 
         return resolve_ahead
 
-    async def _after(self, resolving: Awaitable[Any], info: GraphQLResolveInfo) -> Any:
+    async def _after(
+        self, resolving: Awaitable[Any], info: GraphQLResolveInfo[GraphContext]
+    ) -> Any:
         items = await resolving
         if isinstance(items, list):
             storing = self.start(info, items)
@@ -199,7 +209,7 @@ class _UsageAhead:
         """`resolve` for `Organization.usage`: the answer loaded ahead, else the usual way.
         Its plain reader (schema/plain.py) reads the same answer without a resolve info."""
 
-        def usage(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        def usage(source: Any, info: GraphQLResolveInfo[GraphContext], **args: Any) -> Any:
             answers = info.context.usage_ahead
             if answers:
                 answer = answers.get((field_group_key(info.field_nodes), source._node.id))

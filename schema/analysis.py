@@ -355,7 +355,10 @@ def spread_names(selection_set: SelectionSetNode) -> Iterable[str]:
         for selection in pending.pop().selections:
             if isinstance(selection, FragmentSpreadNode):
                 yield selection.name.value
-            elif selection.selection_set is not None:  # a field or an inline fragment
+            elif (
+                isinstance(selection, FieldNode | InlineFragmentNode)
+                and selection.selection_set is not None
+            ):
                 pending.append(selection.selection_set)
 
 

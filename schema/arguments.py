@@ -115,7 +115,7 @@ def _walk(
             yield from _field_errors(scope, parent, field, details, here, max_range_days)
         named = get_named_type(field.type)
         if is_abstract_type(named):
-            kinds = scope.schema.get_possible_types(named)  # type: ignore[arg-type]
+            kinds = scope.schema.get_possible_types(named)
         elif isinstance(named, GraphQLObjectType):
             kinds = [named]
         else:

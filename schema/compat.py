@@ -1,16 +1,14 @@
 """Library internals usagegraph relies on, kept in one place.
 
-Every name below reaches past the public API of Strawberry (strawberry-graphql >=0.341,<0.400)
-or graphql-core (>=3.3.2,<3.4), both bounded in pyproject.toml: an upgrade that moves one
+Every name below reaches past the public API of Strawberry or graphql-core, both bounded in
+pyproject.toml to the minor CI runs (requirements.lock pins it): an upgrade that moves one
 fails here, at import, not silently. A bypass that only buys speed stays while it earns at
 least 10 % of a scenario's server CPU, measured with `python -m bench.cpu --without NAME`
-(warm fetches, in-process; medians of one run on the shared 2-core machine):
+(each bypass's gain: see docs/measurements.md#library-bypasses):
 
-| without -> with | S dashboard | L dashboard | what it skips |
-| --- | --- | --- | --- |
-| plain (schema/plain.py) | 2.30 -> 1.71 ms | 140 -> 99 ms | graphql-core's completion |
-| direct (schema/direct.py) | 4.72 -> 1.71 ms | 181 -> 99 ms | Strawberry's resolver wrappers |
-| ahead (schema/ahead.py) | 2.63 -> 1.71 ms | 381 -> 99 ms | per-organization resolution |
+- plain (schema/plain.py) skips graphql-core's completion;
+- direct (schema/direct.py) skips Strawberry's resolver wrappers;
+- ahead (schema/ahead.py) skips per-organization resolution.
 
 The others are not about speed: the GraphQL schema Strawberry builds (no public accessor),
 the field nodes behind a Strawberry `Info`, the two validation rules Strawberry adds, the field
@@ -114,7 +112,7 @@ def graphql_schema(schema: Any) -> GraphQLSchema:
 def field_nodes(info: Any) -> list[FieldNode]:
     """The AST nodes of the field a Strawberry `Info` describes (the key of per-request caches
     of what a selection needs, schema/selection.py)."""
-    raw: GraphQLResolveInfo = info._raw_info
+    raw: GraphQLResolveInfo[Any] = info._raw_info
     return raw.field_nodes
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from strawberry.extensions import SchemaExtension
-from usagegraph.clients.telemetry import Observer, OperationTrace, current_observer, operation_trace
+
+from usagegraph.telemetry import Observer, OperationTrace, current_observer, operation_trace
 
 __all__ = [
     "OperationObserver",

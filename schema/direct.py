@@ -50,7 +50,10 @@ def _plain_method(field: StrawberryField) -> Callable[[Any], Any] | None:
         or field.permission_classes
     ):
         return None
-    return resolver.wrapped_func
+    method = resolver.wrapped_func
+    if isinstance(method, staticmethod | classmethod):
+        return None  # neither takes the instance (their self_parameter check already says so)
+    return method
 
 
 def _is_attribute(field: StrawberryField) -> bool:
@@ -58,7 +61,7 @@ def _is_attribute(field: StrawberryField) -> bool:
 
 
 def _direct(method: Callable[[Any], Any]) -> Callable[..., Any]:
-    def resolve(source: Any, _info: GraphQLResolveInfo | None) -> Any:
+    def resolve(source: Any, _info: GraphQLResolveInfo[Any] | None) -> Any:
         return method(source)
 
     setattr(resolve, PLAIN, True)
@@ -66,7 +69,7 @@ def _direct(method: Callable[[Any], Any]) -> Callable[..., Any]:
 
 
 def _attribute(name: str) -> Callable[..., Any]:
-    def resolve(source: Any, _info: GraphQLResolveInfo | None) -> Any:
+    def resolve(source: Any, _info: GraphQLResolveInfo[Any] | None) -> Any:
         return getattr(source, name)
 
     setattr(resolve, PLAIN, True)

@@ -6,8 +6,8 @@ objects that only a collection of the older generations frees.
 
 The cache is bounded by its texts' total length too (`max_chars`), not only by their number:
 a document keeps about 1.7 objects per character alive, and every full collection of the
-garbage collector walks them all, holding every thread. 256 documents of 2,000 tokens (2.5
-million objects) made each full collection take 0.85 s; 256 ordinary operations take 8 ms.
+garbage collector walks them all, holding every thread: many long documents make each full
+collection take a large part of a second (measured: see docs/measurements.md#parsed-document-cache).
 A text longer than an eighth of the budget is never kept (it is parsed again each time).
 
 Strawberry's own `ParserCache` parses inside the extension hook, so a syntax error raised there
@@ -31,7 +31,8 @@ from usagegraph.schema.offload import INLINE_CHARS, off_loop
 
 __all__ = ["DOCUMENT_CACHE_CHARS", "document_cache"]
 
-# 256 operations of 500 characters; at most ~220,000 objects kept (~75 ms of a full collection)
+# 256 operations of 500 characters: a full collection stays short with them all kept
+# (measured: see docs/measurements.md#parsed-document-cache)
 DOCUMENT_CACHE_CHARS = 128 * 1024
 
 _Key = tuple[str, tuple[tuple[str, Any], ...]]

@@ -10,14 +10,22 @@ do (the caller's scoped catalog, the same loaders), so `_entities` answers what
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, Self
 
 import strawberry
-from usagegraph.resolvers.catalog import AgentNode, OrganizationNode, Part, ResellerNode, UserNode
+from usagegraph.clients.errors import UpstreamError
+from usagegraph.resolvers.catalog import (
+    AgentNode,
+    Catalog,
+    OrganizationNode,
+    Part,
+    ResellerNode,
+    UserNode,
+)
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import BadUserInput, SourceFailure
-from usagegraph.resolvers.metrics import Metrics, sum_metrics
+from usagegraph.resolvers.metrics import UsageMetrics, sum_metrics
 from usagegraph.resolvers.ranges import MAX_MONTHS, DayRange, month_key, month_series
 from usagegraph.resolvers.usage import (
     LifetimePart,
@@ -107,29 +115,9 @@ def _range(info: Info, value: DateRange) -> DayRange:
     return value.checked(info.context.service.max_range_days)
 
 
-# organization_usage / unattributed_usage / reseller_usage: (ctx, node, range, policy, kinds)
+# organization_usage / unattributed_usage / reseller_usage:
+# (ctx, node, range, count_whole_months, kinds)
 Assemble = Callable[..., Awaitable[UsageResult]]
-
-
-async def _usage(
-    info: Info, node: Any, value: DateRange, partial: PartialMonths, assemble: Assemble
-) -> Usage:
-    rng = _range(info, value)
-    kinds = cached_kinds(info, kinds_for_usage)
-    result = await assemble(info.context, node, rng, partial.policy, kinds)
-    return Usage.of(rng, result.parts)
-
-
-async def _monthly(
-    info: Info, node: Any, first_month: str, last_month: str, assemble: Assemble
-) -> list[MonthlyUsage]:
-    ranges = month_series(first_month, last_month)
-    kinds = cached_kinds(info, kinds_for_monthly)
-    results = await asyncio.gather(*(assemble(info.context, node, r, kinds=kinds) for r in ranges))
-    return [
-        MonthlyUsage(month=month_key(r.first), usage=Usage.of(r, res.parts))
-        for r, res in zip(ranges, results, strict=True)
-    ]
 
 
 @strawberry.type(description="Usage for one calendar month.")
@@ -147,7 +135,7 @@ class MonthlyUsage:
 class LifetimeUsage:
     _parts: strawberry.Private[tuple[LifetimePart, ...]]
 
-    def _total(self, *names: str) -> Metrics:
+    def _total(self, *names: str) -> UsageMetrics:
         """The parts' counters added up, or the failure of a part or of the named counters."""
         failures = [p.error for p in self._parts if p.error is not None]
         if failures:
@@ -263,20 +251,79 @@ class User:
         return LifetimeUsage(_parts=await lifetime_usage(info.context, "user", [self._node.part]))
 
 
-@strawberry.federation.type(
-    keys=["id"], description="A customer organization, merged across vendors."
-)
-class Organization:
-    _node: strawberry.Private[OrganizationNode]
+def users_of(outcomes: Iterable[tuple[UserNode, ...] | BaseException]) -> list[User]:
+    """An organization's users from its Teli parts' loads (gathered with return_exceptions):
+    failed sources fail the field together (SourceFailure names each); anything else raised,
+    a cancelled load or a bug, is no source's failure and propagates as itself."""
+    users: list[User] = []
+    failures: list[UpstreamError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, UpstreamError):
+            failures.append(outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            users.extend(User(_node=u) for u in outcome)
+    if failures:
+        raise SourceFailure(failures)
+    return users
+
+
+@strawberry.type
+class _MergedEntity:
+    """What Organization and Reseller share: a catalog node merged across vendors, found by
+    either id form in the caller's (scoped) catalog, with usage assembled over its source parts.
+
+    A base class, not a GraphQL interface: no field returns "an organization or a reseller", so
+    an interface would serve no query. Not in the schema itself; its subclasses declare their
+    GraphQL fields, whose descriptions differ (and order stays as it was)."""
+
+    _node: strawberry.Private[OrganizationNode | ResellerNode]
+
+    @staticmethod
+    def _find(catalog: Catalog, any_id: str) -> OrganizationNode | ResellerNode | None:
+        raise NotImplementedError  # each subclass names its catalog lookup
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Organization | None:
-        """A gateway's `{__typename: "Organization", id}` (either id form): the same lookup as
-        `organization(id:)`."""
-        node = (await info.context.load_catalog()).organization(str(id))
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self | None:
+        """A gateway's `{__typename, id}` (either id form): the same lookup as the root field
+        (`organization(id:)`, `reseller(id:)`)."""
+        node = cls._find(await info.context.load_catalog(), str(id))
         if node is None:
             note_left_out(info, sources_of(info, str(id)))
         return cls(_node=node) if node else None
+
+    async def _usage(
+        self, info: Info, value: DateRange, partial: PartialMonths, assemble: Assemble
+    ) -> Usage:
+        rng = _range(info, value)
+        kinds = cached_kinds(info, kinds_for_usage)
+        result = await assemble(info.context, self._node, rng, partial.counts_whole_months, kinds)
+        return Usage.of(rng, result.parts)
+
+    async def _monthly(
+        self, info: Info, first_month: str, last_month: str, assemble: Assemble
+    ) -> list[MonthlyUsage]:
+        ranges = month_series(first_month, last_month)
+        kinds = cached_kinds(info, kinds_for_monthly)
+        results = await asyncio.gather(
+            *(assemble(info.context, self._node, r, kinds=kinds) for r in ranges)
+        )
+        return [
+            MonthlyUsage(month=month_key(r.first), usage=Usage.of(r, res.parts))
+            for r, res in zip(ranges, results, strict=True)
+        ]
+
+
+@strawberry.federation.type(
+    keys=["id"], description="A customer organization, merged across vendors."
+)
+class Organization(_MergedEntity):
+    _node: strawberry.Private[OrganizationNode]
+
+    @staticmethod
+    def _find(catalog: Catalog, any_id: str) -> OrganizationNode | None:
+        return catalog.organization(any_id)
 
     @strawberry.field(
         description=(
@@ -343,16 +390,7 @@ class Organization:
         outcomes = await asyncio.gather(
             *(loader.load((p.source, p.native_id)) for p in parts), return_exceptions=True
         )
-        users: list[User] = []
-        failures = []
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                failures.append(outcome)
-            else:
-                users.extend(User(_node=u) for u in outcome)
-        if failures:
-            raise SourceFailure(failures)
-        return users
+        return users_of(outcomes)
 
     @strawberry.field(description="Usage over an inclusive UTC day range, summed over sources.")
     async def usage(
@@ -361,7 +399,7 @@ class Organization:
         range: RangeArg,
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
-        return await _usage(info, self._node, range, partial_months, organization_usage)
+        return await self._usage(info, range, partial_months, organization_usage)
 
     @strawberry.field(
         description=(
@@ -377,7 +415,7 @@ class Organization:
         range: RangeArg,
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
-        return await _usage(info, self._node, range, partial_months, unattributed_usage)
+        return await self._usage(info, range, partial_months, unattributed_usage)
 
     @strawberry.field(
         description=(
@@ -388,7 +426,7 @@ class Organization:
     async def monthly(
         self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
     ) -> list[MonthlyUsage]:
-        return await _monthly(info, self._node, first_month, last_month, organization_usage)
+        return await self._monthly(info, first_month, last_month, organization_usage)
 
     @strawberry.field(
         description="Teli's all-time counters for this organization; null without a Teli part."
@@ -403,17 +441,12 @@ class Organization:
 @strawberry.federation.type(
     keys=["id"], description="A reseller (channel partner), merged across vendors."
 )
-class Reseller:
+class Reseller(_MergedEntity):
     _node: strawberry.Private[ResellerNode]
 
-    @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Reseller | None:
-        """A gateway's `{__typename: "Reseller", id}` (either id form): the same lookup as
-        `reseller(id:)`."""
-        node = (await info.context.load_catalog()).reseller(str(id))
-        if node is None:
-            note_left_out(info, sources_of(info, str(id)))
-        return cls(_node=node) if node else None
+    @staticmethod
+    def _find(catalog: Catalog, any_id: str) -> ResellerNode | None:
+        return catalog.reseller(any_id)
 
     @strawberry.field(
         description=(
@@ -450,13 +483,13 @@ class Reseller:
         range: RangeArg,
         partial_months: PartialArg = PartialMonths.EXCLUDE,
     ) -> Usage:
-        return await _usage(info, self._node, range, partial_months, reseller_usage)
+        return await self._usage(info, range, partial_months, reseller_usage)
 
     @strawberry.field(description="Usage per calendar month (YYYY-MM, inclusive, at most 24).")
     async def monthly(
         self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
     ) -> list[MonthlyUsage]:
-        return await _monthly(info, self._node, first_month, last_month, reseller_usage)
+        return await self._monthly(info, first_month, last_month, reseller_usage)
 
 
 async def find_user(info: Info, user_id: str) -> User | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from functools import cache
 
 from graphql import (
     ASTValidationRule,
@@ -29,10 +28,11 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from usagegraph.clients.errors import UpstreamError
-from usagegraph.clients.telemetry import current_request_id
 from usagegraph.resolvers.errors import GraphError, SourceFailure
 from usagegraph.schema.compat import MaybeNullValidationRule, is_token_limit
 from usagegraph.schema.limits import INTROSPECTION_DISABLED, TOO_COMPLEX
+
+from usagegraph.telemetry import current_request_id
 
 __all__ = ["ErrorCodes", "coded_rule"]
 
@@ -52,13 +52,8 @@ _RULE_CODES: dict[type[ASTValidationRule], str] = {
 }
 
 
-@cache  # one subclass per rule: validation_rules() is asked for every new document
-def coded_rule(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
-    """`rule` reporting its errors with the `extensions.code` `_RULE_CODES` gives it; the rule
-    itself when it has none (GRAPHQL_VALIDATION_FAILED)."""
-    code = _RULE_CODES.get(rule)
-    if code is None:
-        return rule
+def _reporting(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
+    """`rule`, reporting its errors with `code` (an error that has a code keeps it)."""
 
     class Coded(rule):  # type: ignore[valid-type, misc]
         def report_error(self, error: GraphQLError) -> None:
@@ -69,6 +64,16 @@ def coded_rule(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
 
     Coded.__name__ = Coded.__qualname__ = f"Coded{rule.__name__}"
     return Coded
+
+
+# built once: validation_rules() is asked for every new document
+_CODED_RULES = {rule: _reporting(rule, code) for rule, code in _RULE_CODES.items()}
+
+
+def coded_rule(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """`rule` reporting its errors with the `extensions.code` `_RULE_CODES` gives it; the rule
+    itself when it has none (GRAPHQL_VALIDATION_FAILED)."""
+    return _CODED_RULES.get(rule, rule)
 
 
 def _code_for(error: GraphQLError) -> str | None:

@@ -8,7 +8,6 @@ from enum import Enum
 
 import strawberry
 from usagegraph.resolvers.ranges import DayRange
-from usagegraph.resolvers.usage import PartialMonths as PartialMonthsPolicy
 from usagegraph.schema.compat import ScalarDefinition
 
 __all__ = ["DATE_SCALAR", "DateRange", "PartialMonths", "SourceKind", "parse_day"]
@@ -73,8 +72,9 @@ class PartialMonths(Enum):
     )
 
     @property
-    def policy(self) -> PartialMonthsPolicy:
-        return PartialMonthsPolicy(self.value)
+    def counts_whole_months(self) -> bool:
+        """What the resolvers take (they do not import the schema): True for WHOLE_MONTHS."""
+        return self is PartialMonths.WHOLE_MONTHS
 
 
 @strawberry.enum(description="The vendor API a source connects to.")

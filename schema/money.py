@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
-from usagegraph.resolvers.metrics import Money as MoneyValue
+from usagegraph.resolvers.metrics import Charge
 
 __all__ = ["Money", "money_list"]
 
@@ -24,7 +24,7 @@ class Money:
         return cls(amount=amount, currency=currency)
 
 
-def money_list(values: tuple[MoneyValue, ...] | None) -> list[Money] | None:
+def money_list(values: tuple[Charge, ...] | None) -> list[Money] | None:
     if values is None:
         return None
     return [Money(amount=m.amount, currency=m.currency) for m in values]

@@ -1,7 +1,8 @@
 """CPU work on a document, off the event loop when the document is not small.
 
-graphql-core parses at about 15 µs a token and validates at about 25 µs a field, so a document
-of the 2,000 tokens `[limits] max_tokens` allows could hold the event loop for 30 + 50 ms, and
+graphql-core's parse and validation grow with a document's tokens and fields, so a document of
+the 2,000 tokens `[limits] max_tokens` allows could hold the event loop for tens of
+milliseconds (measured: see docs/measurements.md#parsing-and-validating-off-the-event-loop), and
 every other request (and /healthz) would wait. `off_loop(text, work, ...)` runs `work` right
 here for a short text and on a small worker pool otherwise: the interpreter then switches back
 to the event loop every few milliseconds while the worker runs. At most `WORKERS` documents are

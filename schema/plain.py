@@ -106,9 +106,9 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         rest = super().execute_fields(parent_type, source_value, path, others, position_context)
-        if self.is_awaitable(rest):
-            return _merged_later(grouped_field_set, plain, rest)
-        return _merged(grouped_field_set, plain, rest)
+        if isinstance(rest, dict):  # else an awaitable of one
+            return _merged(grouped_field_set, plain, rest)
+        return _merged_later(grouped_field_set, plain, rest)
 
     def complete_iterable_value(
         self,
@@ -179,7 +179,7 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
         elif node.arguments or field.args or not is_plain(field.resolve):
             read = None
         else:
-            read = field.resolve  # type: ignore[assignment]
+            read = field.resolve
         if read is None:
             return None
         complete = self._completer(field.type, details)
@@ -191,8 +191,8 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
         """A function completing a value of `value_type` (or answering _NOT_PLAIN), or None
         when no value of it can be completed here."""
         non_null = isinstance(value_type, GraphQLNonNull)
-        if non_null:
-            value_type = value_type.of_type  # type: ignore[union-attr]
+        if isinstance(value_type, GraphQLNonNull):
+            value_type = value_type.of_type
         if isinstance(value_type, GraphQLScalarType | GraphQLEnumType):
             return _leaf(value_type, non_null)
         if isinstance(value_type, GraphQLList):

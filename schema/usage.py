@@ -21,7 +21,7 @@ import strawberry
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import SourceFailure
-from usagegraph.resolvers.metrics import Metrics, sum_metrics
+from usagegraph.resolvers.metrics import UsageMetrics, sum_metrics
 from usagegraph.resolvers.ranges import DayRange
 from usagegraph.resolvers.usage import MEASURES, CoverageReason, PartUsage
 from usagegraph.schema.inputs import SourceKind
@@ -62,7 +62,7 @@ FIELD_METRICS: dict[str, tuple[str, ...]] = {
 }
 
 
-def checked(metrics: Metrics, *names: str) -> Metrics:
+def checked(metrics: UsageMetrics, *names: str) -> UsageMetrics:
     """`metrics`, or a SourceFailure naming why the named metrics could not be given."""
     problems = metrics.problems_of(*names) if metrics.problems else None
     if problems:
@@ -79,7 +79,7 @@ class VoiceUsage:
     seconds: int = strawberry.field(
         description="All voice time in seconds, knowledge-base calls included."
     )
-    _metrics: strawberry.Private[Metrics]
+    _metrics: strawberry.Private[UsageMetrics]
     _parts: strawberry.Private[tuple[PartUsage, ...]]
 
     @strawberry.field(description="`seconds / 60`, rounded half-up to 2 decimals.")
@@ -306,7 +306,7 @@ def source_coverage(source: str, parts: list[PartUsage]) -> SourceCoverage:
 class UsageFigures:
     _parts: strawberry.Private[tuple[PartUsage, ...]]
 
-    def _metrics(self, usage_field: str) -> Metrics:
+    def _metrics(self, usage_field: str) -> UsageMetrics:
         failures = [
             p.error
             for p in self._parts
@@ -315,7 +315,7 @@ class UsageFigures:
         if failures:
             raise SourceFailure(failures)
         # summed once per object: voice, sms, costs... all read the same total
-        total: Metrics | None = self.__dict__.get("_total")
+        total: UsageMetrics | None = self.__dict__.get("_total")
         if total is None:
             total = sum_metrics(p.metrics for p in self._parts if p.metrics is not None)
             self.__dict__["_total"] = total

@@ -13,8 +13,9 @@ The outcome is kept per document object (schema/documents.py hands the same obje
 the same text; the verdict holds it weakly), so a dashboard's repeated operation is neither
 parsed nor validated again; a new operation name is a new text, checked afresh, in time linear
 in its size. A document that is not small is checked on a worker thread (schema/offload.py):
-graphql-core's rules take about 25 µs a field, so the 2,000 tokens `[limits] max_tokens`
-allows could hold the event loop some 50 ms.
+graphql-core's rules take time per field, so the 2,000 tokens `[limits] max_tokens` allows could
+hold the event loop for tens of milliseconds (see
+docs/measurements.md#parsing-and-validating-off-the-event-loop).
 
 Then, per request: `_service` (Federation's SDL) is refused with INTROSPECTION_DISABLED when
 introspection is off, unless the caller's key has the `federation` role; and when a list size
@@ -103,7 +104,7 @@ class DocumentChecks:
     """The verdicts of the last `maxsize` documents, shared by every request of one schema.
 
     A verdict holds its document weakly: the document cache (schema/documents.py) decides
-    how long a document lives (a 2,000-token one takes about 1.2 MB), and a verdict whose
+    how long a document lives (a long one is large: docs/measurements.md), and a verdict whose
     document is gone can never be asked for again (a new parse is a new object)."""
 
     def __init__(self, limits: SchemaLimits, maxsize: int) -> None:
@@ -179,7 +180,8 @@ def _unnamed_operation_errors(context: Any, document: DocumentNode) -> list[Grap
     if SeveralOperationsNeedAName not in context.validation_rules:
         return []
     # the rule looks only at the top-level definitions: with one operation (the common case)
-    # it has nothing to say, and graphql-core's validate costs ~0.3 ms even for one rule
+    # it has nothing to say, and graphql-core's validate has a fixed cost even for one rule
+    # (measured: see docs/measurements.md#parsing-and-validating-off-the-event-loop)
     if sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) < 2:
         return []
     return validate(graphql_schema(context.schema), document, [SeveralOperationsNeedAName])
@@ -197,10 +199,11 @@ def validation_extensions(
     ]
 
 
-def quiet_executor(executor: type[Executor]) -> type[Executor]:
+def quiet_executor(executor: type[Executor[Any]]) -> type[Executor[Any]]:
     """`executor` with graphql-core's suggestions hidden from variable and argument errors
     (introspection off: "Did you mean 'firstDay'?" would name the input's fields)."""
 
+    # a subclass of a class given at run time, which mypy cannot follow
     class Quiet(executor):  # type: ignore[valid-type, misc]
         @classmethod
         def build(cls, *args: Any, **kwargs: Any) -> Any:

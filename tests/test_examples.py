@@ -12,8 +12,7 @@ import pytest
 from usagegraph.sandbox.dataset import Dataset
 
 from tests.fixtures.graph import GraphQuery
-from tests.fixtures.truth import expected_customer
-from tests.schema.test_usage import last_full_month
+from tests.fixtures.truth import expected_customer, last_full_month
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "examples" / "operations"

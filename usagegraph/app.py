@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from usagegraph.answers import build_answer_store, install_answers
-from usagegraph.cache import build_backend, catalog_ttl, result_cache
-from usagegraph.connections import open_connections
+from usagegraph.cache_setup import build_backend, catalog_ttl, result_cache
+from usagegraph.gc_tuning import install_gc_tuning
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import caller_of, identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
@@ -29,6 +29,7 @@ from usagegraph.resolvers.service import GraphService
 from usagegraph.schema import build_schema
 from usagegraph.schema.compat import graphql_schema
 from usagegraph.settings import ConfigError, Settings
+from usagegraph.source_clients import open_connections
 
 __all__ = ["create_app"]
 
@@ -86,6 +87,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     )
     app.state.settings = settings
     app.state.observability = observability
+    # whichever ASGI server runs the app: its process's collector, once, after start-up
+    install_gc_tuning(app, settings)
 
     schema = build_schema(schema_limits(settings))
     graphql = BoundedGraphQLRouter(

@@ -219,7 +219,6 @@ def _serve(args: argparse.Namespace) -> int:
                     shutdown_timeout=settings.server.shutdown_timeout_seconds,
                 )
             return 0
-        tune_for_serving()
         _run(
             app,
             host=host,
@@ -441,7 +440,8 @@ def _run(
         port=port,
         log_level=log_level,
         log_config=uvicorn_log_config(log_format),
-        timeout_graceful_shutdown=shutdown_timeout,
+        # uvicorn annotates int but only hands it to asyncio.timeout, which takes float seconds
+        timeout_graceful_shutdown=shutdown_timeout,  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     with _signals_end_quietly():

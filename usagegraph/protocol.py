@@ -46,7 +46,6 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from usagegraph.clients.telemetry import current_request_id
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.negotiation import GRAPHQL_RESPONSE, Negotiation, response_media_type
 from usagegraph.request_body import RequestBody, request_body
@@ -56,6 +55,7 @@ from usagegraph.schema.compat import (
     PreExecutionError,
 )
 from usagegraph.schema.phase import watching_execution
+from usagegraph.telemetry import current_request_id
 
 __all__ = [
     "GRAPHQL_PATH",
@@ -338,7 +338,7 @@ class ErrorShape:
         await send({"type": "http.response.body", "body": shaped, "more_body": False})
 
 
-class BoundedGraphQLRouter(GraphQLRouter):  # type: ignore[type-arg]
+class BoundedGraphQLRouter(GraphQLRouter):
     """Strawberry's FastAPI router, decoding request JSON within the bounds of
     `loads_bounded` (a refusal is Strawberry's own 400, which `ErrorShape` shapes), with the
     GraphQL-over-HTTP spec's status codes (module docstring)."""

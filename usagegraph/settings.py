@@ -206,6 +206,8 @@ class ServerSettings(_Model):
     shutdown_timeout_seconds: Annotated[float, Field(ge=0)] = 10.0
     # processes sharing the port (`serve --workers`); each has its own caches and metrics
     workers: Annotated[int, Field(ge=1, le=MAX_WORKERS)] = 1
+    # the serving process's collector tuned once its start-up completes (usagegraph/gc_tuning.py)
+    gc_tuning: bool = True
 
 
 class GraphSettings(_Model):
@@ -329,7 +331,7 @@ def _check_redis_url(value: SecretStr | None) -> SecretStr | None:
 
 
 class CacheSettings(_Model):
-    """`[cache]`: the cross-request cache of upstream results (see README, Caching)."""
+    """`[cache]`: the cross-request cache of upstream results (see docs/caching.md)."""
 
     enabled: bool = True
     backend: Literal["memory", "redis"] = "memory"
@@ -339,7 +341,8 @@ class CacheSettings(_Model):
     )
     max_entries: Annotated[int, Field(ge=1)] = 10_000  # memory only: the LRU's bound
     # one entry's encoded size, both backends: a larger value is served but not stored, and a
-    # larger entry found in the store is a miss (the L dataset's largest is 2 MB)
+    # larger entry found in the store is a miss (the L dataset's largest fits several times:
+    # docs/measurements.md#result-cache-entry-size)
     max_entry_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
     ttl_past_seconds: Annotated[float, Field(ge=0)] = 3600  # a range wholly before today (UTC)
     ttl_live_seconds: Annotated[float, Field(ge=0)] = 60  # a range with today, lifetime counters
@@ -370,7 +373,7 @@ class CacheSettings(_Model):
 
 class PersistedQueriesSettings(_Model):
     """`[persisted_queries]`: automatic persisted queries, or only the operations of a manifest
-    (see usagegraph/persisted/ and README, Persisted queries)."""
+    (see usagegraph/persisted/ and docs/persisted-queries.md)."""
 
     # apq: Apollo's automatic persisted queries; safelist: only the manifest's operations run;
     # off: hashes are answered PERSISTED_QUERY_NOT_SUPPORTED (clients then send full queries)

@@ -19,7 +19,6 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from usagegraph.gc_tuning import tune_for_serving
 from usagegraph.observability.logs import LogFormat, configure_logging, uvicorn_log_config
 from usagegraph.settings import CONFIG_ENV_VAR, load_settings
 
@@ -30,15 +29,14 @@ WORKER_APP = "usagegraph.workers:worker_app"
 
 
 def worker_app() -> FastAPI:
-    """One worker's app: the settings of the file $USAGEGRAPH_CONFIG names, the same logging
-    and garbage-collector tuning as a single-process `serve`."""
+    """One worker's app: the settings of the file $USAGEGRAPH_CONFIG names and the same logging
+    as a single-process `serve`."""
     from usagegraph.app import create_app
 
     settings = load_settings(Path(os.environ[CONFIG_ENV_VAR]))
     configure_logging(settings.server.log_level, settings.server.log_format, sys.stderr)
-    app = create_app(settings)
-    tune_for_serving()  # each worker's heap is its own: freeze what this start-up built
-    return app
+    # each worker's heap is its own: the app tunes its collector at the worker's lifespan start-up
+    return create_app(settings)
 
 
 def run_workers(
@@ -62,7 +60,8 @@ def run_workers(
             port=port,
             log_level=log_level,
             log_config=uvicorn_log_config(log_format),
-            timeout_graceful_shutdown=shutdown_timeout,
+            # uvicorn annotates int but only hands it to asyncio.timeout, which takes float seconds
+            timeout_graceful_shutdown=shutdown_timeout,  # type: ignore[arg-type]
         )
 
 

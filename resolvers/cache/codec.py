@@ -37,10 +37,10 @@ __all__ = ["DEFAULT_MAX_ENTRY_BYTES", "Entry", "EntryCodec", "EntryError", "Reas
 
 V = TypeVar("V")
 
-# The L dataset's largest entry (Telzino's minutes report: 2,000 organizations, 20,000 agents)
-# is 2 MB and decodes in ~25 ms. The bound keeps what another writer leaves in the store from
-# holding the event loop long: the densest entry (tiny objects) decodes at ~16 MB/s, so one at
-# 8 MiB costs ~0.5 s, once, before the fresh value replaces it.
+# Room for the L dataset's largest entry (Telzino's minutes report) several times over, while
+# keeping what another writer leaves in the store from holding the event loop long: the densest
+# entry (tiny objects) at this size decodes once, before the fresh value replaces it (measured:
+# see docs/measurements.md#result-cache-entry-size).
 DEFAULT_MAX_ENTRY_BYTES: Final = 8 * 1024 * 1024
 
 # Wall-clock seconds that `datetime.fromtimestamp` can turn into a moment (up to 9999-12-31).
@@ -123,9 +123,9 @@ class EntryCodec:
             info = mi.type_info(value_type)
             self._checks[name] = _finite_check(info, name)
             self._kinds[name] = _python_type(info)
-            self._decoders[name] = msgspec.msgpack.Decoder(
-                tuple[_Moment, _Moment, value_type], dec_hook=_dec_hook
-            )
+            # the entry's type is built at run time around each registered value type
+            entry_type = tuple[_Moment, _Moment, value_type]  # type: ignore[valid-type]
+            self._decoders[name] = msgspec.msgpack.Decoder(entry_type, dec_hook=_dec_hook)
 
     @property
     def names(self) -> frozenset[str]:

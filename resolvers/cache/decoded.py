@@ -1,7 +1,8 @@
 """The entries the result cache decoded last, kept so the same bytes are not decoded again.
 
 A warm dashboard reads the same few entries on every request: at L decoding them (MessagePack
-into typed models, then the finite-Decimal check) was ~15 % of the request's CPU. An entry is
+into typed models, then the finite-Decimal check) was a good share of the request's CPU
+(measured: see docs/measurements.md#decoded-entries-kept). An entry is
 kept with the bytes it was decoded from and served again only for those same bytes (the memory
 backend hands back the very object; bytes from Redis are compared), so what a read answers is
 exactly what decoding would answer. Decoded values are shared by every request that reads them,
@@ -26,7 +27,7 @@ __all__ = ["DECODED_BYTES", "DecodedEntries", "Memo"]
 # (what was computed, id of the value it was computed from) -> (that value, the result)
 Memo = dict[tuple[Any, int], tuple[Any, Any]]
 
-# enough for every entry of the L dashboard (~6 MB of MessagePack) with room to spare
+# enough for every entry of the L dashboard with room to spare (docs/measurements.md)
 DECODED_BYTES = 32 * 1024 * 1024
 
 

@@ -43,17 +43,18 @@ from usagegraph.clients.errors import (
     UpstreamRateLimitedError,
     UpstreamUnavailableError,
 )
-from usagegraph.clients.telemetry import (
-    cache_miss,
-    record_cache,
-    record_cache_error,
-    record_upstream_event,
-)
 from usagegraph.resolvers.cache.backends import CacheBackend
 from usagegraph.resolvers.cache.codec import Entry, EntryCodec, EntryError
 from usagegraph.resolvers.cache.decoded import DecodedEntries, Memo
 from usagegraph.resolvers.cache.values import FETCH_VALUES
 from usagegraph.resolvers.ranges import DayRange, Month, month_range, parse_month
+
+from usagegraph.telemetry import (
+    cache_miss,
+    record_cache,
+    record_cache_error,
+    record_upstream_event,
+)
 
 __all__ = [
     "CACHE_FORMAT",

@@ -28,11 +28,11 @@ from usagegraph.clients.talkdesk import USAGE_ENDPOINT, TalkdeskUsageRow
 from usagegraph.resolvers.catalog import DiscoveredOrganization, DiscoveredReseller, SourceDiscovery
 from usagegraph.resolvers.connections import Connection
 from usagegraph.resolvers.metrics import (
-    Metrics,
-    Money,
+    Charge,
     Problem,
     Quantity,
-    WalletMovement,
+    UsageMetrics,
+    WalletAmount,
     add_costs,
     add_quantities,
     add_wallet,
@@ -100,8 +100,8 @@ class _Tally:
             Decimal(0),
         )
         self.other: list[Quantity] = []
-        self.costs: list[Money] = []
-        self.wallet: list[WalletMovement] = []
+        self.costs: list[Charge] = []
+        self.wallet: list[WalletAmount] = []
         self.problems: list[Problem] = []
 
     def add(self, row: TalkdeskUsageRow) -> None:
@@ -137,9 +137,9 @@ class _Tally:
         if amount is None or currency is None:
             self.problems.append((metric, flaws.get("total_amount") or flaws["currency"]))
         elif metric == "wallet":
-            self.wallet.append(WalletMovement(amount, kind, currency))
+            self.wallet.append(WalletAmount(amount, kind, currency))
         else:
-            self.costs.append(Money(amount, currency))
+            self.costs.append(Charge(amount, currency))
 
     @staticmethod
     def _metric(row: TalkdeskUsageRow, kind: str, unit: str) -> str:
@@ -149,9 +149,9 @@ class _Tally:
             return _SMS_BY_DIRECTION.get(row.direction or "", _SMS_OTHER)
         return _COUNTS.get((kind, unit), "other")
 
-    def metrics(self) -> Metrics:
+    def metrics(self) -> UsageMetrics:
         counts = {name: int(value) for name, value in self.counts.items()}
-        return Metrics(
+        return UsageMetrics(
             # each row's seconds are exact or sub-second; rounded once, for the account
             voice_seconds=int(self.voice.to_integral_value(rounding=ROUND_HALF_UP)),
             **counts,
@@ -173,7 +173,7 @@ def _not_whole(source: str, row: TalkdeskUsageRow, units: Decimal, unit: str) ->
     )
 
 
-def rows_metrics(source: str, rows: Sequence[TalkdeskUsageRow]) -> Metrics:
+def rows_metrics(source: str, rows: Sequence[TalkdeskUsageRow]) -> UsageMetrics:
     """One account's rows to figures, mapped by (type, unit) as the module docstring says;
     `source` (the connection) is named by the problems found here."""
     tally = _Tally(source)

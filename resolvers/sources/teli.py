@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import TypedDict
 
 from usagegraph.clients.decoding import RowProblems
 from usagegraph.clients.teli import (
@@ -21,7 +22,7 @@ from usagegraph.resolvers.catalog import (
     UserNode,
 )
 from usagegraph.resolvers.connections import Connection
-from usagegraph.resolvers.metrics import Metrics, Money, Problem
+from usagegraph.resolvers.metrics import Charge, Problem, UsageMetrics
 from usagegraph.resolvers.ranges import DayRange
 
 __all__ = [
@@ -89,8 +90,8 @@ async def fetch_usage(
     return await conn.teli.usage(user_id=unique_id, first=first, last=last)
 
 
-def _usd(amount: Decimal | None) -> tuple[Money, ...] | None:
-    return None if amount is None else (Money(amount, CURRENCY),)
+def _usd(amount: Decimal | None) -> tuple[Charge, ...] | None:
+    return None if amount is None else (Charge(amount, CURRENCY),)
 
 
 _NO_SEGMENTS = TeliSegments(outbound=0, inbound=0)
@@ -118,9 +119,20 @@ def _problems(row_problems: RowProblems) -> tuple[Problem, ...]:
     )
 
 
+class _VoiceAndMessaging(TypedDict):
+    voice_seconds: int | None
+    voice_calls: int | None
+    knowledge_base_seconds: int | None
+    sms_inbound_segments: int | None
+    sms_outbound_segments: int | None
+    sms_other_segments: int | None
+    mms_inbound_segments: int | None
+    mms_outbound_segments: int | None
+
+
 def _voice_and_messaging(
     voice: TeliVoice | None, sms: TeliSegments | None, mms: TeliSegments | None
-) -> dict[str, int | None]:
+) -> _VoiceAndMessaging:
     """The figures every Teli endpoint reports, by their normalized names. Teli splits every
     message by direction, so none is of "other" direction."""
     return {
@@ -135,11 +147,11 @@ def _voice_and_messaging(
     }
 
 
-def organization_metrics(row: TeliOrganizationAnalyticsRow | None) -> Metrics:
+def organization_metrics(row: TeliOrganizationAnalyticsRow | None) -> UsageMetrics:
     """An organization the tenant report does not list used nothing in the range."""
     if row is None:
         return zero_metrics()
-    return Metrics(
+    return UsageMetrics(
         **_voice_and_messaging(row.voice, row.sms, row.mms),
         api_requests=row.api_requests,
         phone_number_rentals=row.phone_rentals,
@@ -151,28 +163,28 @@ def organization_metrics(row: TeliOrganizationAnalyticsRow | None) -> Metrics:
     )
 
 
-def user_metrics(row: TeliUserAnalyticsRow | None) -> Metrics:
+def user_metrics(row: TeliUserAnalyticsRow | None) -> UsageMetrics:
     """A user the organization's report does not list used nothing in the range."""
     if row is None:
         figures = _voice_and_messaging(_NO_VOICE, _NO_SEGMENTS, _NO_SEGMENTS)
-        return Metrics(**figures, costs=_usd(Decimal("0")))
-    return Metrics(
+        return UsageMetrics(**figures, costs=_usd(Decimal("0")))
+    return UsageMetrics(
         **_voice_and_messaging(row.voice, row.sms, row.mms),
         costs=_usd(row.total_cost),
         problems=_problems(row.problems),
     )
 
 
-def usage_metrics(usage: TeliUsage) -> Metrics:
+def usage_metrics(usage: TeliUsage) -> UsageMetrics:
     """`analytics/usage` counters: messaging and voice only (no costs, no calls)."""
-    return Metrics(
+    return UsageMetrics(
         **_voice_and_messaging(usage.voice, usage.sms, usage.mms),
         problems=_problems(usage.problems),
     )
 
 
-def zero_metrics() -> Metrics:
-    return Metrics(
+def zero_metrics() -> UsageMetrics:
+    return UsageMetrics(
         **_voice_and_messaging(_NO_VOICE, _NO_SEGMENTS, _NO_SEGMENTS),
         api_requests=0,
         phone_number_rentals=0,

@@ -20,7 +20,7 @@ from usagegraph.resolvers.catalog import (
     SourceDiscovery,
 )
 from usagegraph.resolvers.connections import Connection
-from usagegraph.resolvers.metrics import Metrics, Problem
+from usagegraph.resolvers.metrics import Problem, UsageMetrics
 from usagegraph.resolvers.ranges import DayRange
 
 __all__ = [
@@ -99,34 +99,36 @@ async def fetch_billing(
     return {row.organization_id: row for row in report.organizations}
 
 
-def organization_metrics(row: TelzinoOrgMinutes | None) -> Metrics:
+def organization_metrics(row: TelzinoOrgMinutes | None) -> UsageMetrics:
     """Telzino measures voice only; an organization the report omits used none."""
     if row is None:
-        return Metrics(voice_seconds=0)
-    return Metrics(voice_seconds=row.seconds, problems=_voice_problems(row.problems, "minutes"))
+        return UsageMetrics(voice_seconds=0)
+    return UsageMetrics(
+        voice_seconds=row.seconds, problems=_voice_problems(row.problems, "minutes")
+    )
 
 
-def agent_metrics(row: TelzinoOrgMinutes | None, agent_id: str) -> Metrics:
+def agent_metrics(row: TelzinoOrgMinutes | None, agent_id: str) -> UsageMetrics:
     """An agent's voice from its organization's row; an agent the row does not list used none,
     unless the row had no usable breakdown at all."""
     if row is None:
-        return Metrics(voice_seconds=0)
+        return UsageMetrics(voice_seconds=0)
     if row.agents is None:
-        return Metrics(problems=_voice_problems(row.problems, "agents"))
+        return UsageMetrics(problems=_voice_problems(row.problems, "agents"))
     for agent in row.agents:
         if agent.agent_id == agent_id:
-            return Metrics(
+            return UsageMetrics(
                 voice_seconds=agent.seconds, problems=_voice_problems(agent.problems, "minutes")
             )
-    return Metrics(voice_seconds=0)
+    return UsageMetrics(voice_seconds=0)
 
 
-def agents_metrics(row: TelzinoOrgMinutes) -> Metrics:
+def agents_metrics(row: TelzinoOrgMinutes) -> UsageMetrics:
     """What the organization's listed agents account for together (its attributed share)."""
     if row.agents is None:
-        return Metrics(problems=_voice_problems(row.problems, "agents"))
+        return UsageMetrics(problems=_voice_problems(row.problems, "agents"))
     problems = tuple(p for a in row.agents for p in _voice_problems(a.problems, "minutes"))
-    return Metrics(
+    return UsageMetrics(
         voice_seconds=sum(a.seconds for a in row.agents if a.seconds is not None),
         problems=problems,
     )

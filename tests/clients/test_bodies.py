@@ -14,9 +14,11 @@ import pytest
 from usagegraph.clients.bodies import Body, Unusual, as_mapping, frozen_maker, parse_json
 from usagegraph.clients.decoding import JsonReader
 from usagegraph.clients.errors import UpstreamContractError
+from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.talkdesk_shapes import UsagePage
 from usagegraph.clients.telzino import TelzinoAgentMinutesRow, TelzinoClient
-from usagegraph.clients.transport import RetryPolicy, SourceTransport
+from usagegraph.clients.transport import SourceTransport
 
 ENDPOINT = "GET /v1/reports/minutes-by-organization"
 
@@ -114,7 +116,9 @@ async def test_a_hostile_body_through_a_client_is_a_contract_error_not_a_crash()
         return httpx.Response(200, content=deep)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        transport = SourceTransport(source="telzino", http=http, retry=RetryPolicy(max_attempts=1))
+        transport = SourceTransport(
+            source="telzino", http=http, policy=TransportPolicy(retry=RetryPolicy(max_attempts=1))
+        )
         client = TelzinoClient(
             transport, reports_url="https://api.test", billing_url="https://dash.test"
         )

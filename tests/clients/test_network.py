@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 import trustme
+from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.network import (
     _FAILURES,
     READ_HIGH_WATER,
@@ -23,7 +24,7 @@ from usagegraph.clients.network import (
     _Receiver,
     pooled_transport,
 )
-from usagegraph.clients.transport import SourceTransport, Timeouts, build_http_client
+from usagegraph.clients.transport import SourceTransport
 
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
 

@@ -12,9 +12,12 @@ from usagegraph.clients.errors import (
     UpstreamCircuitOpenError,
     UpstreamUnavailableError,
 )
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
 from usagegraph.clients.protection import CallBudget, CircuitBreaker, TokenBucket, current_budget
+from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.teli import teli_auth
-from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from usagegraph.clients.transport import SourceTransport
 from usagegraph.sandbox.server import SandboxServer
 
 
@@ -95,7 +98,9 @@ async def test_transport_paces_requests_through_the_rate_limiter() -> None:
         transport = SourceTransport(
             source="teli-x",
             http=http,
-            rate_limiter=TokenBucket(rate=10, burst=3, clock=clock, sleep=clock.sleep),
+            policy=TransportPolicy(
+                rate_limiter=TokenBucket(rate=10, burst=3, clock=clock, sleep=clock.sleep)
+            ),
         )
         for _ in range(6):
             await transport.get_json("http://vendor.test/v1/x", endpoint="GET /v1/x")
@@ -112,8 +117,7 @@ async def test_breaker_opens_after_repeated_failures_and_fails_fast(sandbox: San
             source="teli-northwind",
             http=http,
             auth=teli_auth(sandbox.dataset.teli_tenants[0].api_key),
-            retry=RetryPolicy(max_attempts=1),
-            breaker=breaker,
+            policy=TransportPolicy(retry=RetryPolicy(max_attempts=1), breaker=breaker),
         )
         url = f"{sandbox.base_url}/teli/v1/organizations"
         for _ in range(2):
@@ -203,10 +207,12 @@ async def test_calls_that_time_out_queued_behind_our_own_cap_do_not_trip_the_bre
         transport = SourceTransport(
             source="teli-x",
             http=http,
-            timeouts=Timeouts(total=0.2),
-            retry=RetryPolicy(max_attempts=1),
-            max_concurrency=1,  # the second call waits for the first one's slot
-            breaker=breaker,
+            policy=TransportPolicy(
+                timeouts=Timeouts(total=0.2),
+                retry=RetryPolicy(max_attempts=1),
+                max_concurrency=1,  # the second call waits for the first one's slot
+                breaker=breaker,
+            ),
         )
 
         async def queued() -> object:

@@ -12,6 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from usagegraph.clients.errors import UpstreamContractError, UpstreamForbiddenError
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.talkdesk import (
     TalkdeskAccountInfo,
     TalkdeskClient,
@@ -19,7 +22,7 @@ from usagegraph.clients.talkdesk import (
     talkdesk_auth,
     usage_filters,
 )
-from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from usagegraph.clients.transport import SourceTransport
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months_between
 from usagegraph.sandbox.server import SandboxServer
@@ -97,8 +100,7 @@ def make(sandbox: SandboxServer, http: httpx.AsyncClient) -> Callable[..., Talkd
                 client_id=entry["client_id"],
                 client_secret=entry["client_secret"],
             ),
-            timeouts=TIMEOUTS,
-            retry=RetryPolicy(max_attempts=1),
+            policy=TransportPolicy(timeouts=TIMEOUTS, retry=RetryPolicy(max_attempts=1)),
         )
         return TalkdeskClient(transport, base_url=entry["base_url"], **options)
 
@@ -110,7 +112,7 @@ def mock_client(
 ) -> TalkdeskClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     transport = SourceTransport(
-        source="talkdesk-mock", http=http, retry=RetryPolicy(max_attempts=1)
+        source="talkdesk-mock", http=http, policy=TransportPolicy(retry=RetryPolicy(max_attempts=1))
     )
     return TalkdeskClient(transport, base_url=base_url, **options)
 

@@ -15,6 +15,9 @@ from usagegraph.clients.errors import (
     UpstreamNotFoundError,
     UpstreamUnauthorizedError,
 )
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.teli import (
     TeliClient,
     TeliSegments,
@@ -23,7 +26,7 @@ from usagegraph.clients.teli import (
     attach_organizations,
     teli_auth,
 )
-from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from usagegraph.clients.transport import SourceTransport
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset, TeliTenant, TeliUser
 from usagegraph.sandbox.server import SandboxServer
@@ -56,8 +59,7 @@ def make_client(http: httpx.AsyncClient, source: dict[str, str], api_key: str) -
         source=source["name"],
         http=http,
         auth=teli_auth(api_key),
-        timeouts=TIMEOUTS,
-        retry=RetryPolicy(max_attempts=1),
+        policy=TransportPolicy(timeouts=TIMEOUTS, retry=RetryPolicy(max_attempts=1)),
     )
     return TeliClient(transport, base_url=source["base_url"])
 
@@ -72,7 +74,10 @@ def mock_client(
 ) -> TeliClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     transport = SourceTransport(
-        source="teli-mock", http=http, auth=teli_auth("k"), retry=RetryPolicy(max_attempts=1)
+        source="teli-mock",
+        http=http,
+        auth=teli_auth("k"),
+        policy=TransportPolicy(retry=RetryPolicy(max_attempts=1)),
     )
     return TeliClient(transport, base_url=base_url)
 
@@ -591,7 +596,10 @@ async def test_usage_goes_to_the_proxy_host_and_the_rest_to_the_api_host() -> No
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     transport = SourceTransport(
-        source="teli-mock", http=http, auth=teli_auth("k"), retry=RetryPolicy(max_attempts=1)
+        source="teli-mock",
+        http=http,
+        auth=teli_auth("k"),
+        policy=TransportPolicy(retry=RetryPolicy(max_attempts=1)),
     )
     client = TeliClient(
         transport,

@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from usagegraph.clients.errors import UpstreamContractError, UpstreamNotFoundError
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.telzino import (
     TelzinoAgentMinutes,
     TelzinoClient,
@@ -21,7 +24,7 @@ from usagegraph.clients.telzino import (
     parse_vendor_date,
     telzino_auth,
 )
-from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts, build_http_client
+from usagegraph.clients.transport import SourceTransport
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
@@ -432,7 +435,9 @@ class mock_client:
     def __init__(self, handler: Callable[..., Any], **kwargs: Any) -> None:
         self._http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         transport = SourceTransport(
-            source="telzino", http=self._http, retry=RetryPolicy(max_attempts=1)
+            source="telzino",
+            http=self._http,
+            policy=TransportPolicy(retry=RetryPolicy(max_attempts=1)),
         )
         self._client = TelzinoClient(
             transport,

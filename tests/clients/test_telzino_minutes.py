@@ -18,6 +18,8 @@ from usagegraph.clients import bodies
 from usagegraph.clients.bodies import Body
 from usagegraph.clients.decoding import JsonReader
 from usagegraph.clients.errors import UpstreamContractError
+from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.telzino import (
     BODIES,
     EP_MINUTES_BY_ORG,
@@ -26,7 +28,7 @@ from usagegraph.clients.telzino import (
     TelzinoOrgMinutes,
     minutes_to_seconds,
 )
-from usagegraph.clients.transport import RetryPolicy, SourceTransport
+from usagegraph.clients.transport import SourceTransport
 
 REPORT_PATH = "/v1/reports/minutes-by-organization"
 READER = JsonReader("telzino", EP_MINUTES_BY_ORG)
@@ -135,7 +137,9 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 async def fetch(path: str, bodies: dict[str, bytes], call: str) -> Any:
     async with httpx.AsyncClient(transport=serve(bodies)) as http:
-        transport = SourceTransport(source="telzino", http=http, retry=RetryPolicy(max_attempts=1))
+        transport = SourceTransport(
+            source="telzino", http=http, policy=TransportPolicy(retry=RetryPolicy(max_attempts=1))
+        )
         client = TelzinoClient(
             transport, reports_url="https://api.test", billing_url="https://dash.test"
         )

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from usagegraph.clients.auth import ApiKeyAuth, OAuthClientCredentials
 from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamContractError,
@@ -31,18 +32,12 @@ from usagegraph.clients.errors import (
     UpstreamUnauthorizedError,
     UpstreamUnavailableError,
 )
+from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.network import PooledTransport
-from usagegraph.clients.transport import (
-    RETRYABLE_STATUS_CODES,
-    ApiKeyAuth,
-    CallRecord,
-    OAuthClientCredentials,
-    RetryPolicy,
-    SourceTransport,
-    Timeouts,
-    build_http_client,
-    join_url,
-)
+from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.retries import RETRYABLE_STATUS_CODES, RetryPolicy
+from usagegraph.clients.transport import CallRecord, SourceTransport
+from usagegraph.clients.urls import join_url
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import (
     TELZINO_CLIENT_ID,
@@ -295,7 +290,7 @@ async def test_429_with_retry_after_waits_exactly_that_long(make) -> None:
 
 async def test_429_retry_after_past_the_deadline_gives_up_at_once(make) -> None:
     handler, seen = scripted(httpx.Response(429, headers={"Retry-After": "120"}))
-    transport, sleeps = make(handler, timeouts=Timeouts(total=30.0))
+    transport, sleeps = make(handler, policy=TransportPolicy(timeouts=Timeouts(total=30.0)))
     started = time.monotonic()
     with pytest.raises(UpstreamRateLimitedError) as caught:
         await transport.get_json(f"{API}/v1/report", endpoint=ENDPOINT)
@@ -309,7 +304,9 @@ async def test_429_without_retry_after_backs_off_exponentially(make) -> None:
     handler, seen = scripted(
         httpx.Response(429), httpx.Response(429), httpx.Response(429), httpx.Response(200, json=1)
     )
-    transport, sleeps = make(handler, retry=RetryPolicy(max_attempts=4, backoff_base=0.2))
+    transport, sleeps = make(
+        handler, policy=TransportPolicy(retry=RetryPolicy(max_attempts=4, backoff_base=0.2))
+    )
     assert await transport.get_json(f"{API}/v1/report", endpoint=ENDPOINT) == 1
     # random() == 0.5 picks the middle of [0, 0.2), [0, 0.4), [0, 0.8)
     assert sleeps.calls == pytest.approx([0.1, 0.2, 0.4])
@@ -320,7 +317,7 @@ async def test_backoff_jitter_stays_within_the_capped_window(make) -> None:
     handler, _ = scripted(httpx.Response(429))
     rng = random.Random(1234)
     policy = RetryPolicy(max_attempts=8, backoff_base=0.5, backoff_max=3.0)
-    transport, sleeps = make(handler, retry=policy, random=rng.random)
+    transport, sleeps = make(handler, random=rng.random, policy=TransportPolicy(retry=policy))
     with pytest.raises(UpstreamRateLimitedError) as caught:
         await transport.get_json(f"{API}/v1/report", endpoint=ENDPOINT)
     caps = [0.5, 1.0, 2.0, 3.0, 3.0, 3.0, 3.0]
@@ -348,7 +345,9 @@ async def test_persistent_503_is_unavailable_after_max_attempts(
     dataset: Dataset, sandbox: SandboxServer, control: SandboxControl, pooled
 ) -> None:
     control.inject(vendor="teli", status=503)
-    transport, sleeps = teli_transport(dataset, pooled, retry=RetryPolicy(max_attempts=4))
+    transport, sleeps = teli_transport(
+        dataset, pooled, policy=TransportPolicy(retry=RetryPolicy(max_attempts=4))
+    )
     with pytest.raises(UpstreamUnavailableError) as caught:
         await transport.get_json(
             f"{sandbox.base_url}/teli/v1/organizations", endpoint="GET /v1/organizations"
@@ -423,9 +422,9 @@ async def test_unreachable_host_is_unavailable_after_every_attempt() -> None:
     transport = SourceTransport(
         source="vendor",
         http=http,
-        retry=RetryPolicy(max_attempts=3),
         sleep=Sleeps(),
         on_call=records.append,
+        policy=TransportPolicy(retry=RetryPolicy(max_attempts=3)),
     )
     try:
         with pytest.raises(UpstreamUnavailableError) as caught:
@@ -447,7 +446,9 @@ async def test_unreachable_host_is_unavailable_after_every_attempt() -> None:
 async def test_backoff_that_cannot_end_before_the_deadline_gives_up_at_once(make) -> None:
     handler, seen = scripted(httpx.Response(503))
     policy = RetryPolicy(max_attempts=4, backoff_base=10.0, backoff_max=10.0)
-    transport, sleeps = make(handler, retry=policy, timeouts=Timeouts(total=2.0))
+    transport, sleeps = make(
+        handler, policy=TransportPolicy(retry=policy, timeouts=Timeouts(total=2.0))
+    )
     with pytest.raises(UpstreamUnavailableError) as caught:
         await transport.get_json(f"{API}/v1/report", endpoint=ENDPOINT)
     assert type(caught.value) is UpstreamUnavailableError  # the real cause, not a timeout
@@ -463,7 +464,9 @@ async def test_handler_that_never_answers_times_out_within_the_total_deadline(ma
         await asyncio.sleep(30)
         return httpx.Response(200)
 
-    transport, _ = make(never, timeouts=Timeouts(connect=1.0, read=10.0, total=0.3))
+    transport, _ = make(
+        never, policy=TransportPolicy(timeouts=Timeouts(connect=1.0, read=10.0, total=0.3))
+    )
     started = time.monotonic()
     with pytest.raises(UpstreamTimeoutError) as caught:
         await transport.get_json(f"{API}/v1/report", endpoint=ENDPOINT)
@@ -479,8 +482,9 @@ async def test_read_timeouts_over_http_are_retried_then_surface_as_timeout(
     transport, sleeps = teli_transport(
         dataset,
         http,
-        timeouts=Timeouts(connect=1.0, read=0.15, total=3.0),
-        retry=RetryPolicy(max_attempts=3),
+        policy=TransportPolicy(
+            timeouts=Timeouts(connect=1.0, read=0.15, total=3.0), retry=RetryPolicy(max_attempts=3)
+        ),
     )
     started = time.monotonic()
     try:
@@ -504,7 +508,7 @@ async def test_total_deadline_cuts_a_slow_sandbox_answer_short(
     control.inject(vendor="teli", latency_ms=2000)
     timeouts = Timeouts(connect=1.0, read=10.0, total=0.4)
     http = build_http_client(timeouts)
-    transport, _ = teli_transport(dataset, http, timeouts=timeouts)
+    transport, _ = teli_transport(dataset, http, policy=TransportPolicy(timeouts=timeouts))
     started = time.monotonic()
     try:
         with pytest.raises(UpstreamTimeoutError):
@@ -521,7 +525,7 @@ async def test_deadline_covers_a_token_fetch_that_never_answers(make) -> None:
         await asyncio.sleep(30)
         return httpx.Response(200)
 
-    transport, _ = make(handler, auth=oauth(), timeouts=Timeouts(total=0.2))
+    transport, _ = make(handler, auth=oauth(), policy=TransportPolicy(timeouts=Timeouts(total=0.2)))
     started = time.monotonic()
     with pytest.raises(UpstreamTimeoutError) as caught:
         await transport.get_json(f"{API}/v1/report", endpoint=ENDPOINT)
@@ -540,9 +544,11 @@ async def test_deadline_includes_backoff_waits(make) -> None:
 
     transport, _ = make(
         handler,
-        timeouts=Timeouts(total=0.3),
-        retry=RetryPolicy(max_attempts=100, backoff_base=0.01, backoff_max=0.01),
         sleep=real_but_short,  # each wait really takes 50 ms
+        policy=TransportPolicy(
+            timeouts=Timeouts(total=0.3),
+            retry=RetryPolicy(max_attempts=100, backoff_base=0.01, backoff_max=0.01),
+        ),
     )
     started = time.monotonic()
     with pytest.raises(UpstreamTimeoutError) as caught:
@@ -568,7 +574,7 @@ async def test_concurrency_cap_is_never_exceeded(make) -> None:
         in_flight -= 1
         return httpx.Response(200, json={"i": request.url.params["i"]})
 
-    transport, _ = make(handler, max_concurrency=3)
+    transport, _ = make(handler, policy=TransportPolicy(max_concurrency=3))
     results = await asyncio.gather(
         *(
             transport.get_json(f"{API}/v1/report", endpoint=ENDPOINT, params={"i": str(i)})
@@ -593,7 +599,11 @@ async def test_backoff_wait_does_not_hold_a_concurrency_slot(make) -> None:
         # If the retrying call kept its slot while waiting, /b could never be served.
         await served_b.wait()
 
-    transport, _ = make(handler, max_concurrency=1, timeouts=Timeouts(total=2.0), sleep=wait_for_b)
+    transport, _ = make(
+        handler,
+        sleep=wait_for_b,
+        policy=TransportPolicy(max_concurrency=1, timeouts=Timeouts(total=2.0)),
+    )
     a = asyncio.create_task(transport.get_json(f"{API}/a", endpoint="GET /a"))
     await asyncio.sleep(0)
     b = asyncio.create_task(transport.get_json(f"{API}/b", endpoint="GET /b"))
@@ -765,7 +775,9 @@ async def test_token_endpoint_outage_is_retried_like_any_call(make) -> None:
 async def test_token_endpoint_persistent_outage_is_unavailable(make) -> None:
     vendor = FakeOAuthVendor()
     vendor.token_answer = httpx.Response(502)
-    transport, _ = make(vendor, auth=oauth(), retry=RetryPolicy(max_attempts=2))
+    transport, _ = make(
+        vendor, auth=oauth(), policy=TransportPolicy(retry=RetryPolicy(max_attempts=2))
+    )
     with pytest.raises(UpstreamUnavailableError) as caught:
         await transport.get_json(f"{API}/v1/report", endpoint=ENDPOINT)
     assert (
@@ -937,7 +949,11 @@ async def test_no_secret_reaches_error_text_or_logs(make, caplog) -> None:
         await asyncio.sleep(5)
         return httpx.Response(200)
 
-    transport, _ = make(never, auth=ApiKeyAuth("X-API-Key", API_KEY), timeouts=Timeouts(total=0.05))
+    transport, _ = make(
+        never,
+        auth=ApiKeyAuth("X-API-Key", API_KEY),
+        policy=TransportPolicy(timeouts=Timeouts(total=0.05)),
+    )
     await attempt(transport)
     handler, _ = scripted(httpx.ConnectError(f"refused while sending {API_KEY}"))
     transport, _ = make(handler, auth=ApiKeyAuth("X-API-Key", API_KEY))

@@ -9,19 +9,17 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from usagegraph.clients.auth import Auth
 from usagegraph.clients.errors import UpstreamBadRequestError
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
+from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.talkdesk import TalkdeskClient, TalkdeskUsageRow, talkdesk_auth
 from usagegraph.clients.teli import TeliClient, TeliSegments, TeliVoice, teli_auth
 from usagegraph.clients.telzino import TelzinoClient, TelzinoPeriod, telzino_auth
-from usagegraph.clients.transport import (
-    Auth,
-    RetryPolicy,
-    SourceTransport,
-    Timeouts,
-    build_http_client,
-)
+from usagegraph.clients.transport import SourceTransport
 
-from tests.contracts.conftest import SeedServer, seed_body
+from tests.fixtures.seeds import SeedServer, seed_body
 
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)
 
@@ -34,7 +32,10 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 def transport(http: httpx.AsyncClient, source: str, auth: Auth) -> SourceTransport:
     return SourceTransport(
-        source=source, http=http, auth=auth, timeouts=TIMEOUTS, retry=RetryPolicy(max_attempts=1)
+        source=source,
+        http=http,
+        auth=auth,
+        policy=TransportPolicy(timeouts=TIMEOUTS, retry=RetryPolicy(max_attempts=1)),
     )
 
 

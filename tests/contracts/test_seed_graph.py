@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.contracts.conftest import SeedServer, seed_body
 from tests.fixtures.graph import open_graph
+from tests.fixtures.seeds import SeedServer, seed_body
 from usagegraph.settings import settings_from_sources
 
 FAST = {"max_attempts": 1, "timeout_total": 5.0}

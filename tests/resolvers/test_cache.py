@@ -35,38 +35,11 @@ from usagegraph.resolvers.cache import (
 )
 from usagegraph.resolvers.ranges import DayRange
 
-T0 = 1_760_000_000.0  # 2025-10-09T08:53:20Z
-TODAY = datetime.fromtimestamp(T0, UTC).date()
-PAST = DayRange(date(2025, 9, 1), date(2025, 9, 30))
+from tests.fixtures.result_cache import PAST, T0, TODAY, Clock, Counted
+
 LIVE = DayRange(date(2025, 10, 1), TODAY)
 # these tests cache plain values under a real fetch name (the real types: test_cache_format.py)
 PLAIN = EntryCodec({"fetch_minutes": str | dict[str, int]})
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Counted:
-    """A load that counts its calls and answers (or raises) what it is told."""
-
-    def __init__(self, value: Any = "v1") -> None:
-        self.calls = 0
-        self.value = value
-        self.error: UpstreamError | None = None
-        self.gate: asyncio.Event | None = None
-
-    async def __call__(self) -> Any:
-        self.calls += 1
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.error is not None:
-            raise self.error
-        return self.value
 
 
 def unavailable() -> UpstreamUnavailableError:

@@ -6,23 +6,26 @@ scoped keys see no more than they could fetch, and the naive benchmark mode bypa
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import redis
-from fastapi import FastAPI
-from usagegraph.resolvers.cache import ResultCache
-from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
 
-from tests.fixtures.auth import ask, auth_settings, client_for
+from tests.fixtures.auth import ask, auth_settings
+from tests.fixtures.cached_graph import (
+    DASHBOARD,
+    FAST,
+    Clock,
+    month_vars,
+    post,
+    recorded,
+    result_cache,
+    serving,
+)
 from tests.fixtures.graph import tuned_sandbox_settings
 from tests.fixtures.truth import (
     customer_channel,
@@ -31,10 +34,7 @@ from tests.fixtures.truth import (
     last_full_month,
     organization_id_of,
 )
-from usagegraph.app import create_app
-from usagegraph.settings import Settings
 
-FAST = {"max_attempts": 1, "timeout_total": 5.0, "breaker_failures": 1000}
 FETCHES = {
     "fetch_minutes",
     "fetch_billing",
@@ -45,25 +45,6 @@ FETCHES = {
     "list_users",
     "discover",
 }
-
-DASHBOARD = """
-query ($first: Date!, $last: Date!) {
-  resellers {
-    id
-    usage(range: {firstDay: $first, lastDay: $last}) { voice { seconds } costs { amount currency } }
-    organizations {
-      id
-      usage(range: {firstDay: $first, lastDay: $last}) {
-        voice { seconds knowledgeBaseSeconds } sms { outboundSegments } costs { amount currency }
-        bySource { source telzino { billing { billedSeconds } } }
-      }
-      lifetimeUsage { voiceSeconds }
-      agents { id usage(range: {firstDay: $first, lastDay: $last}) { voice { seconds } } }
-      users { id usage(range: {firstDay: $first, lastDay: $last}) { voice { seconds } } }
-    }
-  }
-}
-"""
 
 # the README's first dashboard query
 OVERVIEW = (
@@ -83,40 +64,6 @@ query ($id: ID!, $first: Date!, $last: Date!) {
 """
 
 
-class Clock:
-    """Wall-clock seconds the test moves by hand (the result cache's clock)."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), client_for(app) as client:
-        yield app, client
-
-
-async def post(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def month_vars(dataset: Dataset) -> dict[str, str]:
-    first, last = last_full_month(dataset)
-    return {"first": str(first), "last": str(last)}
-
-
-def recorded(control: SandboxControl) -> Counter[tuple[str, str]]:
-    return Counter((r.mount, r.path) for r in control.requests)
-
-
 def flush(cache_config: dict[str, Any]) -> None:
     """Empty the Redis a `cache_config` points at (the memory backend dies with its app)."""
     if "url" in cache_config:
@@ -125,12 +72,6 @@ def flush(cache_config: dict[str, Any]) -> None:
             client.flushdb()
         finally:
             client.close()
-
-
-def result_cache(app: FastAPI) -> ResultCache:
-    cache = app.state.graph.cache
-    assert isinstance(cache, ResultCache)
-    return cache
 
 
 # -- warm repeats and single flight --------------------------------------------------------------

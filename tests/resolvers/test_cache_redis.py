@@ -14,11 +14,9 @@ import redis
 from redis.asyncio import Redis
 from usagegraph.resolvers.cache import CachePolicy, RedisBackend, ResultCache, TtlClass
 from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
+from usagegraph.sandbox.server import SandboxServer, free_port
 
-from tests.fixtures.graph import tuned_sandbox_settings
-from tests.resolvers.conftest import _free_port
-from tests.resolvers.test_cache_graph import (
+from tests.fixtures.cached_graph import (
     DASHBOARD,
     FAST,
     month_vars,
@@ -26,6 +24,7 @@ from tests.resolvers.test_cache_graph import (
     recorded,
     serving,
 )
+from tests.fixtures.graph import tuned_sandbox_settings
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ async def test_values_live_under_the_namespace_and_expire_in_redis(
 
 
 async def test_an_unreachable_redis_is_a_miss_not_a_failure() -> None:
-    store = RedisBackend(f"redis://127.0.0.1:{_free_port()}/0", timeout=0.2)
+    store = RedisBackend(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
     cache = ResultCache(store, CachePolicy())
     calls = 0
 

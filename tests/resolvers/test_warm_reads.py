@@ -16,10 +16,10 @@ from usagegraph.resolvers.cache.codec import Entry
 from usagegraph.resolvers.cache.decoded import DecodedEntries
 from usagegraph.resolvers.metrics import (
     COUNTER_FIELDS,
-    Metrics,
-    Money,
+    Charge,
     Quantity,
-    WalletMovement,
+    UsageMetrics,
+    WalletAmount,
     add_costs,
     add_quantities,
     add_wallet,
@@ -27,7 +27,7 @@ from usagegraph.resolvers.metrics import (
 )
 from usagegraph.resolvers.ranges import DayRange
 
-from tests.resolvers.test_cache import PAST, Clock, Counted
+from tests.fixtures.result_cache import PAST, Clock, Counted
 
 PLAIN = EntryCodec({"fetch_minutes": dict[str, int]})
 
@@ -140,7 +140,7 @@ async def test_derived_values_are_computed_once_per_entry_and_per_part() -> None
 # -- totals --------------------------------------------------------------------------------------
 
 
-def reference_sum(parts: list[Metrics]) -> Metrics:
+def reference_sum(parts: list[UsageMetrics]) -> UsageMetrics:
     """The plain definition: every counter summed over the parts that measure it."""
     values: dict[str, int | None] = {}
     for name in COUNTER_FIELDS:
@@ -150,7 +150,7 @@ def reference_sum(parts: list[Metrics]) -> Metrics:
         p.knowledge_base_known for p in parts
     ):
         values["knowledge_base_seconds"] = None
-    return Metrics(
+    return UsageMetrics(
         **values,  # type: ignore[arg-type]
         costs=add_costs(*(p.costs for p in parts)),
         other=add_quantities(*(p.other for p in parts)),
@@ -163,13 +163,13 @@ counts = st.one_of(st.none(), st.integers(min_value=0, max_value=10**9))
 amounts = st.decimals(min_value=-1000, max_value=1000, places=4, allow_nan=False)
 currencies = st.sampled_from(["EUR", "USD"])
 metrics = st.builds(
-    Metrics,
+    UsageMetrics,
     voice_seconds=counts,
     knowledge_base_seconds=counts,
     sms_outbound_segments=counts,
     api_requests=counts,
     costs=st.one_of(
-        st.none(), st.tuples() | st.lists(st.builds(Money, amounts, currencies)).map(tuple)
+        st.none(), st.tuples() | st.lists(st.builds(Charge, amounts, currencies)).map(tuple)
     ),
     other=st.one_of(
         st.none(),
@@ -177,28 +177,28 @@ metrics = st.builds(
     ),
     wallet=st.one_of(
         st.none(),
-        st.lists(st.builds(WalletMovement, amounts, st.just("RECHARGE"), currencies)).map(tuple),
+        st.lists(st.builds(WalletAmount, amounts, st.just("RECHARGE"), currencies)).map(tuple),
     ),
 )
 
 
 @given(st.lists(metrics, max_size=4))
-def test_totals_equal_the_plain_definition(parts: list[Metrics]) -> None:
+def test_totals_equal_the_plain_definition(parts: list[UsageMetrics]) -> None:
     assert sum_metrics(parts) == reference_sum(parts)
     assert sum_metrics(parts) == reference_sum(parts)  # the kept total too
 
 
 def test_the_same_parts_give_the_kept_total_and_equal_parts_an_equal_one() -> None:
-    usd = (Money(Decimal("1.25"), "USD"),)
+    usd = (Charge(Decimal("1.25"), "USD"),)
     parts = [
-        Metrics(voice_seconds=60, costs=usd),
-        Metrics(voice_seconds=30, sms_outbound_segments=2),
+        UsageMetrics(voice_seconds=60, costs=usd),
+        UsageMetrics(voice_seconds=30, sms_outbound_segments=2),
     ]
     total = sum_metrics(parts)
     assert sum_metrics(list(parts)) is total
     copies = [
-        Metrics(voice_seconds=60, costs=usd),
-        Metrics(voice_seconds=30, sms_outbound_segments=2),
+        UsageMetrics(voice_seconds=60, costs=usd),
+        UsageMetrics(voice_seconds=30, sms_outbound_segments=2),
     ]
     again = sum_metrics(copies)
     assert again == total and again.voice_seconds == 90 and again.costs == usd

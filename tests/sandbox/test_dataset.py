@@ -21,6 +21,8 @@ from usagegraph.sandbox.dataset import (
 )
 from usagegraph.sandbox.server import SandboxServer
 
+from tests.fixtures.seeds import seed_body
+
 SEED_PRODUCT = "TD-LIC-APP-RC-101910"
 
 
@@ -133,14 +135,20 @@ def test_the_emulator_serves_the_seed_line_and_wallet_rows(
         )
         served.extend(body["_embedded"]["usage"])
         url = body["_links"].get("next", {}).get("href")
-    seed = next(r for r in served if r["product_id"] == SEED_PRODUCT and r["currency"] == "USD")
-    assert {k: seed[k] for k in ("type", "unit", "description", "resolution", "price")} == {
-        "type": "NUMBER",
-        "unit": "MINUTES",
-        "description": "SIP Number",
-        "resolution": None,
-        "price": 1,
+    printed = json.loads(seed_body("004-talkdesk-usage-month.json"), parse_float=Decimal)
+    (example,) = printed["_embedded"]["usage"]
+    seed = next(
+        r
+        for r in served
+        if r["product_id"] == example["product_id"] and r["currency"] == example["currency"]
+    )
+    assert list(seed) == list(example)  # the seed's fields, in the seed's order
+    # what the seed fixes for its product (ids, month and counts are the dataset's own)
+    product = ("aggr_product_id", "type", "description", "direction", "resolution", "unit")
+    assert {k: seed[k] for k in (*product, "price", "wallet_name")} == {
+        k: example[k] for k in (*product, "price", "wallet_name")
     }
+    assert seed["total_amount"] == seed["price"] * seed["number_of_units"]  # as 1 x 5 = 5
     kinds = Counter(r["type"] for r in served)
     truth = Counter(r.type for r in dataset.talkdesk_rows([a.id for a in org.accounts]))
     assert kinds == truth

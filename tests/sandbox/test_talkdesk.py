@@ -15,6 +15,8 @@ from usagegraph.sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months
 from usagegraph.sandbox.server import SandboxServer
 from usagegraph.sandbox.talkdesk import _json
 
+from tests.fixtures.seeds import seed_body
+
 USAGE = "express-accounts-usage:read"
 ACCOUNTS = "express-accounts:read"
 BOTH = f"{USAGE} {ACCOUNTS}"
@@ -48,24 +50,16 @@ def decode(response: httpx.Response) -> dict[str, Any]:
     return json.loads(response.content, parse_float=Decimal)
 
 
+# Seed 004's example row, as the vendor prints it: the contract every served row follows.
+SEED_ROW: dict[str, Any] = json.loads(
+    seed_body("004-talkdesk-usage-month.json"), parse_float=Decimal
+)["_embedded"]["usage"][0]
+
+
 def row_dict(row: TalkdeskRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "account_id": row.account_id,
-        "product_id": row.product_id,
-        "aggr_product_id": row.aggr_product_id,
-        "month": row.month,
-        "type": row.type,
-        "description": row.description,
-        "currency": row.currency,
-        "direction": row.direction,
-        "resolution": row.resolution,
-        "unit": row.unit,
-        "price": row.price,
-        "wallet_name": row.wallet_name,
-        "number_of_units": row.number_of_units,
-        "total_amount": row.total_amount,
-    }
+    """The row the emulator must serve for `row`: the seed's fields, in the seed's order, with
+    the dataset's values (a field the seed names and the dataset lacks fails here)."""
+    return {name: getattr(row, name) for name in SEED_ROW}
 
 
 def fetch_all(url: str, token: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
@@ -208,6 +202,7 @@ def test_following_next_reproduces_the_orgs_rows_exactly(sandbox, dataset, north
     rows, pages = fetch_all(usage_url(sandbox), token, {})
     truth = dataset.talkdesk_rows([a.id for a in northwind.accounts])
     assert pages == -(-len(truth) // 50)
+    assert {tuple(row) for row in rows} == {tuple(SEED_ROW)}  # the seed's fields, in its order
     assert sorted(rows, key=lambda r: r["id"]) == sorted(
         (row_dict(r) for r in truth), key=lambda r: r["id"]
     )
@@ -585,6 +580,7 @@ def test_null_texts_on_usage_rows_leave_numbers_ids_and_codes(
         r.id: {**row_dict(r), **dict.fromkeys(nulled)} for r in org_rows(dataset, northwind)
     }
     assert {r["id"]: r for r in rows} == expected
+    assert {tuple(row) for row in rows} == {tuple(SEED_ROW)}  # nulled, never dropped
     assert all(r["unit"] and r["type"] and r["month"] and r["currency"] for r in rows)
     assert any(r["direction"] for r in rows)
 

@@ -12,9 +12,9 @@ from usagegraph.sandbox.server import SandboxServer
 from usagegraph.schema import entities as schema_entities
 from usagegraph.schema import schema as graph_schema
 
+from tests.fixtures.dashboards import warm
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 from tests.fixtures.truth import expected_customer, last_full_month
-from tests.schema.test_batching import warm
 
 # two ranges by alias, one through a fragment, one through an inline fragment
 QUERY = """

@@ -14,6 +14,7 @@ from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset, teli_source_name
 from usagegraph.sandbox.server import SandboxServer
 
+from tests.fixtures.dashboards import DASHBOARD, warm
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 from tests.fixtures.truth import (
     customer_parts,
@@ -28,40 +29,9 @@ TELI_ORGS = "/v1/analytics/organizations"
 TELI_USERS = "/v1/analytics/users"
 TALKDESK_USAGE = "/express/usage/month"
 
-WARM_UP = "{ organizations { id users { id } } }"
-
 
 def calls(control: SandboxControl) -> list[tuple[str, str]]:
     return [(r.mount, r.path) for r in control.requests]
-
-
-async def warm(graph: GraphQuery, sandbox: SandboxServer) -> None:
-    """Discovery, Teli users and OAuth tokens, so the counts below are usage calls only."""
-    result = await graph(WARM_UP)
-    assert "errors" not in result
-    sandbox.control.reset()
-
-
-DASHBOARD = """
-query ($first: Date!, $last: Date!) {
-  resellers {
-    id
-    organizations {
-      id
-      usage(range: {firstDay: $first, lastDay: $last}) {
-        voice { seconds } sms { outboundSegments } costs { amount currency }
-      }
-      agents { id usage(range: {firstDay: $first, lastDay: $last}) { voice { seconds } } }
-      users {
-        id
-        usage(range: {firstDay: $first, lastDay: $last}) {
-          voice { seconds } sms { outboundSegments } costs { amount currency }
-        }
-      }
-    }
-  }
-}
-"""
 
 
 async def test_all_resellers_down_to_agents_and_users_cost_the_lower_bound(

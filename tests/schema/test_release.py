@@ -15,9 +15,9 @@ import pytest
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
 
+from tests.fixtures.dashboards import DASHBOARD, warm
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import last_full_month
-from tests.schema.test_batching import DASHBOARD, warm
 
 # what an operation loads: vendor rows, the loaders' results and the figures built on them (the
 # request context's own small shell may stay in its cycle)

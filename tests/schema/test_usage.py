@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.graph import GraphQuery
-from tests.fixtures.truth import expected_customer
+from tests.fixtures.truth import expected_customer, last_full_month
 
 ORG_USAGE = """
 query ($id: ID!, $first: Date!, $last: Date!, $partial: PartialMonths! = EXCLUDE) {
@@ -25,11 +25,6 @@ query ($id: ID!, $first: Date!, $last: Date!, $partial: PartialMonths! = EXCLUDE
   }
 }
 """
-
-
-def last_full_month(ds: Dataset) -> tuple[date, date]:
-    last = ds.end.replace(day=1) - timedelta(days=1)
-    return last.replace(day=1), last
 
 
 def costs(usage: dict) -> dict[str, Decimal] | None:

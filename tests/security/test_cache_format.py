@@ -30,7 +30,6 @@ from msgspec.structs import replace
 from redis.asyncio import Redis
 from usagegraph.clients.errors import UpstreamContractError, UpstreamError
 from usagegraph.clients.talkdesk import TalkdeskUsageRow
-from usagegraph.clients.telemetry import bind_request
 from usagegraph.clients.teli import TeliSegments, TeliUsage, TeliVoice
 from usagegraph.clients.telzino import TelzinoAgentInfo, TelzinoAgentMinutes, TelzinoOrgMinutes
 from usagegraph.resolvers.cache import (
@@ -50,13 +49,11 @@ from usagegraph.resolvers.cache import (
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
 
+from tests.fixtures.cached_graph import DASHBOARD, FAST, month_vars, post, serving
 from tests.fixtures.graph import tuned_sandbox_settings
-
-# the session's redis-server; tests ask for `redis_url` by name (a parameter would shadow it)
-from tests.resolvers.conftest import _redis_server, redis_url  # noqa: F401
-from tests.resolvers.test_cache_graph import DASHBOARD, FAST, month_vars, post, serving
-from usagegraph.cache import result_cache
+from usagegraph.cache_setup import result_cache
 from usagegraph.settings import ConfigError, settings_from_sources
+from usagegraph.telemetry import bind_request
 
 T0 = float(int(time.time()))  # entries below are fresh: only their bytes make them a miss
 NAME = "fetch_minutes"

@@ -24,8 +24,11 @@ from usagegraph.clients.errors import (
     UpstreamTimeoutError,
 )
 from usagegraph.clients.fairness import CallerQuota, FairGate, Interest, current_caller
+from usagegraph.clients.http_client import Timeouts
+from usagegraph.clients.policy import TransportPolicy
 from usagegraph.clients.protection import TokenBucket
-from usagegraph.clients.transport import RetryPolicy, SourceTransport, Timeouts
+from usagegraph.clients.retries import RetryPolicy
+from usagegraph.clients.transport import SourceTransport
 from usagegraph.resolvers.cache import ResultCache
 from usagegraph.resolvers.cache.backends import MemoryBackend
 from usagegraph.resolvers.service import GraphService
@@ -180,7 +183,9 @@ async def as_caller(caller: str, call: Callable[[], Any]) -> Any:
 async def test_a_caller_past_its_calls_per_minute_fails_fast_and_others_do_not() -> None:
     calls: list[str] = []
     async with counting_http(calls) as http:
-        transport = SourceTransport(source="teli-x", http=http, quota=CallerQuota(5))
+        transport = SourceTransport(
+            source="teli-x", http=http, policy=TransportPolicy(quota=CallerQuota(5))
+        )
 
         def get() -> Any:
             return transport.get_json("http://vendor.test/a", endpoint="GET /a")
@@ -206,9 +211,11 @@ async def test_a_backlog_that_cannot_be_served_before_the_deadline_fails_fast() 
         transport = SourceTransport(
             source="telzino",
             http=http,
-            timeouts=Timeouts(total=1.0),
-            retry=RetryPolicy(max_attempts=1),
-            rate_limiter=TokenBucket(rate=10, burst=2),
+            policy=TransportPolicy(
+                timeouts=Timeouts(total=1.0),
+                retry=RetryPolicy(max_attempts=1),
+                rate_limiter=TokenBucket(rate=10, burst=2),
+            ),
         )
 
         def get() -> Any:
@@ -240,8 +247,9 @@ async def test_a_call_shared_with_a_hog_goes_out_on_the_other_callers_turn() -> 
         transport = SourceTransport(
             source="telzino",
             http=http,
-            rate_limiter=TokenBucket(rate=20, burst=1),
-            quota=CallerQuota(1000),
+            policy=TransportPolicy(
+                rate_limiter=TokenBucket(rate=20, burst=1), quota=CallerQuota(1000)
+            ),
         )
         service = GraphService({}, cache=ResultCache(MemoryBackend(100)))
 
@@ -267,8 +275,8 @@ async def test_a_call_shared_with_a_hog_goes_out_on_the_other_callers_turn() -> 
     assert calls.count("/dashboard") == 1  # one call for both
     # 30 calls ahead at 20/s would be 1.5 s; on the dashboard's own turn it is the next token
     assert waited < 0.3
-    assert transport.quota is not None
-    assert "key:dash" not in transport.quota._buckets  # the hog started it: the hog paid
+    assert transport.policy.quota is not None
+    assert "key:dash" not in transport.policy.quota._buckets  # the hog started it: the hog paid
 
 
 # -- through the graph: the finding's numbers ---------------------------------------------------
@@ -474,4 +482,4 @@ async def test_zero_turns_the_quota_off(sandbox: SandboxServer, directory_file: 
         limits={"upstream_calls_per_minute": 0},
     )
     async with started(settings) as app:
-        assert all(c.transport.quota is None for c in app.state.graph.connections.values())
+        assert all(c.transport.policy.quota is None for c in app.state.graph.connections.values())

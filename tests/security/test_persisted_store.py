@@ -26,7 +26,6 @@ from usagegraph.sandbox.server import SandboxServer
 from tests.fixtures.auth import auth_settings, bearer, started
 from tests.fixtures.graph import sandbox_settings
 from tests.fixtures.truth import last_full_month
-from tests.resolvers.conftest import _redis_server, redis_url  # noqa: F401 (fixtures)
 from usagegraph.persisted import sha256_hex
 from usagegraph.persisted.store import ENTRY_OVERHEAD, MemoryQueryStore, charge
 from usagegraph.settings import Settings
@@ -205,7 +204,7 @@ async def test_in_redis_each_key_has_a_quota_and_every_entry_a_ttl(
     sandbox: SandboxServer,
     directory_file: Path,
     dataset: Dataset,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     settings = auth_settings(
         sandbox,
@@ -255,7 +254,7 @@ async def test_in_redis_each_key_has_a_quota_and_every_entry_a_ttl(
 async def test_in_redis_a_registered_query_expires_with_its_ttl(
     sandbox: SandboxServer,
     directory_file: Path,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     settings = sandbox_settings(
         sandbox,

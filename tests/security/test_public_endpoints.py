@@ -29,7 +29,7 @@ from tests.fixtures.auth import KEYS, auth_config, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings, tuned_sandbox_settings
 from tests.fixtures.truth import last_full_month
 from usagegraph.auth import hash_key
-from usagegraph.observability.metrics import MAX_OPERATION_NAMES, Metrics
+from usagegraph.observability.metrics import MAX_OPERATION_NAMES, PrometheusMetrics
 from usagegraph.persisted import sha256_hex
 from usagegraph.settings import Settings
 
@@ -222,7 +222,7 @@ async def test_apq_names_label_at_most_the_bound_then_other(
 
 
 def test_manifest_names_are_never_crowded_out_by_apq_names() -> None:
-    metrics = Metrics()
+    metrics = PrometheusMetrics()
     for index in range(MAX_OPERATION_NAMES):
         metrics.observe_operation(f"Junk{index}", 0.001, (), origin="apq")
 

@@ -23,13 +23,7 @@ from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import auth_settings, bearer
-from tests.fixtures.graph import tuned_sandbox_settings
-from tests.resolvers.conftest import (  # noqa: F401
-    _redis_server,
-    cache_config,
-    redis_url,
-)
-from tests.resolvers.test_cache_graph import (
+from tests.fixtures.cached_graph import (
     DASHBOARD,
     FAST,
     Clock,
@@ -37,6 +31,7 @@ from tests.resolvers.test_cache_graph import (
     result_cache,
     serving,
 )
+from tests.fixtures.graph import tuned_sandbox_settings
 from usagegraph.answers import AnswerLayer, MemoryAnswers, StoredAnswer
 from usagegraph.answers.key import DocumentPrints
 from usagegraph.persisted import sha256_hex
@@ -130,7 +125,7 @@ async def test_a_repeat_is_served_without_executing_and_spacing_does_not_matter(
     sandbox: SandboxServer,
     directory_file: Path,
     dataset: Dataset,
-    cache_config: dict[str, Any],  # noqa: F811
+    cache_config: dict[str, Any],
 ) -> None:
     settings = tuned_sandbox_settings(sandbox, directory_file, FAST, cache=cache_config)
     respaced = "# the same operation, written differently\n" + DASHBOARD.replace(" ", "   ")
@@ -287,7 +282,7 @@ async def test_replicas_share_answers_through_redis_and_hostile_bytes_are_a_miss
     sandbox: SandboxServer,
     directory_file: Path,
     dataset: Dataset,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> None:
     settings = tuned_sandbox_settings(
         sandbox, directory_file, FAST, cache={"backend": "redis", "url": redis_url}

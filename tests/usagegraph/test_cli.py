@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import io
 import logging
@@ -22,6 +23,7 @@ from usagegraph.sandbox.control import VARIANTS
 from usagegraph.sandbox.server import free_port
 from usagegraph.schema import schema
 
+from tests.fixtures.lifespan import record_gc_tuning, serve_lifespan
 from usagegraph import cli
 from usagegraph.settings import load_settings
 
@@ -136,14 +138,17 @@ def test_serve_uses_the_config_file_and_its_server_section(
     assert [s.name for s in call["app"].state.settings.sources] == ["teli"]
 
 
-def test_serve_freezes_the_start_up_heap_before_serving(
-    config_file: Path, served: list[dict[str, Any]]
+def test_serve_hands_uvicorn_an_app_that_tunes_the_collector_at_start_up(
+    config_file: Path, served: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tunings = record_gc_tuning(monkeypatch)
     assert cli.main(["serve", "--config", str(config_file)]) == 0
 
     (call,) = served
-    assert call["frozen"] > 10_000  # the start-up heap: modules, schema, app
-    assert call["thresholds"] == (50_000, 10, 10)
+    assert tunings == []  # not before the server starts the app
+    sent = asyncio.run(serve_lifespan(call["app"]))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert tunings == ["tuned"]
 
 
 def test_serve_host_and_port_flags_override_the_config(

@@ -7,6 +7,7 @@ one worker, with that worker's own counters).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from usagegraph.sandbox.server import SandboxServer, free_port
 
+from tests.fixtures.lifespan import record_gc_tuning, serve_lifespan
 from tests.fixtures.serve import USAGEGRAPH, running, serve_usagegraph
 from usagegraph import cli, workers
 
@@ -224,16 +226,13 @@ def test_a_worker_builds_its_app_from_the_config_the_parent_names(
 ) -> None:
     config = write_config(tmp_path, sandbox, "introspection = false\n")
     monkeypatch.setenv("USAGEGRAPH_CONFIG", str(config))
-    thresholds = gc.get_threshold()
-    try:
-        app = workers.worker_app()
-        frozen, tuned = gc.get_freeze_count(), gc.get_threshold()
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
+    tunings = record_gc_tuning(monkeypatch)
+    app = workers.worker_app()
 
     settings = app.state.settings
     assert [s.name for s in settings.sources] == [s["name"] for s in sandbox.sources()]
     assert settings.server.introspection is False
-    assert frozen > 10_000  # the worker's start-up heap, frozen as a one-process serve does
-    assert tuned == (50_000, 10, 10)
+    # the worker's start-up heap is frozen when its server starts the app, as a one-process serve
+    assert tunings == []
+    asyncio.run(serve_lifespan(app))
+    assert tunings == ["tuned"]

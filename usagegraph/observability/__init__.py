@@ -2,7 +2,7 @@
 
 `Observability` wires it all into one app; `usagegraph.observability.logs` configures logging
 for `usagegraph serve`. The request-scoped recording API every layer may call lives in
-`clients.telemetry` (request id, upstream events, cache counters).
+`usagegraph.telemetry` (request id, upstream events, cache counters).
 """
 
 from __future__ import annotations

@@ -23,14 +23,14 @@ from starlette.responses import JSONResponse, Response
 from strawberry.extensions import SchemaExtension
 
 from usagegraph.auth import KeyRing
-from usagegraph.clients.telemetry import record_call
 from usagegraph.observability.health import observe_call, readiness
-from usagegraph.observability.metrics import Metrics
+from usagegraph.observability.metrics import PrometheusMetrics
 from usagegraph.observability.middleware import RequestObservability
 from usagegraph.persisted.middleware import persisted_origin
 from usagegraph.protocol import error_response
 from usagegraph.schema.debug import OperationReport
 from usagegraph.settings import ConfigError, Settings
+from usagegraph.telemetry import record_call
 
 if TYPE_CHECKING:
     from usagegraph.clients.transport import CallRecord
@@ -54,7 +54,7 @@ class Observability:
     """Metrics, health, operation logs, debug mode and tracing for one app."""
 
     def __init__(self, settings: Settings, *, tracer_provider: Any | None = None) -> None:
-        self.metrics = Metrics()
+        self.metrics = PrometheusMetrics()
         self.debug = settings.server.debug
         self.ready_window = settings.observability.ready_window_seconds
         self.probe_timeout = settings.observability.ready_probe_timeout_seconds
@@ -100,7 +100,7 @@ class Observability:
         if self.tracing is not None:
             self.tracing.record(record)
 
-    # -- what the schema's extensions and the cache call (clients.telemetry / schema.debug) ------
+    # -- what the schema's extensions and the cache call (usagegraph.telemetry / schema.debug) --
     def record_cache(self, backend: str, hit: bool) -> None:
         self.metrics.record_cache(backend, hit)
 

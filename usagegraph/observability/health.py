@@ -1,6 +1,6 @@
 """Source health: statuses kept current from every upstream call, and the `/readyz` verdict.
 
-`observe_call` turns each HTTP attempt the transports report into the per-source `SourceStatus`
+`observe_call` turns each HTTP attempt the transports report into the per-source `SourceHealth`
 the `sources` query shows (a 2xx is a success, anything else an error with the GraphQL code it
 maps to). A source is ready when it answered successfully within the readiness window and its
 latest outcome does not say it is down (unreachable, failing, or refusing our credentials).
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from usagegraph.resolvers.service import SourceStatus
+from usagegraph.resolvers.service import SourceHealth
 
 if TYPE_CHECKING:
     from usagegraph.clients.transport import CallRecord
@@ -56,7 +56,7 @@ def failure_code(record: CallRecord) -> str | None:
     return "UPSTREAM_TIMEOUT" if "Timeout" in error else "UPSTREAM_UNAVAILABLE"
 
 
-def observe_call(statuses: Mapping[str, SourceStatus], record: CallRecord) -> None:
+def observe_call(statuses: Mapping[str, SourceHealth], record: CallRecord) -> None:
     """Update the source's status from one HTTP attempt."""
     status = statuses.get(record.source)
     if status is None:
@@ -108,7 +108,7 @@ class SourceReadiness:
 
 
 def judge(
-    status: SourceStatus, *, now: datetime, window: float, circuit: str | None = None
+    status: SourceHealth, *, now: datetime, window: float, circuit: str | None = None
 ) -> SourceReadiness:
     """Is this source ready, and if not, why (one short phrase)."""
     reason: str | None = None
@@ -138,7 +138,7 @@ def judge(
     )
 
 
-def _stale(status: SourceStatus, now: datetime, window: float) -> bool:
+def _stale(status: SourceHealth, now: datetime, window: float) -> bool:
     return status.last_success is None or (now - status.last_success).total_seconds() > window
 
 

@@ -18,7 +18,7 @@ from typing import IO, Any, Literal
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.logging import DefaultFormatter
 
-from usagegraph.clients.telemetry import current_request_id
+from usagegraph.telemetry import current_request_id
 
 __all__ = ["JsonFormatter", "LogFormat", "configure_logging", "uvicorn_log_config"]
 

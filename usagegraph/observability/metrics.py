@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from usagegraph.clients.transport import CallRecord
     from usagegraph.resolvers.service import GraphService
 
-__all__ = ["CIRCUIT_STATES", "Metrics", "operation_label"]
+__all__ = ["CIRCUIT_STATES", "PrometheusMetrics", "operation_label"]
 
 # Seconds; upstream calls are bounded by timeout_total (30 s by default).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -74,7 +74,7 @@ def _status_label(record: CallRecord) -> str:
     return "cancelled" if record.error == "cancelled" else "error"
 
 
-class Metrics:
+class PrometheusMetrics:
     """Every metric of one app, registered in its own registry."""
 
     def __init__(self) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 
-from usagegraph.clients.telemetry import Observer, bind_request
-from usagegraph.observability.metrics import Metrics
+from usagegraph.observability.metrics import PrometheusMetrics
+from usagegraph.telemetry import Observer, bind_request
 
 __all__ = ["REQUEST_ID_HEADER", "RequestObservability", "request_id_from"]
 
@@ -42,7 +42,7 @@ def request_id_from(headers: Headers) -> str:
 class RequestObservability:
     """Wraps the whole app (add it last, so it is the outermost middleware)."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, observer: Observer) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: PrometheusMetrics, observer: Observer) -> None:
         self.app = app
         self.metrics = metrics
         self.observer = observer

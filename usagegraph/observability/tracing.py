@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
@@ -54,7 +54,7 @@ def default_tracer_provider() -> TracerProvider:
 class OperationSpans(OpenTelemetryExtensionSync):
     """Strawberry's operation/parse/validate/field spans, with the operation span current."""
 
-    def on_operation(self) -> Iterator[None]:
+    def on_operation(self) -> Generator[None, None, None]:
         steps = super().on_operation()
         next(steps)  # starts the operation span
         span = self._span_holder[LifecycleStep.OPERATION]

@@ -212,8 +212,10 @@ class PersistedQueries:
                 return None, "manifest"
             # the exact text of a manifest operation counts as one (normalizing it would cost
             # a parse on every request)
-            listed = self.manifest is not None and sha256_hex(query) in self.manifest.operations
-            return None, "manifest" if listed else None
+            in_manifest = (
+                self.manifest is not None and sha256_hex(query) in self.manifest.operations
+            )
+            return None, "manifest" if in_manifest else None
         if self.mode == "off":
             raise _Refusal(200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
         sha256 = _sha256_of(persisted)

@@ -1,8 +1,10 @@
 """Where registered APQ queries live: a store of their own, bounded in bytes, per caller.
 
 Persisted queries used to go into the result cache's backend, sharing its LRU (bounded by count
-only): one API key registering 1,000 queries of 60 KB grew the process by 130 MB and evicted
-another tenant's cached reports. They now have their own store, apart from the result cache:
+only): one API key registering many large queries grew the process without bound in bytes and
+evicted another tenant's cached reports (measured: see
+docs/measurements.md#persisted-query-store). They now have their own store, apart from the
+result cache:
 
 - `MemoryQueryStore` (the memory cache backend): at most `max_bytes` overall, and per owner (the
   registering caller: its API key, or its client address without `[auth]`) at most

@@ -1,5 +1,8 @@
 """Per-request telemetry that any layer can feed without knowing who listens.
 
+It imports nothing of the project, so every layer (clients, resolvers, schema, the app) may
+import it without an upward import or a cycle.
+
 The app's request middleware binds a request id and an `Observer` (the app's metrics) to the
 running HTTP request with `bind_request`; each GraphQL operation opens an `OperationTrace` with
 `operation_trace`. Both live in context variables, so every task the request starts (loader
@@ -22,12 +25,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    from usagegraph.clients.transport import CallRecord
+from typing import Any, Literal, Protocol
 
 __all__ = [
+    "AttemptReport",
     "CacheOutcome",
     "Observer",
     "OperationTrace",
@@ -76,6 +77,25 @@ class OperationTrace:
 
     def cache_hits(self) -> int:
         return sum(1 for e in self.events if e.cache == "hit")
+
+
+class AttemptReport(Protocol):
+    """One HTTP attempt as the transport reports it (`clients.transport.CallRecord`)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
 
 
 class Observer(Protocol):
@@ -133,7 +153,7 @@ def current_operation() -> OperationTrace | None:
     return _operation.get()
 
 
-def record_call(record: CallRecord) -> None:
+def record_call(record: AttemptReport) -> None:
     """Add one HTTP attempt reported by the transport to the current operation."""
     trace = _operation.get()
     if trace is None:

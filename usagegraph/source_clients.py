@@ -1,4 +1,5 @@
 """Build one client per configured source: a pooled httpx client, a transport, a vendor client.
+(The graph's view of a connection, what these are wrapped in, is `resolvers/connections.py`.)
 
 Opened in the app's lifespan and closed on shutdown, so each source keeps one connection pool
 for the life of the process.
@@ -9,22 +10,37 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from usagegraph.clients.auth import Auth
 from usagegraph.clients.fairness import CallerQuota
+from usagegraph.clients.http_client import Timeouts, build_http_client
+from usagegraph.clients.policy import TransportPolicy
 from usagegraph.clients.protection import CircuitBreaker, TokenBucket
+from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
 from usagegraph.clients.teli import TeliClient, teli_auth
 from usagegraph.clients.telzino import TelzinoClient, telzino_auth
-from usagegraph.clients.transport import (
-    CallRecord,
-    RetryPolicy,
-    SourceTransport,
-    Timeouts,
-    build_http_client,
-)
+from usagegraph.clients.transport import CallRecord, SourceTransport
 from usagegraph.resolvers.connections import Connection
 from usagegraph.settings import Settings, Source, TalkdeskSource, TeliSource, TelzinoSource
 
 __all__ = ["open_connections"]
+
+
+def _policy(source: Source, calls_per_minute: int) -> TransportPolicy:
+    """The source's settings as its transport's policy, with fresh limiter, breaker and quota."""
+    return TransportPolicy(
+        timeouts=Timeouts(
+            connect=source.timeout_connect, read=source.timeout_read, total=source.timeout_total
+        ),
+        retry=RetryPolicy(max_attempts=source.max_attempts),
+        max_concurrency=source.max_concurrency,
+        rate_limiter=TokenBucket(source.rate_limit_per_second, source.rate_limit_burst),
+        breaker=CircuitBreaker(
+            failure_threshold=source.breaker_failures, cool_down=source.breaker_cooldown_seconds
+        ),
+        # each caller's share of this source (slots and tokens are taken in fair turns)
+        quota=CallerQuota(calls_per_minute) if calls_per_minute > 0 else None,
+    )
 
 
 def _transport(
@@ -33,11 +49,10 @@ def _transport(
     on_call: Callable[[CallRecord], None] | None,
     calls_per_minute: int,
 ) -> SourceTransport:
-    timeouts = Timeouts(
-        connect=source.timeout_connect, read=source.timeout_read, total=source.timeout_total
-    )
-    http = build_http_client(timeouts, max_connections=source.max_concurrency)
+    policy = _policy(source, calls_per_minute)
+    http = build_http_client(policy.timeouts, max_connections=source.max_concurrency)
     stack.push_async_callback(http.aclose)
+    auth: Auth
     if isinstance(source, TelzinoSource):
         auth = telzino_auth(
             token_url=str(source.token_url),
@@ -54,35 +69,21 @@ def _transport(
             client_secret=source.client_secret.get_secret_value(),
             scope=source.scope,
         )
-    return SourceTransport(
-        source=source.name,
-        http=http,
-        auth=auth,
-        timeouts=timeouts,
-        retry=RetryPolicy(max_attempts=source.max_attempts),
-        max_concurrency=source.max_concurrency,
-        on_call=on_call,
-        rate_limiter=TokenBucket(source.rate_limit_per_second, source.rate_limit_burst),
-        breaker=CircuitBreaker(
-            failure_threshold=source.breaker_failures, cool_down=source.breaker_cooldown_seconds
-        ),
-        # each caller's share of this source (slots and tokens are taken in fair turns)
-        quota=CallerQuota(calls_per_minute) if calls_per_minute > 0 else None,
-    )
+    return SourceTransport(source=source.name, http=http, auth=auth, policy=policy, on_call=on_call)
 
 
 def _connection(source: Source, transport: SourceTransport) -> Connection:
     if isinstance(source, TelzinoSource):
-        client = TelzinoClient(
+        telzino = TelzinoClient(
             transport, reports_url=str(source.reports_url), billing_url=str(source.billing_url)
         )
-        return Connection(source.name, "telzino", client, transport)
+        return Connection(source.name, "telzino", telzino, transport)
     if isinstance(source, TeliSource):
-        client = TeliClient(transport, base_url=source.api_host, usage_url=source.usage_host)
-        return Connection(source.name, "teli", client, transport)
+        teli = TeliClient(transport, base_url=source.api_host, usage_url=source.usage_host)
+        return Connection(source.name, "teli", teli, transport)
     assert isinstance(source, TalkdeskSource)
-    client = TalkdeskClient(transport, base_url=str(source.base_url))
-    return Connection(source.name, "talkdesk", client, transport)
+    talkdesk = TalkdeskClient(transport, base_url=str(source.base_url))
+    return Connection(source.name, "talkdesk", talkdesk, transport)
 
 
 @asynccontextmanager

@@ -1,4 +1,5 @@
 """Builds the `[cache]` section: the backend (memory or Redis) and the result cache over it.
+(The cache itself, backends and entry formats, is the `resolvers/cache/` package.)
 
 The backend is built even when `enabled = false` (then only result caching is off), so other
 features can keep their own values in it; the app exposes it as `app.state.cache_backend` and
