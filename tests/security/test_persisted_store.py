@@ -27,7 +27,7 @@ from tests.fixtures.auth import auth_settings, bearer, started
 from tests.fixtures.graph import sandbox_settings
 from tests.fixtures.truth import last_full_month
 from usagegraph.persisted import sha256_hex
-from usagegraph.persisted_store import ENTRY_OVERHEAD, MemoryQueryStore, charge
+from usagegraph.persisted.store import ENTRY_OVERHEAD, MemoryQueryStore, charge
 from usagegraph.settings import Settings
 
 DASHBOARD = """

@@ -26,7 +26,7 @@ from usagegraph.persisted import (
     normalize,
     sha256_hex,
 )
-from usagegraph.persisted_store import ENTRY_OVERHEAD, MemoryQueryStore
+from usagegraph.persisted.store import ENTRY_OVERHEAD, MemoryQueryStore
 from usagegraph.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
