@@ -114,7 +114,10 @@ class SharedRateLimit:
         self._sleep = sleep
 
     def try_take(self) -> bool:
-        return not self._gcra.link.up and self._local.try_take()
+        if self._gcra.link.up:
+            return False  # asking the fleet means waiting: queue for the gate's pacer
+        self._fallback.fell_back(FleetDown("paused after a failure"))
+        return self._local.try_take()
 
     async def acquire(self, max_wait: float) -> bool:
         loop = asyncio.get_running_loop()
