@@ -5,6 +5,7 @@ alone, counted in /metrics, while Redis is down."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shutil
 import subprocess
 import time
@@ -270,3 +271,20 @@ async def test_without_redis_each_replica_limits_alone_and_shares_again_when_it_
     assert fallbacks(metrics, "rate_limit") > 0
     assert fallbacks(metrics, "request_rate") > 0
     assert back == [200, 200, 429]  # shared again: the fleet's burst of 2
+
+
+async def test_a_query_persisted_on_one_replica_runs_by_its_hash_on_another(
+    sandbox: SandboxServer, redis_url: str
+) -> None:
+    # the persisted-query store was already in Redis with the redis backend (RedisQueryStore)
+    query = "{ sources { name } }"
+    sha = hashlib.sha256(query.encode()).hexdigest()
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": sha}}
+    async with fleet(teli_settings(sandbox, redis_url), replicas=2) as (one, two):
+        unknown = (await two.post("/graphql", json={"extensions": persisted})).json()
+        registered = await one.post("/graphql", json={"query": query, "extensions": persisted})
+        by_hash = (await two.post("/graphql", json={"extensions": persisted})).json()
+
+    assert unknown["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert registered.status_code == 200
+    assert by_hash == registered.json() == {"data": {"sources": [{"name": "teli-northwind"}]}}
