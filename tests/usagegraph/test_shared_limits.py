@@ -26,7 +26,8 @@ from tests.fixtures.cached_graph import serving
 from tests.fixtures.graph import settings_from_sources
 from tests.fixtures.redis import NO_REDIS
 from tests.fixtures.truth import last_full_month, teli_org_truth
-from usagegraph.settings import Settings
+from usagegraph.fleet_link import fleet_link
+from usagegraph.settings import ConfigError, Settings
 
 RATE, BURST = 4.0, 4
 USAGE = """query ($id: ID!, $first: Date!, $last: Date!) {
@@ -115,6 +116,7 @@ async def test_the_fleet_keeps_the_vendors_rate_as_one_and_every_answer_right(
     teli_calls = [moment for moment, request in seen if request.vendor == "teli"]
     assert len(teli_calls) >= 24 + 3  # every range, and each replica's discovery
     # GCRA allows BURST at once and RATE a second after: at most BURST + RATE in any second
+    print(f"most Teli calls in one second: {most_in_one_second(teli_calls)} of {len(teli_calls)}")
     assert most_in_one_second(teli_calls) <= BURST + RATE
 
 
@@ -288,3 +290,29 @@ async def test_a_query_persisted_on_one_replica_runs_by_its_hash_on_another(
     assert unknown["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
     assert registered.status_code == 200
     assert by_hash == registered.json() == {"data": {"sources": [{"name": "teli-northwind"}]}}
+
+
+@pytest.mark.parametrize(
+    ("cache", "message"),
+    [
+        ({"shared_limits": False}, 'cache.shared_limits: only used with backend = "redis"'),
+        (
+            {"backend": "redis", "url": "redis://localhost", "shared_limit": False},
+            "cache: unknown key 'shared_limit' (did you mean 'shared_limits'?)",
+        ),
+    ],
+)
+def test_shared_limits_mistakes_name_their_key(cache: dict[str, Any], message: str) -> None:
+    teli = {"kind": "teli", "name": "teli", "base_url": "https://api.teli.ai", "api_key": "k"}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_sources([teli], cache=cache)
+    assert str(caught.value) == f"config error: {message}"
+
+
+def test_only_a_redis_fleet_shares_its_limits(redis_url: str) -> None:
+    teli = {"kind": "teli", "name": "teli", "base_url": "https://api.teli.ai", "api_key": "k"}
+    redis_cache = {"backend": "redis", "url": redis_url}
+    assert fleet_link(settings_from_sources([teli])) is None
+    local = {**redis_cache, "shared_limits": False}
+    assert fleet_link(settings_from_sources([teli], cache=local)) is None
+    assert fleet_link(settings_from_sources([teli], cache=redis_cache)) is not None
