@@ -33,9 +33,10 @@ def _policy(source: Source, calls_per_minute: int, fleet: FleetLink | None) -> T
     """The source's settings as its transport's policy, with fresh limiter, breaker and quota:
     with `fleet`, the fleet's (a vendor's limits are per account, not per replica)."""
     rate: RateLimit = TokenBucket(source.rate_limit_per_second, source.rate_limit_burst)
-    breaker: Circuit = CircuitBreaker(
+    own_breaker = CircuitBreaker(
         failure_threshold=source.breaker_failures, cool_down=source.breaker_cooldown_seconds
     )
+    breaker: Circuit = own_breaker
     # each caller's share of this source (slots and tokens are taken in fair turns)
     quota: Quota | None = CallerQuota(calls_per_minute) if calls_per_minute > 0 else None
     if fleet is not None:
@@ -43,7 +44,7 @@ def _policy(source: Source, calls_per_minute: int, fleet: FleetLink | None) -> T
         rate = SharedRateLimit(
             gcra, source.name, source.rate_limit_per_second, source.rate_limit_burst
         )
-        breaker = SharedCircuitBreaker(fleet, source.name, breaker)
+        breaker = SharedCircuitBreaker(fleet, source.name, own_breaker)
         if calls_per_minute > 0:
             quota = SharedQuota(gcra, source.name, calls_per_minute)
     return TransportPolicy(
