@@ -166,9 +166,7 @@ class SharedRequestLimiter:
     gate's own per-caller buckets while Redis is down."""
 
     def __init__(self, gcra: Gcra, rate: float, burst: int, local: Callable[[str], float]) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
-        self.rate = rate
+        self.rate = rate  # as the gate's own `RateLimiter` checked them
         self.burst = burst
         self._gcra = gcra
         self._local = local
