@@ -1,6 +1,6 @@
 """`make fleet`: a local fleet in the foreground for a person to try; Ctrl-C stops it all.
 
-    python -m fleet [--folder build/fleet] [--replicas 3]
+python -m fleet [--folder build/fleet] [--replicas 3]
 """
 
 from __future__ import annotations

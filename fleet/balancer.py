@@ -99,7 +99,8 @@ class Balancer:
             return
         body = await _read_body(receive)
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in DROPPED]
-        target = scope["path"] + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+        query = scope["query_string"].decode("latin-1")
+        target = scope["path"] + (f"?{query}" if query else "")
         assert self._client is not None
         while (replica := self.next_up()) is not None:
             try:

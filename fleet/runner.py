@@ -129,12 +129,10 @@ class Fleet:
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        vendors = self._child(
-            "vendors",
-            [sys.executable, "-m", "fleet.vendors", "--port", str(self.vendors_port)]
-            + ["--scale", self.options.scale, "--seed", str(self.options.seed)]
-            + ["--latency-ms", str(self.options.latency_ms)],
-        )
+        vendors_argv = [sys.executable, "-m", "fleet.vendors", "--port", str(self.vendors_port)]
+        vendors_argv += ["--scale", self.options.scale, "--seed", str(self.options.seed)]
+        vendors_argv += ["--latency-ms", str(self.options.latency_ms)]
+        vendors = self._child("vendors", vendors_argv)
         vendors.wait_until_answering(self.vendors_url + "/", timeout=120)
         self.redis.start()
         config = self.folder / "replica.toml"
