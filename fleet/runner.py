@@ -181,6 +181,13 @@ class Fleet:
     def restart_redis(self, down_for: float = 1.0) -> None:
         self.redis.restart(down_for)
 
+    def slow_vendors(self, extra_ms: int) -> None:
+        """Every vendor call takes `extra_ms` longer (the sandbox's latency fault); 0 clears."""
+        faults = self.vendors_url + "/_control/faults"
+        httpx.delete(faults, timeout=30).raise_for_status()
+        if extra_ms:
+            httpx.post(faults, json={"latency_ms": extra_ms}, timeout=30).raise_for_status()
+
     # -- measures ------------------------------------------------------------------------------
     def vendor_calls(self) -> list[VendorCall]:
         answer = httpx.get(self.vendors_url + CALLS_PATH, timeout=60).json()
