@@ -9,10 +9,15 @@ import argparse
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from fleet.runner import Fleet, FleetOptions
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,6 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, default=ROOT / "build" / "fleet", help="logs")
     parser.add_argument("--replicas", type=int, default=3)
     args = parser.parse_args(argv)
+    # SIGTERM too, and SIGINT even where it starts ignored (a background job): both stop the fleet
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"starting the fleet (logs in {args.folder}) ...", flush=True)
     with Fleet(args.folder, FleetOptions(replicas=args.replicas)) as fleet:
         print(f"Hive Gateway (the API):  {fleet.gateway_url}")
