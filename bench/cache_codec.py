@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from usagegraph.resolvers.cache import FETCH_VALUES, CacheBackend, Entry, EntryCodec, ResultCache
-from usagegraph.sandbox.dataset import generate
-from usagegraph.sandbox.server import SandboxServer
 
 from bench.scenarios import DASHBOARD, range_pool
 from usagegraph.app import create_app
 from usagegraph.gc_tuning import tune_for_serving
+from usagegraph.resolvers.cache import FETCH_VALUES, CacheBackend, Entry, EntryCodec, ResultCache
+from usagegraph.sandbox.dataset import generate
+from usagegraph.sandbox.server import SandboxServer
 from usagegraph.settings import settings_from_sources
 
 __all__ = ["main"]

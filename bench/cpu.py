@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from usagegraph.sandbox.dataset import generate
 
 from bench.procs import Sandbox
 from bench.scenarios import Request, Workload
 from usagegraph.app import create_app
 from usagegraph.gc_tuning import tune_for_serving
+from usagegraph.sandbox.dataset import generate
 from usagegraph.settings import ConfigError, Settings, settings_from_sources
 
 __all__ = ["CpuFigures", "app_settings", "asgi_post", "main", "measure"]

@@ -34,15 +34,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bench.procs import Sandbox
+from bench.vendor_bodies import Answer, dashboard, every_kind, load, save
 from usagegraph.clients.bodies import Body
 from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.policy import TransportPolicy
 from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
 from usagegraph.clients.telzino import TelzinoClient, telzino_auth
 from usagegraph.clients.transport import SourceTransport
-
-from bench.procs import Sandbox
-from bench.vendor_bodies import Answer, dashboard, every_kind, load, save
 from usagegraph.gc_tuning import tune_for_serving
 
 __all__ = ["main"]

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
-from usagegraph.sandbox.dataset import Dataset, generate
 
 from bench import report, side
 from bench.bounds import Plan
@@ -53,6 +52,7 @@ from bench.loads import generator_name
 from bench.options import CACHE, NAIVE, OURS, TAILCALL_KINDS
 from bench.procs import RssSampler, Sandbox, Serve, ServeOptions, start_serve
 from bench.scenarios import Request, Workload
+from usagegraph.sandbox.dataset import Dataset, generate
 
 if TYPE_CHECKING:
     from bench.peers import PeerSetup

@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from usagegraph.sandbox.dataset import Dataset
-
 from bench.bounds import (
     OrgIdentity,
     Plan,
@@ -27,6 +25,7 @@ from bench.bounds import (
     identities,
     usage_plan,
 )
+from usagegraph.sandbox.dataset import Dataset
 
 __all__ = [
     "DASHBOARD",
