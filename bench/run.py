@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,6 +273,14 @@ def _measure_without_talkdesk(
     return {"dashboard": entry}
 
 
+def _same_request(request: Request, _client: int, _index: int) -> Request:
+    return request
+
+
+def _distinct_request(wl: Workload, name: str, client: int, index: int) -> Request:
+    return wl.distinct(name, client + index * 32)
+
+
 def _throughput(
     cfg: Settings, scale: str, serve: Serve, sandbox: Sandbox, wl: Workload
 ) -> dict[str, Any]:
@@ -279,8 +288,8 @@ def _throughput(
     for name in ("dashboard", "drilldown"):
         same = wl.scenario(name)
         shapes: dict[str, Callable[[int, int], Request]] = {
-            "same": lambda c, i, r=same: r,
-            "distinct": lambda c, i, n=name: wl.distinct(n, c + i * 32),
+            "same": partial(_same_request, same),
+            "distinct": partial(_distinct_request, wl, name),
         }
         for shape, make in shapes.items():
             for conc in CONCURRENCY:

@@ -11,7 +11,7 @@ is compared with the sum of its requests' bounds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -176,9 +176,12 @@ class Workload:
         return Request("mixed", MIXED, variables, usage_plan(self.ds, chosen, self.pool))
 
     def scenario(self, name: str) -> Request:
-        return {"dashboard": self.dashboard, "drilldown": self.drilldown, "mixed": self.mixed}[
-            name
-        ]()
+        builders: dict[str, Callable[[], Request]] = {
+            "dashboard": self.dashboard,
+            "drilldown": self.drilldown,
+            "mixed": self.mixed,
+        }
+        return builders[name]()
 
     def distinct(self, name: str, client: int) -> Request:
         """What client number `client` sends in the distinct-variables load."""
