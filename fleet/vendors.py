@@ -18,11 +18,11 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+
+from fleet.processes import HOST
 from usagegraph.sandbox.control import SandboxControl, vendor_of
 from usagegraph.sandbox.dataset import Dataset, generate, teli_source_name
 from usagegraph.sandbox.server import create_sandbox_app
-
-from fleet.processes import HOST
 
 __all__ = ["CALLS_PATH", "CallClock", "main"]
 

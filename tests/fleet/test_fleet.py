@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.sandbox.dataset import Dataset
 
 from bench.bounds import ENDPOINTS, Range, dashboard_plan
 from bench.scenarios import distinct_ranges, range_pool
@@ -33,6 +32,7 @@ from fleet.gateway import GATEWAY_BIN
 from fleet.runner import Fleet, FleetOptions, VendorCall
 from tests.fixtures.serve import node_or_skip
 from tests.fixtures.truth import customer_parts, expected_customer, organization_id_of
+from usagegraph.sandbox.dataset import Dataset
 
 pytestmark = pytest.mark.fleet
 
