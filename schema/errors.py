@@ -27,11 +27,11 @@ from graphql import (
     ValuesOfCorrectTypeRule,
 )
 from strawberry.extensions import SchemaExtension
+
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.errors import GraphError, SourceFailure
 from usagegraph.schema.compat import MaybeNullValidationRule, is_token_limit
 from usagegraph.schema.limits import INTROSPECTION_DISABLED, TOO_COMPLEX
-
 from usagegraph.telemetry import current_request_id
 
 __all__ = ["ErrorCodes", "coded_rule"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphql import GraphQLError, Node
+
 from usagegraph.schema.analysis import SATURATION, DocumentAnalysis, OperationFigures
 
 __all__ = [

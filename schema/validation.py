@@ -45,6 +45,7 @@ from graphql import (
 )
 from graphql.execution import Executor
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+
 from usagegraph.schema.analysis import DocumentAnalysis, analyse
 from usagegraph.schema.compat import STRAWBERRY_RULES, graphql_schema
 from usagegraph.schema.errors import coded_rule

@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import pytest
+
 from usagegraph.clients.deadline import deadline_scope
 from usagegraph.clients.errors import (
     UpstreamBudgetExceededError,

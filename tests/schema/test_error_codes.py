@@ -19,6 +19,7 @@ from graphql import (
     validate,
 )
 from graphql.validation import ASTValidationContext
+
 from usagegraph.schema import build_schema
 from usagegraph.schema.compat import graphql_schema, is_token_limit
 from usagegraph.schema.errors import coded_rule

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from starlette.types import Message
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.persisted import sha256_hex
+from usagegraph.sandbox.server import SandboxServer
 
 QUERY = "{ resellers { id } }"
 MAX_BODY = 2048
