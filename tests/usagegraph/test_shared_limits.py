@@ -18,15 +18,15 @@ import httpx
 import pytest
 import redis
 import redis.asyncio
-from usagegraph.sandbox.control import RecordedRequest
-from usagegraph.sandbox.dataset import teli_source_name
-from usagegraph.sandbox.server import SandboxServer, free_port
 
 from tests.fixtures.cached_graph import serving
 from tests.fixtures.graph import settings_from_sources
 from tests.fixtures.redis import NO_REDIS
 from tests.fixtures.truth import last_full_month, teli_org_truth
 from usagegraph.fleet_link import fleet_link
+from usagegraph.sandbox.control import RecordedRequest
+from usagegraph.sandbox.dataset import teli_source_name
+from usagegraph.sandbox.server import SandboxServer, free_port
 from usagegraph.settings import ConfigError, Settings
 
 RATE, BURST = 4.0, 4
