@@ -10,7 +10,8 @@ seconds while another tenant's dashboard waited behind it. So:
   (nothing is reserved for idle callers).
 - `CallerQuota`: how many upstream calls one caller may make to one source per minute (a token
   bucket per caller of `per_minute` tokens, refilled evenly), so a tenant cannot spend a
-  vendor's quota for everyone.
+  vendor's quota for everyone. `Quota` is what the transport asks of it (the fleet's shared
+  one, usagegraph/shared_limits.py, is another kind).
 
 Who is calling reaches the transport through context variables, set per GraphQL operation and
 inherited by every task it starts:
@@ -33,14 +34,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from usagegraph.clients.protection import TokenBucket
+from usagegraph.clients.protection import RateLimit
 
 __all__ = [
     "CallerQuota",
     "FairGate",
     "Interest",
     "Lane",
+    "Quota",
     "caller_lanes",
     "current_caller",
     "current_interest",
@@ -109,7 +112,7 @@ class FairGate:
     a lane served that still waits goes to the back.
     """
 
-    def __init__(self, *, limiter: TokenBucket | None, max_concurrency: int) -> None:
+    def __init__(self, *, limiter: RateLimit | None, max_concurrency: int) -> None:
         self.limiter = limiter
         self._slots = asyncio.Semaphore(max_concurrency)
         # ring order: the first lane is served next
@@ -221,6 +224,21 @@ class FairGate:
                 self._pacer = None
 
 
+class Quota(Protocol):
+    """Upstream calls per caller and minute, for one source, as the transport asks it."""
+
+    @property
+    def per_minute(self) -> int: ...
+
+    async def reserve(self, caller: str) -> float:
+        """Count one call of `caller`: 0.0 when allowed, else the seconds until one is."""
+        ...
+
+    async def release(self, caller: str) -> None:
+        """Give back a call counted but never made."""
+        ...
+
+
 class CallerQuota:
     """Upstream calls per caller and minute, for one source.
 
@@ -264,3 +282,11 @@ class CallerQuota:
         entry = self._buckets.get(caller)
         if entry is not None:
             self._buckets[caller] = (min(float(self.per_minute), entry[0] + 1.0), entry[1])
+
+    async def reserve(self, caller: str) -> float:
+        """`spend`, as the transport asks every `Quota`."""
+        return self.spend(caller)
+
+    async def release(self, caller: str) -> None:
+        """`refund`, as the transport asks every `Quota`."""
+        self.refund(caller)

@@ -35,7 +35,7 @@ class SourceGuard:
         # slots and rate tokens, handed round-robin across the callers waiting for them
         self._gate = FairGate(limiter=policy.rate_limiter, max_concurrency=policy.max_concurrency)
 
-    def admit(self, endpoint: str) -> None:
+    async def admit(self, endpoint: str) -> None:
         """Count one logical call against the budget and the caller's quota, and ask the
         breaker; raise the refusing limit's error (nothing counted) if one says no."""
         budget = current_budget.get()
@@ -48,7 +48,7 @@ class SourceGuard:
         quota = self._policy.quota
         caller = current_caller.get()
         if quota is not None and caller is not None:
-            wait = quota.spend(caller)
+            wait = await quota.reserve(caller)
             if wait > 0:
                 if budget is not None:
                     budget.refund(self.source)
@@ -60,9 +60,9 @@ class SourceGuard:
                     retry_after=math.ceil(wait),
                 )
         breaker = self._policy.breaker
-        if breaker is not None and not breaker.allow():
+        if breaker is not None and not await breaker.admit():
             if quota is not None and caller is not None:
-                quota.refund(caller)  # not called: not counted
+                await quota.release(caller)  # not called: not counted
             raise UpstreamCircuitOpenError(
                 f"was not called: it failed {breaker.failures} times in a row, calls resume "
                 f"in {breaker.retry_in():.0f} s",

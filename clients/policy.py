@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from usagegraph.clients.fairness import CallerQuota
+from usagegraph.clients.fairness import Quota
 from usagegraph.clients.http_client import Timeouts
-from usagegraph.clients.protection import CircuitBreaker, TokenBucket
+from usagegraph.clients.protection import Circuit, RateLimit
 from usagegraph.clients.retries import RetryPolicy
 
 __all__ = ["TransportPolicy"]
@@ -17,15 +17,17 @@ class TransportPolicy:
     """Everything a `SourceTransport` is configured with, built once per source.
 
     The rate limiter, breaker and quota keep the source's running state (tokens, failures,
-    each caller's calls): one policy serves one source, never two.
+    each caller's calls): one policy serves one source, never two. They are this process's own
+    (`TokenBucket`, `CircuitBreaker`, `CallerQuota`) or the fleet's, shared through Redis (built
+    by the server layer, usagegraph/source_clients.py): the transport cannot tell them apart.
     """
 
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_concurrency: int = 8  # requests in flight at once (token calls included)
-    rate_limiter: TokenBucket | None = None
-    breaker: CircuitBreaker | None = None
-    quota: CallerQuota | None = None  # each caller's calls a minute
+    rate_limiter: RateLimit | None = None
+    breaker: Circuit | None = None
+    quota: Quota | None = None  # each caller's calls a minute
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:

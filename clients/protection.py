@@ -10,6 +10,10 @@
   again. The graph still serves stale cache entries while it is open.
 - `CallBudget`: how many upstream calls one GraphQL operation may make per source. It lives in a
   context variable set per request, so a hostile or careless query cannot fan out without bound.
+
+`RateLimit` and `Circuit` are what the transport asks of the first two: a replica's own
+`TokenBucket` and `CircuitBreaker` are one kind, the fleet's (kept in Redis, built by the server
+layer: usagegraph/shared_limits.py, usagegraph/shared_breaker.py) another.
 """
 
 from __future__ import annotations
@@ -19,17 +23,60 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 __all__ = [
     "CallBudget",
+    "Circuit",
     "CircuitBreaker",
     "CircuitState",
+    "RateLimit",
     "TokenBucket",
     "current_budget",
 ]
 
 CircuitState = Literal["closed", "open", "half_open"]
+
+
+class RateLimit(Protocol):
+    """A source's request rate: `rate` per second, `burst` at once."""
+
+    @property
+    def rate(self) -> float: ...
+    @property
+    def burst(self) -> int: ...
+
+    def try_take(self) -> bool:
+        """Take a token if one is there now, without waiting (False: queue and `acquire`)."""
+        ...
+
+    async def acquire(self, max_wait: float) -> bool:
+        """Take a token, waiting up to `max_wait` seconds; False when that is not enough."""
+        ...
+
+
+class Circuit(Protocol):
+    """A source's circuit breaker, as the transport asks it and health and metrics read it."""
+
+    @property
+    def state(self) -> CircuitState: ...
+    @property
+    def failures(self) -> int: ...
+
+    def retry_in(self) -> float:
+        """Seconds until an open circuit lets a probe through."""
+        ...
+
+    async def admit(self) -> bool:
+        """May a call go out now? In half-open state only one probe at a time does."""
+        ...
+
+    def record_success(self) -> None: ...
+    def record_failure(self) -> None: ...
+
+    def release_probe(self) -> None:
+        """A probe that ended without telling health (e.g. a 4xx) frees the slot."""
+        ...
 
 
 class TokenBucket:
@@ -129,6 +176,21 @@ class CircuitBreaker:
             self._probing = True
             return True
         return False
+
+    async def admit(self) -> bool:
+        """`allow`, as the transport asks every `Circuit`."""
+        return self.allow()
+
+    def follow(self, state: CircuitState, retry_in: float = 0.0) -> None:
+        """Take a state decided elsewhere (the fleet's breaker): this one then reports it, and
+        stands in with it when the fleet cannot be asked. Half-open here means a probe is out."""
+        self._probing = state == "half_open"
+        if state == "closed":
+            self.failures = 0
+            self.opened_at = None
+        else:
+            left = retry_in if state == "open" else 0.0
+            self.opened_at = self.clock() - self.cool_down + left
 
     def record_success(self) -> None:
         self.failures = 0

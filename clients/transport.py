@@ -38,7 +38,7 @@ from usagegraph.clients.errors import (
 )
 from usagegraph.clients.guard import SourceGuard
 from usagegraph.clients.policy import TransportPolicy
-from usagegraph.clients.protection import CircuitBreaker
+from usagegraph.clients.protection import Circuit
 from usagegraph.clients.retries import RETRYABLE_EXCEPTIONS, RETRYABLE_STATUS_CODES, failure_error
 from usagegraph.clients.urls import strip_query
 
@@ -135,7 +135,7 @@ class SourceTransport:
         return f"SourceTransport(source={self.source!r}, auth={self.auth!r})"
 
     @property
-    def breaker(self) -> CircuitBreaker | None:
+    def breaker(self) -> Circuit | None:
         """The source's circuit breaker, whose state health, metrics and `sources` report."""
         return self.policy.breaker
 
@@ -179,7 +179,7 @@ class SourceTransport:
         token once on 401; raises the matching `UpstreamError` for anything else.
         """
         refuse_if_passed(source=self.source, endpoint=endpoint)
-        self.guard.admit(endpoint)
+        await self.guard.admit(endpoint)
         if params is not None and not isinstance(params, Mapping):
             params = tuple(params)
         outgoing = _Outgoing(method, url, endpoint, params, json, data, headers, authenticated)

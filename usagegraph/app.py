@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 
 from usagegraph.answers import build_answer_store, install_answers
 from usagegraph.cache_setup import build_backend, catalog_ttl, result_cache
+from usagegraph.fleet_link import fleet_link
 from usagegraph.gc_tuning import install_gc_tuning
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import caller_of, identity_of, install_gate, schema_limits
@@ -48,6 +49,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     process-wide provider when `[observability] tracing` is on (tests)."""
     directory = _directory(settings)
     observability = Observability(settings, tracer_provider=tracer_provider)
+    # the vendors' limits, breakers and per-caller limits, shared by the replicas on one Redis
+    fleet = fleet_link(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +64,9 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
         app.state.persisted_store = build_query_store(settings)
         try:
             # every upstream attempt feeds metrics, source statuses, debug events and spans
-            async with open_connections(settings, on_call=observability.on_call) as connections:
+            async with open_connections(
+                settings, on_call=observability.on_call, fleet=fleet
+            ) as connections:
                 app.state.graph = GraphService(
                     connections,
                     directory=directory,
@@ -80,6 +85,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
         finally:
             await app.state.persisted_store.close()
             await backend.close()
+            if fleet is not None:
+                await fleet.close()
 
     # no OpenAPI document either: /graphql is described by its schema, nothing else needs one
     app = FastAPI(
@@ -106,7 +113,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     install_request_check(app)
     # APQ / safelist (usagegraph/persisted/): inside the gate, so it runs after the key check
     install_persisted_queries(app, settings, graphql_schema(schema))
-    install_gate(app, settings, directory)  # API keys, rate limit, body size (usagegraph/limits.py)
+    # API keys, rate limit (the fleet's with Redis), body size (usagegraph/limits.py)
+    install_gate(app, settings, directory, fleet)
     # every error /graphql answers is GraphQL-shaped, the gate's included (usagegraph/protocol.py)
     install_error_shape(app)
 

@@ -17,7 +17,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, QueryParams
@@ -25,18 +25,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from usagegraph.auth import KeyRing, check_scopes
 from usagegraph.clients.protection import TokenBucket
+from usagegraph.fleet_link import FleetLink
 from usagegraph.protocol import error_response
 from usagegraph.request_body import request_body
 from usagegraph.resolvers.directory import Directory
 from usagegraph.resolvers.scope import EVERYONE, NOBODY, Identity
 from usagegraph.schema.limits import SchemaLimits
 from usagegraph.settings import Settings
+from usagegraph.shared_limits import Gcra, SharedRequestLimiter
 
 __all__ = [
     "CALLER_STATE_KEY",
     "IDENTITY_STATE_KEY",
     "RateLimiter",
     "RequestGate",
+    "RequestLimiter",
     "caller_in",
     "caller_of",
     "identity_of",
@@ -55,6 +58,15 @@ _PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # GET parameters that make a request execute an operation (usagegraph/persisted/ reads
 # `extensions.persistedQuery`)
 _EXECUTING_PARAMS = frozenset({"query", "extensions"})
+
+
+class RequestLimiter(Protocol):
+    """Each caller's request rate: this replica's (`RateLimiter`) or the fleet's
+    (`usagegraph.shared_limits.SharedRequestLimiter`)."""
+
+    async def take(self, caller: str) -> float:
+        """0.0 when `caller`'s request may run, else the seconds until one may."""
+        ...
 
 
 class RateLimiter:
@@ -90,6 +102,10 @@ class RateLimiter:
             self._buckets.popitem(last=False)
         return bucket.take()
 
+    async def take(self, caller: str) -> float:
+        """`acquire`, as the gate asks every `RequestLimiter`."""
+        return self.acquire(caller)
+
 
 class RequestGate:
     """ASGI middleware: authentication, rate limit and body size for the GraphQL paths."""
@@ -99,7 +115,7 @@ class RequestGate:
         app: ASGIApp,
         *,
         keys: KeyRing | None,
-        limiter: RateLimiter | None,
+        limiter: RequestLimiter | None,
         max_body_bytes: int,
         paths: Sequence[str] = ("/graphql",),
     ) -> None:
@@ -133,7 +149,7 @@ class RequestGate:
         _set_identity(scope, identity, caller)
 
         if self.limiter is not None:
-            wait = self.limiter.acquire(caller)
+            wait = await self.limiter.take(caller)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
                 await _refuse(
@@ -251,20 +267,28 @@ def schema_limits(settings: Settings) -> SchemaLimits:
     )
 
 
-def install_gate(app: FastAPI, settings: Settings, directory: Directory) -> None:
+def install_gate(
+    app: FastAPI, settings: Settings, directory: Directory, fleet: FleetLink | None = None
+) -> None:
     """Put the `RequestGate` in front of /graphql; scoped keys naming resellers that cannot
-    exist are a ConfigError here, at start-up."""
+    exist are a ConfigError here, at start-up. With `fleet`, each caller's request rate is
+    counted over every replica."""
     keys = None
     if settings.auth is not None:
         kinds = {source.name: source.kind for source in settings.sources}
         check_scopes(settings.auth, directory, kinds)
         keys = KeyRing(settings.auth)
     limits = settings.limits
-    limiter = (
-        RateLimiter(limits.requests_per_second, limits.burst)
-        if limits.requests_per_second > 0
-        else None
-    )
+    limiter: RequestLimiter | None = None
+    if limits.requests_per_second > 0:
+        limiter = RateLimiter(limits.requests_per_second, limits.burst)
+        if fleet is not None:
+            limiter = SharedRequestLimiter(
+                Gcra(fleet),
+                limits.requests_per_second,
+                limits.burst,
+                local=limiter.acquire,
+            )
     app.add_middleware(
         RequestGate, keys=keys, limiter=limiter, max_body_bytes=limits.max_body_bytes
     )

@@ -357,6 +357,9 @@ class CacheSettings(_Model):
     answer_max_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024 * 1024
     # one answer's size, both backends: a larger answer is sent but not kept
     answer_max_entry_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    # redis only: the vendors' rate limits and circuit breakers and the per-caller limits are
+    # the fleet's, kept in Redis for every replica (false: each replica keeps its own)
+    shared_limits: bool = True
 
     @field_validator("url")
     @classmethod
@@ -368,6 +371,14 @@ class CacheSettings(_Model):
             raise PydanticCustomError("redis_url_missing", 'backend = "redis" needs a url')
         if backend == "memory" and value is not None:
             raise PydanticCustomError("redis_url_unused", 'only used with backend = "redis"')
+        return value
+
+    @field_validator("shared_limits")
+    @classmethod
+    def _shared_needs_redis(cls, value: bool, info: ValidationInfo) -> bool:
+        # only a value written in the file is checked: the default stands for either backend
+        if info.data.get("backend") == "memory":
+            raise PydanticCustomError("shared_limits_unused", 'only used with backend = "redis"')
         return value
 
 

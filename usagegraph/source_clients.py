@@ -11,35 +11,51 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from usagegraph.clients.auth import Auth
-from usagegraph.clients.fairness import CallerQuota
+from usagegraph.clients.fairness import CallerQuota, Quota
 from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.policy import TransportPolicy
-from usagegraph.clients.protection import CircuitBreaker, TokenBucket
+from usagegraph.clients.protection import Circuit, CircuitBreaker, RateLimit, TokenBucket
 from usagegraph.clients.retries import RetryPolicy
 from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
 from usagegraph.clients.teli import TeliClient, teli_auth
 from usagegraph.clients.telzino import TelzinoClient, telzino_auth
 from usagegraph.clients.transport import CallRecord, SourceTransport
+from usagegraph.fleet_link import FleetLink
 from usagegraph.resolvers.connections import Connection
 from usagegraph.settings import Settings, Source, TalkdeskSource, TeliSource, TelzinoSource
+from usagegraph.shared_breaker import SharedCircuitBreaker
+from usagegraph.shared_limits import Gcra, SharedQuota, SharedRateLimit
 
 __all__ = ["open_connections"]
 
 
-def _policy(source: Source, calls_per_minute: int) -> TransportPolicy:
-    """The source's settings as its transport's policy, with fresh limiter, breaker and quota."""
+def _policy(source: Source, calls_per_minute: int, fleet: FleetLink | None) -> TransportPolicy:
+    """The source's settings as its transport's policy, with fresh limiter, breaker and quota:
+    with `fleet`, the fleet's (a vendor's limits are per account, not per replica)."""
+    rate: RateLimit = TokenBucket(source.rate_limit_per_second, source.rate_limit_burst)
+    own_breaker = CircuitBreaker(
+        failure_threshold=source.breaker_failures, cool_down=source.breaker_cooldown_seconds
+    )
+    breaker: Circuit = own_breaker
+    # each caller's share of this source (slots and tokens are taken in fair turns)
+    quota: Quota | None = CallerQuota(calls_per_minute) if calls_per_minute > 0 else None
+    if fleet is not None:
+        gcra = Gcra(fleet)
+        rate = SharedRateLimit(
+            gcra, source.name, source.rate_limit_per_second, source.rate_limit_burst
+        )
+        breaker = SharedCircuitBreaker(fleet, source.name, own_breaker)
+        if calls_per_minute > 0:
+            quota = SharedQuota(gcra, source.name, calls_per_minute)
     return TransportPolicy(
         timeouts=Timeouts(
             connect=source.timeout_connect, read=source.timeout_read, total=source.timeout_total
         ),
         retry=RetryPolicy(max_attempts=source.max_attempts),
         max_concurrency=source.max_concurrency,
-        rate_limiter=TokenBucket(source.rate_limit_per_second, source.rate_limit_burst),
-        breaker=CircuitBreaker(
-            failure_threshold=source.breaker_failures, cool_down=source.breaker_cooldown_seconds
-        ),
-        # each caller's share of this source (slots and tokens are taken in fair turns)
-        quota=CallerQuota(calls_per_minute) if calls_per_minute > 0 else None,
+        rate_limiter=rate,
+        breaker=breaker,
+        quota=quota,
     )
 
 
@@ -48,8 +64,9 @@ def _transport(
     stack: AsyncExitStack,
     on_call: Callable[[CallRecord], None] | None,
     calls_per_minute: int,
+    fleet: FleetLink | None,
 ) -> SourceTransport:
-    policy = _policy(source, calls_per_minute)
+    policy = _policy(source, calls_per_minute, fleet)
     http = build_http_client(policy.timeouts, max_connections=source.max_concurrency)
     stack.push_async_callback(http.aclose)
     auth: Auth
@@ -88,12 +105,16 @@ def _connection(source: Source, transport: SourceTransport) -> Connection:
 
 @asynccontextmanager
 async def open_connections(
-    settings: Settings, *, on_call: Callable[[CallRecord], None] | None = None
+    settings: Settings,
+    *,
+    on_call: Callable[[CallRecord], None] | None = None,
+    fleet: FleetLink | None = None,
 ) -> AsyncIterator[dict[str, Connection]]:
-    """Every configured source as a `Connection`; their pools close when the context exits."""
+    """Every configured source as a `Connection`; their pools close when the context exits.
+    With `fleet`, the sources' limits and breakers are shared by every replica."""
     async with AsyncExitStack() as stack:
         per_minute = settings.limits.upstream_calls_per_minute
         yield {
-            s.name: _connection(s, _transport(s, stack, on_call, per_minute))
+            s.name: _connection(s, _transport(s, stack, on_call, per_minute, fleet))
             for s in settings.sources
         }
