@@ -15,6 +15,7 @@ function here is a cheap no-op.
     cache_miss()                   calls made inside it are listed with cache="miss"
     record_cache(backend, hit)     cache hit/miss counters of the current app
     record_cache_error(backend, why) an entry the cache could not read or store
+    record_fleet_fallback(feature)   a replica acting alone because Redis failed (fleet.py)
     current_request_id()           the id the masked-error log line and every log line carry
 """
 
@@ -42,6 +43,7 @@ __all__ = [
     "record_cache",
     "record_cache_error",
     "record_call",
+    "record_fleet_fallback",
     "record_upstream_event",
 ]
 
@@ -107,6 +109,10 @@ class Observer(Protocol):
 
     def record_cache_error(self, backend: str, reason: str) -> None:
         """Count one entry of `backend` that could not be read or stored, by `reason`."""
+        ...
+
+    def record_fleet_fallback(self, feature: str) -> None:
+        """Count one time `feature` ran on this replica's own state because Redis failed."""
         ...
 
 
@@ -218,3 +224,11 @@ def record_cache_error(backend: str, reason: str) -> None:
     observer = _observer.get()
     if observer is not None:
         observer.record_cache_error(backend, reason)
+
+
+def record_fleet_fallback(feature: str) -> None:
+    """Count one time `feature` ("single_flight", "rate_limit"...) fell back to this replica's
+    own state because the fleet's shared state (Redis) failed (no-op outside a request)."""
+    observer = _observer.get()
+    if observer is not None:
+        observer.record_fleet_fallback(feature)

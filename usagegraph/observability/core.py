@@ -107,6 +107,9 @@ class Observability:
     def record_cache_error(self, backend: str, reason: str) -> None:
         self.metrics.record_cache_error(backend, reason)
 
+    def record_fleet_fallback(self, feature: str) -> None:
+        self.metrics.record_fleet_fallback(feature)
+
     def operation_finished(self, report: OperationReport) -> None:
         # a client-chosen name labels metrics only when its query was persisted (manifest, APQ)
         self.metrics.observe_operation(

@@ -6,6 +6,9 @@ usagegraph_cache_hits_total{backend} / _misses_total{backend}   counters
 usagegraph_cache_errors_total{backend,reason}                   counter: entries not read or
                                                                 stored (unreadable, oversized,
                                                                 unstorable)
+usagegraph_fleet_fallback_total{feature}                        counter: times a replica acted on
+                                                                its own state because Redis
+                                                                failed (feature: single_flight...)
 usagegraph_graphql_operations_total{operation}                  counter (operation: a persisted
                                                                 query's name, else anonymous/other)
 usagegraph_graphql_operation_duration_seconds{operation}        histogram
@@ -105,6 +108,12 @@ class PrometheusMetrics:
             ["backend", "reason"],
             registry=r,
         )
+        self.fleet_fallbacks = Counter(
+            "usagegraph_fleet_fallback",
+            "Times a replica acted on its own state because the fleet's Redis failed.",
+            ["feature"],
+            registry=r,
+        )
         self.operations = Counter(
             "usagegraph_graphql_operations",
             "GraphQL operations executed.",
@@ -157,6 +166,10 @@ class PrometheusMetrics:
     def record_cache_error(self, backend: str, reason: str) -> None:
         """Count one entry of `backend` that could not be read or stored."""
         self.cache_errors.labels(backend, reason).inc()
+
+    def record_fleet_fallback(self, feature: str) -> None:
+        """Count one time `feature` fell back to this replica's own state."""
+        self.fleet_fallbacks.labels(feature).inc()
 
     def observe_operation(
         self,
