@@ -128,7 +128,7 @@ class FleetFlight:
                     token = secrets.token_hex(8)
                     if await self.leases.take(key, token):
                         self.fallback.shared()
-                        return Turn(_held=_Held(self.leases, key, token))
+                        return await self._hold(key, token, stored)
                 holder, marker = await self.leases.peek(key)
             except LeasesUnavailable as exc:
                 self.fallback.fell_back(exc)
@@ -147,3 +147,19 @@ class FleetFlight:
                 if value is not None:
                     return Turn(stored=value)
             # the holder left nothing (it died, or its value could not be kept): take it over
+
+    async def _hold(
+        self, key: str, token: str, stored: Callable[[], Awaitable[T | None]]
+    ) -> Turn[T]:
+        held = _Held(self.leases, key, token)
+        try:
+            # read again: a replica may have fetched, stored and released the key since this
+            # one missed it (a busy event loop makes that window longer than a vendor call)
+            value = await stored()
+        except BaseException:
+            await held.release(None)
+            raise
+        if value is None:
+            return Turn(_held=held)
+        await held.release(None)
+        return Turn(stored=value)
