@@ -36,7 +36,7 @@ from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
 
-from tests.fixtures.cached_graph import DASHBOARD, Clock, month_vars, post, serving
+from tests.fixtures.cached_graph import DASHBOARD, FAST, Clock, month_vars, post, serving
 from tests.fixtures.graph import tuned_sandbox_settings
 from tests.fixtures.redis import RedisProcess
 from tests.fixtures.truth import last_full_month
@@ -123,6 +123,34 @@ async def test_identical_cold_requests_over_three_replicas_cost_one_requests_cal
     assert data_calls(sandbox.control) == bound
 
 
+async def test_a_vendor_failing_the_holder_fails_every_replicas_answer_alike_at_one_call_per_fetch(
+    sandbox: SandboxServer, directory_file: Path, dataset: Dataset, redis_url: str
+) -> None:
+    cache = {"backend": "redis", "url": redis_url, "answers": False}
+    settings = tuned_sandbox_settings(sandbox, directory_file, FAST, cache=cache)
+    warm, cold = month_vars(dataset), month_before(dataset, 1)
+
+    async def teli_down(clients: list[httpx.AsyncClient], count: int) -> Phase:
+        await phase(clients, len(clients), warm, sandbox.control)  # discovery, before the fault
+        sandbox.control.reset()
+        sandbox.control.inject(vendor="teli", status=503)
+        answers = await spread(clients, count, cold)
+        return answers, data_calls(sandbox.control)
+
+    async with replicas(settings, 1) as clients:
+        ([alone], alone_calls) = await teli_down(clients, 1)
+    await flush(redis_url)
+    async with replicas(settings) as clients:
+        answers, calls = await teli_down(clients, 24)
+
+    codes = {e["extensions"]["code"] for e in alone["errors"]}
+    assert codes == {"UPSTREAM_UNAVAILABLE"}
+    assert all(answer == alone for answer in answers)  # same data, same errors, same paths
+    assert alone_calls["teli", "/v1/analytics/organizations"] > 0
+    # every failing fetch was tried once for the fleet (FAST: one attempt per call)
+    assert calls == alone_calls
+
+
 async def test_redis_stopped_mid_run_falls_back_to_each_replicas_flight_and_comes_back(
     sandbox: SandboxServer, directory_file: Path, dataset: Dataset, own_redis: RedisProcess
 ) -> None:
@@ -170,6 +198,14 @@ async def phase(
     control.reset()
     answers = await spread(clients, count, variables)
     return answers, data_calls(control)
+
+
+async def flush(url: str) -> None:
+    raw = Redis.from_url(url)
+    try:
+        await raw.flushdb()
+    finally:
+        await raw.aclose()
 
 
 def fallbacks(metrics: str) -> float:
