@@ -76,7 +76,7 @@ def decode_failure(raw: bytes) -> tuple[str, UpstreamError] | None:
         token, message = fields["token"], fields["message"]
         source, endpoint = fields["source"], fields["endpoint"]
         status, attempts = fields["status"], fields["attempts"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: deep nesting
         return None
     if not all(isinstance(v, str) for v in (token, message, source, endpoint)):
         return None

@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+from usagegraph.clients.deadline import deadline_scope, within_deadline
 from usagegraph.clients.errors import (
     UpstreamBudgetExceededError,
     UpstreamError,
+    UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
 from usagegraph.resolvers.cache import (
@@ -296,6 +298,44 @@ async def test_a_lease_left_by_a_dead_replica_holds_its_key_until_it_expires_and
     assert still_held > 0 and calls_meanwhile == 0  # the other key went by while this one waited
     assert (taken_over.value, held.calls) == ("held", 1)
     assert waited < 2.0  # the dead replica's lease ran out, then one waiter called
+
+
+async def test_a_holder_fetching_longer_than_its_lease_keeps_it_and_the_fleet_calls_once(
+    caches: list[ResultCache], redis_url: str
+) -> None:
+    slow = Load("value")
+    slow.gate.clear()
+    holder = asyncio.ensure_future(fetch(caches[0], slow))
+    await lease_taken(redis_url)
+    waiters = [asyncio.ensure_future(fetch(cache, slow)) for cache in caches[1:]]
+    await asyncio.sleep(1.0)  # 2.5 leases of 0.4 s: renewed by the living holder
+    slow.gate.set()
+    results = await asyncio.gather(holder, *waiters)
+
+    assert [r.value for r in results] == ["value"] * 3
+    assert slow.calls == 1
+
+
+async def test_a_request_waiting_on_a_dead_replicas_lease_stops_at_its_deadline(
+    caches: list[ResultCache], redis_url: str
+) -> None:
+    raw = Redis.from_url(redis_url)
+    lease = "usagegraph:v1:lease:" + cache_key("teli-northwind", "org_usage", ("2024-01",))
+    load = Load("value")
+    try:
+        await raw.set(lease, "a replica that was killed", px=5000)
+        with deadline_scope(0.3), pytest.raises(UpstreamTimeoutError) as timeout:
+            await within_deadline(
+                lambda: fetch(caches[0], load), source="teli-northwind", endpoint="org_usage"
+            )
+    finally:
+        await raw.aclose()
+
+    assert timeout.value.code == "UPSTREAM_TIMEOUT"
+    assert str(timeout.value) == (
+        "teli-northwind: org_usage did not answer within the request's deadline of 0.3 s"
+    )
+    assert load.calls == 0
 
 
 async def test_a_holders_failure_reaches_every_waiter_without_a_call_of_theirs(
