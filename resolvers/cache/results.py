@@ -343,11 +343,14 @@ class ResultCache:
             return Turn()
 
         async def stored() -> Fetched[Any] | None:
-            return _fresh_hit(await self._read(key, name), self.clock())
+            # an unreadable entry was logged and counted by the read that missed it
+            return _fresh_hit(await self._read(key, name, quiet=True), self.clock())
 
         return await self.fleet.turn(key, stored)
 
-    async def _read(self, key: str, name: str) -> tuple[Entry[Any], Memo | None] | None:
+    async def _read(
+        self, key: str, name: str, *, quiet: bool = False
+    ) -> tuple[Entry[Any], Memo | None] | None:
         raw = await self.backend.get(key)
         if raw is None:
             return None
@@ -357,8 +360,9 @@ class ResultCache:
         try:
             entry = self.codec.decode(name, raw)
         except EntryError as exc:  # foreign, damaged or hostile bytes: a miss, never a failure
-            log.warning("unreadable cache entry %s (%s)", key, exc)
-            record_cache_error(self.backend.name, exc.reason)
+            if not quiet:
+                log.warning("unreadable cache entry %s (%s)", key, exc)
+                record_cache_error(self.backend.name, exc.reason)
             return None
         return entry, self.decoded.put(key, raw, entry)
 
