@@ -77,7 +77,7 @@ run: $(STAMP)
 
 # Everything but the headless-browser and npm-based tests; needs neither npm nor chromium.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not browser and not federation and not codegen and not http_audit"
+	$(BIN)/python -m pytest -q -m "not browser and not federation and not codegen and not http_audit and not fleet"
 
 $(BROWSER_STAMP): $(BROWSER_NPM)/package.json $(BROWSER_NPM)/package-lock.json
 	cd $(BROWSER_NPM) && npm ci --loglevel=error
@@ -212,3 +212,15 @@ deploy-check: $(DEPLOY_STAMP)
 	$(BIN)/python -c 'import kubernetes_validate, yaml'  # else tests/deploy would skip them
 	$(BIN)/hadolint deploy/Containerfile
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy
+
+# A local fleet (fleet/): the vendor sandbox, redis-server, three `usagegraph serve` replicas
+# sharing it behind a round-robin balancer, and Hive Gateway (federation/'s npm lock) composing
+# the subgraph in front. `make fleet` runs it in the foreground (Ctrl-C stops it all; logs in
+# build/fleet); `make test-fleet` puts it under load through the gateway, kills a replica and
+# restarts Redis (tests/fleet). Needs redis-server, node 20+ and npm.
+.PHONY: fleet test-fleet
+fleet: $(STAMP) $(FEDERATION_STAMP)
+	$(BIN)/python -m fleet $(ARGS)
+
+test-fleet: $(STAMP) $(FEDERATION_STAMP)
+	$(BIN)/python -m pytest -q -m fleet tests/fleet

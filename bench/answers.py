@@ -13,10 +13,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from usagegraph.sandbox.dataset import Dataset, months_between
-
 from bench.bounds import Range
 from bench.scenarios import Request, Workload
+from usagegraph.sandbox.dataset import Dataset, months_between
 
 __all__ = ["check_ours_dashboard", "check_peer_dashboard", "range_of", "wrong_answers"]
 

@@ -100,9 +100,9 @@ def identities(ds: Dataset) -> list[OrgIdentity]:
         elif "telzino" in found:
             node_id = f"telzino:{found['telzino']}"
         elif "teli" in found:
-            teli_org = found["teli"]
-            assert isinstance(teli_org, TeliOrg)
-            node_id = f"{found['teli_source']}:{teli_org.unique_id}"
+            linked_org = found["teli"]
+            assert isinstance(linked_org, TeliOrg)
+            node_id = f"{found['teli_source']}:{linked_org.unique_id}"
         else:
             node_id = f"{found['talkdesk_source']}:{found['talkdesk']}"
         out.append(OrgIdentity(id=node_id, name=ds.customer_names[key], **found))  # type: ignore[arg-type]

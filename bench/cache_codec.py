@@ -16,17 +16,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
-from usagegraph.resolvers.cache import FETCH_VALUES, CacheBackend, Entry, EntryCodec, ResultCache
-from usagegraph.sandbox.dataset import generate
-from usagegraph.sandbox.server import SandboxServer
 
 from bench.scenarios import DASHBOARD, range_pool
 from usagegraph.app import create_app
 from usagegraph.gc_tuning import tune_for_serving
+from usagegraph.resolvers.cache import FETCH_VALUES, CacheBackend, Entry, EntryCodec, ResultCache
+from usagegraph.sandbox.dataset import generate
+from usagegraph.sandbox.server import SandboxServer
 from usagegraph.settings import settings_from_sources
 
 __all__ = ["main"]
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         entries = asyncio.run(_warm_entries(server, Path(workdir)))
     tune_for_serving()
     codec = EntryCodec(FETCH_VALUES)
-    rows = []
+    rows: list[tuple[str, int, int, float, float, float, float]] = []
     for key, name, entry in entries:
         pickled = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
         packed = codec.encode(name, entry)
@@ -101,11 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                 len(pickled),
                 len(packed),
                 _best_ms(
-                    lambda e=entry: pickle.dumps(e, protocol=pickle.HIGHEST_PROTOCOL), args.repeat
+                    partial(pickle.dumps, entry, protocol=pickle.HIGHEST_PROTOCOL), args.repeat
                 ),
-                _best_ms(lambda n=name, e=entry: codec.encode(n, e), args.repeat),
-                _best_ms(lambda b=pickled: pickle.loads(b), args.repeat),
-                _best_ms(lambda n=name, b=packed: codec.decode(n, b), args.repeat),
+                _best_ms(partial(codec.encode, name, entry), args.repeat),
+                _best_ms(partial(pickle.loads, pickled), args.repeat),
+                _best_ms(partial(codec.decode, name, packed), args.repeat),
             )
         )
     rows.sort(key=lambda row: -row[2])
@@ -117,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{row[0][:64]:<64} {row[1]:>10} {row[2]:>10} "
             + " ".join(f"{v:>10.2f}" for v in row[3:])
         )
-    totals = [sum(row[i] for row in rows) for i in range(1, 7)]
-    print(f"{'all ' + str(len(rows)) + ' entries':<64} {totals[0]:>10} {totals[1]:>10} "
-          + " ".join(f"{v:>10.2f}" for v in totals[2:]))  # fmt: skip
+    pickled_bytes, packed_bytes = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    times_ms = [sum(r[3:][k] for r in rows) for k in range(4)]
+    print(f"{'all ' + str(len(rows)) + ' entries':<64} {pickled_bytes:>10} {packed_bytes:>10} "
+          + " ".join(f"{v:>10.2f}" for v in times_ms))  # fmt: skip
     return 0
 
 

@@ -40,7 +40,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from usagegraph.sandbox.dataset import months_between
 
 from bench.answers import wrong_answers
 from bench.bounds import Range
@@ -50,6 +49,7 @@ from bench.options import OURS, TAILCALL_KINDS, with_cache, with_workers
 from bench.procs import Process, RssSampler, Sandbox, Serve, ServeOptions, start_serve
 from bench.scenarios import Request, Workload, cold_ranges, distinct_ranges
 from bench.scrape import answer_outcomes, scrape_workers, value
+from usagegraph.sandbox.dataset import months_between
 
 if TYPE_CHECKING:
     from bench.peers import PeerSetup

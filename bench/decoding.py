@@ -32,17 +32,18 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from bench.procs import Sandbox
+from bench.vendor_bodies import Answer, dashboard, every_kind, load, save
 from usagegraph.clients.bodies import Body
 from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.policy import TransportPolicy
 from usagegraph.clients.talkdesk import TalkdeskClient, talkdesk_auth
 from usagegraph.clients.telzino import TelzinoClient, telzino_auth
 from usagegraph.clients.transport import SourceTransport
-
-from bench.procs import Sandbox
-from bench.vendor_bodies import Answer, dashboard, every_kind, load, save
 from usagegraph.gc_tuning import tune_for_serving
 
 __all__ = ["main"]
@@ -70,6 +71,10 @@ def _runs(action: Callable[[], object]) -> int:
     return max(1, math.ceil(_SAMPLE_SECONDS / max(time.process_time() - started, 1e-6)))
 
 
+def _decode_all(group: list[Answer], *, fast: bool) -> list[Any]:
+    return [a.fast() if fast else a.reference() for a in group]
+
+
 def _best_pair_ms(
     reference: Callable[[], object], fast: Callable[[], object], repeat: int
 ) -> tuple[float, float]:
@@ -95,8 +100,8 @@ def _timings(answers: list[Answer], repeat: int) -> list[Timing]:
     timings = []
     for kind, group in kinds.items():
         reference, fast = _best_pair_ms(
-            lambda g=group: [a.reference() for a in g],
-            lambda g=group: [a.fast() for a in g],
+            partial(_decode_all, group, fast=False),
+            partial(_decode_all, group, fast=True),
             repeat,
         )
         size = sum(len(a.content) for a in group)
@@ -127,7 +132,7 @@ def _print_timings(title: str, timings: list[Timing], *, rows: bool = True) -> N
 def _reference_path() -> Iterator[None]:
     """Clients decode by the reference path alone while it is open."""
     decode = Body.decode
-    Body.decode = Body.decode_tolerantly  # type: ignore[assignment]
+    Body.decode = Body.decode_tolerantly  # type: ignore[method-assign]
     try:
         yield
     finally:

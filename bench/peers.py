@@ -48,12 +48,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from usagegraph.sandbox.dataset import Dataset, months_between
 
 from bench.answers import check_peer_dashboard
 from bench.bounds import OrgIdentity, Plan, Range, dashboard_plan, drilldown_plan
 from bench.procs import HOST, Process, Sandbox, free_port
 from bench.scenarios import Request
+from usagegraph.sandbox.dataset import Dataset, months_between
 
 __all__ = ["PEER_DIR", "Peer", "PeerSetup", "check_peer_dashboard", "peers_installed"]
 

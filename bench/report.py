@@ -271,7 +271,7 @@ def _scale_sections(results: dict[str, Any]) -> list[str]:
         for n, title in SCENARIO_TITLES.items():
             c = s["cold"][n]
             nv = s.get("naive", {}).get(n, {})
-            peers = (
+            peer_cells = (
                 ("-", "-")
                 if n == "mixed"
                 else (_peer_calls(s, "mesh", n), _peer_calls(s, "tailcall", n))
@@ -279,7 +279,8 @@ def _scale_sections(results: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {title} | {c['bound']} {c['bound_by_endpoint']} | {c['calls']} | "
                 f"{_ratio(c['ratio'])} | "
-                f"{nv.get('calls', '-')} | {_ratio(nv.get('ratio'))} | {peers[0]} | {peers[1]} |"
+                f"{nv.get('calls', '-')} | {_ratio(nv.get('ratio'))} | "
+                f"{peer_cells[0]} | {peer_cells[1]} |"
             )
         w = s["warm"]
         lines += [
@@ -324,13 +325,14 @@ def _scale_sections(results: dict[str, Any]) -> list[str]:
             "| lower bound / request | errors |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for key, f in s["throughput"].items():
+        for key, figures in s["throughput"].items():
             scen, shape, conc = key.split("/")
             lines.append(
-                f"| {SCENARIO_TITLES[scen]} | {shape} | {conc} | {f['requests']} | "
-                f"{f['throughput']:.1f} | "
-                f"{_ms(f['p50'])} | {_ms(f['p95'])} | {f['calls_per_request']:.2f} | "
-                f"{f['bound_per_request']:.2f} | {f['errors']} |"
+                f"| {SCENARIO_TITLES[scen]} | {shape} | {conc} | {figures['requests']} | "
+                f"{figures['throughput']:.1f} | "
+                f"{_ms(figures['p50'])} | {_ms(figures['p95'])} | "
+                f"{figures['calls_per_request']:.2f} | "
+                f"{figures['bound_per_request']:.2f} | {figures['errors']} |"
             )
         lines.append("")
         peers = s.get("peers") or {}

@@ -27,11 +27,11 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
-from usagegraph.sandbox.dataset import Dataset, generate
 
 from bench import report, side
 from bench.bounds import Plan
@@ -53,6 +53,7 @@ from bench.loads import generator_name
 from bench.options import CACHE, NAIVE, OURS, TAILCALL_KINDS
 from bench.procs import RssSampler, Sandbox, Serve, ServeOptions, start_serve
 from bench.scenarios import Request, Workload
+from usagegraph.sandbox.dataset import Dataset, generate
 
 if TYPE_CHECKING:
     from bench.peers import PeerSetup
@@ -272,6 +273,14 @@ def _measure_without_talkdesk(
     return {"dashboard": entry}
 
 
+def _same_request(request: Request, _client: int, _index: int) -> Request:
+    return request
+
+
+def _distinct_request(wl: Workload, name: str, client: int, index: int) -> Request:
+    return wl.distinct(name, client + index * 32)
+
+
 def _throughput(
     cfg: Settings, scale: str, serve: Serve, sandbox: Sandbox, wl: Workload
 ) -> dict[str, Any]:
@@ -279,8 +288,8 @@ def _throughput(
     for name in ("dashboard", "drilldown"):
         same = wl.scenario(name)
         shapes: dict[str, Callable[[int, int], Request]] = {
-            "same": lambda c, i, r=same: r,
-            "distinct": lambda c, i, n=name: wl.distinct(n, c + i * 32),
+            "same": partial(_same_request, same),
+            "distinct": partial(_distinct_request, wl, name),
         }
         for shape, make in shapes.items():
             for conc in CONCURRENCY:

@@ -11,12 +11,10 @@ is compared with the sum of its requests' bounds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
-
-from usagegraph.sandbox.dataset import Dataset
 
 from bench.bounds import (
     OrgIdentity,
@@ -27,6 +25,7 @@ from bench.bounds import (
     identities,
     usage_plan,
 )
+from usagegraph.sandbox.dataset import Dataset
 
 __all__ = [
     "DASHBOARD",
@@ -177,9 +176,12 @@ class Workload:
         return Request("mixed", MIXED, variables, usage_plan(self.ds, chosen, self.pool))
 
     def scenario(self, name: str) -> Request:
-        return {"dashboard": self.dashboard, "drilldown": self.drilldown, "mixed": self.mixed}[
-            name
-        ]()
+        builders: dict[str, Callable[[], Request]] = {
+            "dashboard": self.dashboard,
+            "drilldown": self.drilldown,
+            "mixed": self.mixed,
+        }
+        return builders[name]()
 
     def distinct(self, name: str, client: int) -> Request:
         """What client number `client` sends in the distinct-variables load."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from usagegraph.clients import talkdesk, teli, telzino
 from usagegraph.clients.bodies import Body
 from usagegraph.clients.decoding import JsonReader

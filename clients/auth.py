@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import httpx
+
 from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamContractError,

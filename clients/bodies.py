@@ -35,6 +35,7 @@ from functools import cache
 from typing import Any, Final, Generic, TypeVar
 
 import msgspec
+
 from usagegraph.clients.decoding import JsonReader
 from usagegraph.clients.errors import UpstreamContractError
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import httpx
+
 from usagegraph.clients.network import pooled_transport
 
 __all__ = ["Timeouts", "build_http_client"]

@@ -2,7 +2,9 @@
 
 - `TokenBucket`: at most `rate` requests per second per source (bursts up to `burst`), so many
   dashboards at once never trip a vendor's 429. Waiting for a token counts against the call's
-  deadline like any other wait.
+  deadline like any other wait. The server's per-caller request limit (usagegraph/limits.py)
+  uses the same class: it lives here, in the lowest layer, so both may import it without an
+  upward import.
 - `CircuitBreaker`: after `failure_threshold` consecutive failed calls (unavailable, timed out)
   the source fails fast for `cool_down` seconds; then one probe call decides whether it closes
   again. The graph still serves stale cache entries while it is open.
@@ -31,7 +33,15 @@ CircuitState = Literal["closed", "open", "half_open"]
 
 
 class TokenBucket:
-    """A classic token bucket; `acquire` waits for a token (never past `max_wait`)."""
+    """A classic token bucket: `burst` tokens at most, refilled at `rate` per second.
+
+    The one token bucket of the code base: the transport paces each source with `acquire`
+    (which waits) and `try_take`, and the server's per-caller request limit
+    (usagegraph/limits.py) keeps one per caller and asks `take` (which never waits).
+    """
+
+    # the server keeps one per caller (up to 10,000): no per-instance __dict__
+    __slots__ = ("_clock", "_lock", "_sleep", "_tokens", "_updated", "burst", "rate")
 
     def __init__(
         self,
@@ -56,26 +66,32 @@ class TokenBucket:
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
 
+    def take(self) -> float:
+        """Take a token now if there is one: 0.0 when taken, else the seconds until one is
+        there (nothing is taken then)."""
+        self._refill()
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.rate
+
     def try_take(self) -> bool:
         """Take a token if one is there now, without waiting."""
         if self._lock.locked():
             return False  # someone is already waiting for the next one
-        self._refill()
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+        return self.take() == 0.0
 
     async def acquire(self, max_wait: float) -> bool:
         """Take a token, waiting up to `max_wait` seconds; False when that is not enough."""
         async with self._lock:  # first come, first served
+            wait = self.take()
+            if wait == 0.0:
+                return True
+            if wait > max_wait:
+                return False
+            await self._sleep(wait)
+            # the token slept for is ours even when rounding leaves it a hair short of one
             self._refill()
-            if self._tokens < 1:
-                wait = (1 - self._tokens) / self.rate
-                if wait > max_wait:
-                    return False
-                await self._sleep(wait)
-                self._refill()
             self._tokens -= 1
             return True
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+
 from usagegraph.clients.errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 
 __all__ = [

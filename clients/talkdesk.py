@@ -33,6 +33,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 import msgspec
+
 from usagegraph.clients import talkdesk_shapes as shapes
 from usagegraph.clients.auth import OAuthClientCredentials
 from usagegraph.clients.bodies import (

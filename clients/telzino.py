@@ -41,6 +41,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import msgspec
+
 from usagegraph.clients import telzino_shapes as shapes
 from usagegraph.clients.auth import OAuthClientCredentials
 from usagegraph.clients.bodies import (

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from usagegraph.clients.auth import Auth
 from usagegraph.clients.bodies import parse_json
 from usagegraph.clients.deadline import CallDeadline, refuse_if_passed

@@ -7,6 +7,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.fastapi import BaseContext
+
 from usagegraph.clients.protection import CallBudget
 from usagegraph.resolvers.catalog import Catalog
 from usagegraph.resolvers.loaders import Loaders

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from graphql import GraphQLError
+
 from usagegraph.clients.errors import UpstreamContractError, UpstreamError
 
 __all__ = ["BadUserInput", "GraphError", "NotFound", "SourceFailure"]

@@ -21,6 +21,7 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from aiodataloader import DataLoader
+
 from usagegraph.resolvers.cache import Fetched
 from usagegraph.resolvers.ranges import DayRange, Month
 from usagegraph.resolvers.sources import talkdesk, teli, telzino

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount
+
 from usagegraph.sandbox import talkdesk, teli, telzino
 from usagegraph.sandbox.control import VARIANTS, Fault, SandboxControl
 from usagegraph.sandbox.dataset import (

@@ -42,6 +42,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset, TalkdeskAccount, TalkdeskOrg, TalkdeskRow
 

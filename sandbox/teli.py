@@ -45,6 +45,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset, TeliOrg, TeliTenant, TeliUser
 

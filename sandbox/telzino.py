@@ -37,6 +37,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import (
     TELZINO_CLIENT_ID,

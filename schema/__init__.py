@@ -16,6 +16,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.printer import print_schema
 from strawberry.types import ExecutionContext
+
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.errors import BadUserInput, GraphError
 from usagegraph.schema.ahead import resolve_usage_ahead

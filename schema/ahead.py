@@ -32,6 +32,7 @@ from graphql import (
 )
 from graphql.execution import VariableValues, get_argument_values
 from strawberry import Schema
+
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import GraphError
 from usagegraph.resolvers.ranges import DayRange

@@ -30,6 +30,7 @@ from graphql import (
     is_abstract_type,
 )
 from graphql.execution import VariableValues, get_argument_values
+
 from usagegraph.resolvers.errors import BadUserInput
 from usagegraph.resolvers.ranges import DayRange, month_series
 from usagegraph.schema.compat import (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
+
 from usagegraph.clients.deadline import deadline_scope
 from usagegraph.clients.fairness import current_caller
 from usagegraph.clients.protection import current_budget

@@ -16,7 +16,9 @@ collection the argument check walks exactly as execution will (schema/arguments.
 selection and scalar types Strawberry exposes without exporting them, and the operation errors
 the router tells apart to answer by the GraphQL-over-HTTP spec (usagegraph/protocol.py, which
 also overrides `BoundedGraphQLRouter.run`/`execute_single`, methods Strawberry's views do not
-document as extension points; tests/usagegraph/test_http_spec.py pins their behaviour).
+document as extension points; tests/usagegraph/test_http_spec.py pins their behaviour), and the
+one error graphql-core tells apart by its text alone: the parser's token limit
+(`is_token_limit`, pinned by tests/schema/test_error_codes.py).
 
 httpx and httpcore are reached through public APIs only (clients/network.py).
 """
@@ -25,7 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import ASTValidationRule, FieldNode, GraphQLResolveInfo, GraphQLSchema
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+)
 
 # plain: the executor Strawberry runs (its base class) and the field groups it completes
 from graphql.execution.collect_fields import (
@@ -72,6 +80,7 @@ __all__ = [
     "GroupedFieldSet",
     "InlineFragment",
     "InvalidOperationTypeError",
+    "MaybeNullValidationRule",
     "PreExecutionError",
     "ScalarDefinition",
     "SelectedField",
@@ -85,6 +94,7 @@ __all__ = [
     "convert_selections",
     "field_nodes",
     "graphql_schema",
+    "is_token_limit",
 ]
 
 STRAWBERRY_RULES: tuple[type[ASTValidationRule], ...] = (
@@ -104,3 +114,15 @@ def field_nodes(info: Any) -> list[FieldNode]:
     of what a selection needs, schema/selection.py)."""
     raw: GraphQLResolveInfo[Any] = info._raw_info
     return raw.field_nodes
+
+
+# graphql-core raises the parser's token limit (`max_tokens`, which Strawberry's
+# MaxTokensLimiter sets) as a plain GraphQLSyntaxError: no subclass, code or attribute says it
+# is a limit, only the wording of `description` (graphql/language/parser.py)
+_TOKEN_LIMIT = "Document contains more than "
+
+
+def is_token_limit(error: GraphQLSyntaxError) -> bool:
+    """Whether the parser refused the document for its number of tokens (a query limit), not
+    for its syntax."""
+    return error.description.startswith(_TOKEN_LIMIT)

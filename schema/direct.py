@@ -20,6 +20,7 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.schema.config import StrawberryConfig
+
 from usagegraph.schema.compat import StrawberryField
 
 __all__ = ["PLAIN", "PLAIN_READER", "call_plain_resolvers_directly", "is_plain"]

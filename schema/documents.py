@@ -27,6 +27,7 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
+
 from usagegraph.schema.offload import INLINE_CHARS, off_loop
 
 __all__ = ["DOCUMENT_CACHE_CHARS", "document_cache"]

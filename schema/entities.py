@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Self
 
 import strawberry
+
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.catalog import (
     AgentNode,

@@ -1,10 +1,15 @@
 """Error shaping: every error leaves with an `extensions.code`, and nothing unexpected leaks.
 
 Our own errors (`GraphError`, and `UpstreamError` raised straight through) keep their message and
-code. Parse and validation errors get GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED, except
-bad argument values, which are BAD_USER_INPUT, and the query limits' refusals (QUERY_TOO_COMPLEX,
-INTROSPECTION_DISABLED, see schema/limits.py). Anything else is masked as INTERNAL_SERVER_ERROR
-with a request id that is also in the log, so the stack trace stays on our side.
+code, and so does every error raised with a code (the query limits' QUERY_TOO_COMPLEX and
+INTROSPECTION_DISABLED, schema/limits.py). The others are told apart by type, never by their
+wording: a `GraphQLSyntaxError` is GRAPHQL_PARSE_FAILED (QUERY_TOO_COMPLEX for the parser's token
+limit); the validation rules that judge values the caller wrote report BAD_USER_INPUT
+(`coded_rule`, which schema/validation.py applies), as does a variable graphql-core could not
+coerce (its error keeps the coercion error as `original_error`); any other validation error is
+GRAPHQL_VALIDATION_FAILED. An error raised while resolving a field is masked as
+INTERNAL_SERVER_ERROR with a request id that is also in the log, so the stack trace stays on our
+side.
 """
 
 from __future__ import annotations
@@ -13,31 +18,62 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    GraphQLSyntaxError,
+    NoSchemaIntrospectionCustomRule,
+    ProvidedRequiredArgumentsRule,
+    ValuesOfCorrectTypeRule,
+)
 from strawberry.extensions import SchemaExtension
+
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.errors import GraphError, SourceFailure
-from usagegraph.schema.limits import limit_code
-
+from usagegraph.schema.compat import MaybeNullValidationRule, is_token_limit
+from usagegraph.schema.limits import INTROSPECTION_DISABLED, TOO_COMPLEX
 from usagegraph.telemetry import current_request_id
 
-__all__ = ["ErrorCodes"]
+__all__ = ["ErrorCodes", "coded_rule"]
 
 log = logging.getLogger("usagegraph.errors")
 
-# graphql-core's messages for values that do not fit an argument's type
-_INPUT_MARKERS = (
-    "cannot represent",
-    "Expected value of type",
-    "Expected type",
-    "got invalid value",
-    "of required type",
-    "was not provided",
-    "Invalid isoformat",
-    "is not a valid",
-    "does not exist in",  # an enum value the enum does not have
-    "Expected value of non-null type",  # null for a required argument or list item
-)
+BAD_USER_INPUT = "BAD_USER_INPUT"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+# validation rules whose every error is about a value the caller wrote (a literal of the wrong
+# type, a required argument left out), or about a limit, rather than the shape of the query
+_RULE_CODES: dict[type[ASTValidationRule], str] = {
+    ValuesOfCorrectTypeRule: BAD_USER_INPUT,
+    ProvidedRequiredArgumentsRule: BAD_USER_INPUT,
+    MaybeNullValidationRule: BAD_USER_INPUT,
+    NoSchemaIntrospectionCustomRule: INTROSPECTION_DISABLED,
+}
+
+
+def _reporting(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
+    """`rule`, reporting its errors with `code` (an error that has a code keeps it)."""
+
+    class Coded(rule):  # type: ignore[valid-type, misc]
+        def report_error(self, error: GraphQLError) -> None:
+            extensions = error.extensions or {}
+            if "code" not in extensions:
+                error.extensions = {**extensions, "code": code}
+            super().report_error(error)
+
+    Coded.__name__ = Coded.__qualname__ = f"Coded{rule.__name__}"
+    return Coded
+
+
+# built once: validation_rules() is asked for every new document
+_CODED_RULES = {rule: _reporting(rule, code) for rule, code in _RULE_CODES.items()}
+
+
+def coded_rule(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """`rule` reporting its errors with the `extensions.code` `_RULE_CODES` gives it; the rule
+    itself when it has none (GRAPHQL_VALIDATION_FAILED)."""
+    return _CODED_RULES.get(rule, rule)
 
 
 def _code_for(error: GraphQLError) -> str | None:
@@ -46,13 +82,11 @@ def _code_for(error: GraphQLError) -> str | None:
         return None  # already carries its own extensions
     if error.path is not None:
         return "INTERNAL_SERVER_ERROR"  # raised while resolving: a bug, never shown as is
-    if (limit := limit_code(error.message)) is not None:
-        return limit  # depth, aliases, tokens, introspection (schema/limits.py)
-    if error.message.startswith("Syntax Error"):
-        return "GRAPHQL_PARSE_FAILED"
-    if original is not None or any(m in error.message for m in _INPUT_MARKERS):
-        return "BAD_USER_INPUT"
-    return "GRAPHQL_VALIDATION_FAILED"
+    if isinstance(error, GraphQLSyntaxError):
+        return TOO_COMPLEX if is_token_limit(error) else PARSE_FAILED
+    if original is not None:
+        return BAD_USER_INPUT  # a variable's value graphql-core could not coerce
+    return VALIDATION_FAILED
 
 
 def _source_failure(error: GraphQLError, upstream: UpstreamError) -> GraphQLError:

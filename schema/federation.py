@@ -23,6 +23,7 @@ from graphql import (
     print_schema,
     specified_directives,
 )
+
 from usagegraph.resolvers.errors import BadUserInput
 
 __all__ = [

@@ -7,6 +7,7 @@ from datetime import date
 from enum import Enum
 
 import strawberry
+
 from usagegraph.resolvers.ranges import DayRange
 from usagegraph.schema.compat import ScalarDefinition
 

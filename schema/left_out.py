@@ -18,6 +18,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import SourceFailure
 

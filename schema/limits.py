@@ -2,10 +2,11 @@
 
 `SchemaLimits` holds the `[limits]` and `[server]` settings a schema enforces; schema/validation.py
 checks them on every document (from the figures of schema/analysis.py) before graphql-core's
-rules run, and `limit_error` words the refusal. `limit_code` names the `extensions.code` of an
-operation-level error one of them raised, for `schema.errors.ErrorCodes`: QUERY_TOO_COMPLEX for
-depth, aliases, cost and tokens, INTROSPECTION_DISABLED for `__schema` / `__type` (and
-Federation's `_service`, which prints the whole schema) when introspection is off.
+rules run, and `limit_error` words the refusal. Each refusal carries its `extensions.code`:
+QUERY_TOO_COMPLEX for depth, aliases and cost, INTROSPECTION_DISABLED for Federation's
+`_service` (which prints the whole schema) when introspection is off. graphql-core's own
+refusals of `__schema` / `__type` and of too many tokens get the same codes in
+schema/errors.py.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphql import GraphQLError, Node
+
 from usagegraph.schema.analysis import SATURATION, DocumentAnalysis, OperationFigures
 
 __all__ = [
     "DEFAULT_MAX_COST",
+    "INTROSPECTION_DISABLED",
+    "TOO_COMPLEX",
     "SchemaLimits",
     "introspection_refusal",
-    "limit_code",
     "limit_error",
 ]
 
@@ -85,23 +88,3 @@ def introspection_refusal(field: str, node: Node | None = None) -> GraphQLError:
         node,
         extensions={"code": INTROSPECTION_DISABLED},
     )
-
-
-# the messages of the refusals above, and of graphql-core's and Strawberry's limiters
-_TOO_COMPLEX = (
-    "exceeds maximum operation depth of",
-    "aliases found. Allowed:",
-    "exceeds maximum operation cost of",
-    "The document is too complex to validate",  # schema/overlap.py's work budget
-    "Syntax Error: Document contains more than",  # MaxTokensLimiter (graphql-core's parser)
-)
-_INTROSPECTION = "GraphQL introspection has been disabled"
-
-
-def limit_code(message: str) -> str | None:
-    """The code of an operation-level error raised by one of the limits, else None."""
-    if any(marker in message for marker in _TOO_COMPLEX):
-        return TOO_COMPLEX
-    if message.startswith(_INTROSPECTION):
-        return INTROSPECTION_DISABLED
-    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
+
 from usagegraph.resolvers.metrics import Charge
 
 __all__ = ["Money", "money_list"]

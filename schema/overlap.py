@@ -55,6 +55,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.language import DocumentNode, OperationDefinitionNode
+
 from usagegraph.schema.analysis import fragment_order
 
 __all__ = ["WORK_BUDGET", "FieldMergingRule", "MergeBudgetExceeded"]

@@ -34,6 +34,7 @@ from graphql import (
     Undefined,
 )
 from graphql.pyutils import Path
+
 from usagegraph.schema.arguments import DEFAULT_MAX_RANGE_DAYS, argument_errors
 from usagegraph.schema.compat import (
     FieldDetailsList,

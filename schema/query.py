@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.freshness import note_volatile
 from usagegraph.resolvers.scope import Forbidden

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
+
 from usagegraph.resolvers.context import GraphContext
 
 __all__ = ["ReleaseLoaded"]

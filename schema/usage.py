@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import SourceFailure

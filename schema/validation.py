@@ -45,8 +45,10 @@ from graphql import (
 )
 from graphql.execution import Executor
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+
 from usagegraph.schema.analysis import DocumentAnalysis, analyse
 from usagegraph.schema.compat import STRAWBERRY_RULES, graphql_schema
+from usagegraph.schema.errors import coded_rule
 from usagegraph.schema.limits import SchemaLimits, introspection_refusal, limit_error
 from usagegraph.schema.offload import off_loop
 from usagegraph.schema.operation_name import SeveralOperationsNeedAName
@@ -63,7 +65,8 @@ __all__ = [
 
 def validation_rules(limits: SchemaLimits) -> tuple[type[ASTValidationRule], ...]:
     """graphql-core's rules (linear field merging instead of the quadratic one), Strawberry's
-    two, and the introspection ban when introspection is off."""
+    two, and the introspection ban when introspection is off; each reporting the error code of
+    its errors where that is not GRAPHQL_VALIDATION_FAILED."""
     rules: list[type[ASTValidationRule]] = [
         FieldMergingRule if rule is OverlappingFieldsCanBeMergedRule else rule
         for rule in specified_rules
@@ -71,7 +74,8 @@ def validation_rules(limits: SchemaLimits) -> tuple[type[ASTValidationRule], ...
     rules += STRAWBERRY_RULES
     if not limits.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
-    return tuple(rules)
+    # the rules judging the caller's values report BAD_USER_INPUT (schema/errors.py)
+    return tuple(coded_rule(rule) for rule in rules)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
+
 from usagegraph.clients.errors import UpstreamError
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.errors import SourceFailure

@@ -174,3 +174,32 @@ def test_configuration_page_lists_every_source_key_with_its_default() -> None:
         name: repr(default) if isinstance(default, float) else str(default)
         for name, default in source_keys.items()
     }
+
+
+# a repository path as the pages name it in prose or code, e.g. `clients/transport.py`
+REPO_PATH = re.compile(
+    r"(?<![\w/.-])((?:usagegraph|schema|resolvers|clients|sandbox|bench|tests|tools|deploy|docs"
+    r"|examples|federation|web)/[\w./-]*\w\.(?:py|md|toml|json|ya?ml|mjs|ts|lock|txt))"
+)
+
+
+def named_paths(text: str) -> set[str]:
+    return set(REPO_PATH.findall(text))
+
+
+def test_a_path_pattern_finds_the_files_pages_name() -> None:
+    text = "see `clients/transport.py:120`, usagegraph/persisted/store.py and tests/x/test_y.py."
+    assert named_paths(text) == {
+        "clients/transport.py",
+        "usagegraph/persisted/store.py",
+        "tests/x/test_y.py",
+    }
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_file_a_page_names_exists(page: Path) -> None:
+    """Modules move (issue 17 split several): a page naming a file that is gone misleads."""
+    missing = sorted(
+        p for p in named_paths(page.read_text(encoding="utf-8")) if not (ROOT / p).exists()
+    )
+    assert missing == []

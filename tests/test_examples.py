@@ -9,10 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from usagegraph.sandbox.dataset import Dataset
 
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import expected_customer, last_full_month
+from usagegraph.sandbox.dataset import Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "examples" / "operations"

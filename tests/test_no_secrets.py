@@ -19,12 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.sandbox.control import Fault
-from usagegraph.sandbox.dataset import TELZINO_CLIENT_SECRET, Dataset
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import client_for, started
 from tests.fixtures.truth import last_full_month
+from usagegraph.sandbox.control import Fault
+from usagegraph.sandbox.dataset import TELZINO_CLIENT_SECRET, Dataset
+from usagegraph.sandbox.server import SandboxServer
 from usagegraph.settings import Settings, settings_from_sources
 
 EVERYTHING = """

@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPED = ("schema", "resolvers", "clients", "sandbox")
-SOURCE_DIRS = ("usagegraph", *MAPPED, "bench", "tests", "examples", "federation")
+SOURCE_DIRS = ("usagegraph", *MAPPED, "bench", "fleet", "tools", "tests", "examples", "federation")
 
 
 def python_files() -> list[Path]:

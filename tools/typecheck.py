@@ -6,7 +6,8 @@ script mirrors the mapping as a tree of symlinks in build/typecheck/ (git-ignore
 run, so new modules are seen) and checks it from there. Error paths are rewritten back to the
 repository's own (`schema/entities.py:12: error: ...`) so editors and humans can open them.
 
-Usage: python tools/typecheck.py [extra mypy options, e.g. -p bench]; `make typecheck` runs it.
+Usage: python tools/typecheck.py [extra mypy options]; `make typecheck` runs it over usagegraph,
+bench and fleet.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TREE = ROOT / "build" / "typecheck"
 # Repository packages that import the installed one, linked beside it so that
 # `tools/typecheck.py -p bench` can check them too (not yet clean, so not checked by default).
-EXTRA_PACKAGES = ("bench",)
+EXTRA_PACKAGES = ("bench", "fleet")
 
 
 def package_dirs() -> dict[str, str]:
@@ -77,7 +78,9 @@ def repository_path(line: str, rewrites: dict[str, str]) -> str:
 def main(argv: list[str]) -> int:
     mapping = package_dirs()
     rewrites = build_tree(mapping)
-    roots = sorted({key.split(".")[0] for key in mapping})
+    # the product, the benchmarks and the local fleet (which import it, and whose figures the
+    # docs quote)
+    roots = sorted({key.split(".")[0] for key in mapping} | set(EXTRA_PACKAGES))
     targets = [arg for name in roots for arg in ("-p", name)]
     command = [
         sys.executable,

@@ -20,7 +20,8 @@ from usagegraph.gc_tuning import install_gc_tuning
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import caller_of, identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability
-from usagegraph.persisted import build_query_store, install_persisted_queries
+from usagegraph.persisted.middleware import install_persisted_queries
+from usagegraph.persisted.store import build_query_store
 from usagegraph.protocol import BoundedGraphQLRouter, install_error_shape, install_request_check
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.directory import Directory, DirectoryError, load_directory
@@ -103,7 +104,7 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     install_answers(app, settings, schema.subgraph_sdl(), observability)
     # one bounded GraphQL request per call, or a 400 BAD_REQUEST (usagegraph/protocol.py)
     install_request_check(app)
-    # APQ / safelist (usagegraph/persisted.py): inside the gate, so it runs after the key check
+    # APQ / safelist (usagegraph/persisted/): inside the gate, so it runs after the key check
     install_persisted_queries(app, settings, graphql_schema(schema))
     install_gate(app, settings, directory)  # API keys, rate limit, body size (usagegraph/limits.py)
     # every error /graphql answers is GraphQL-shaped, the gate's included (usagegraph/protocol.py)

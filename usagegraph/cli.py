@@ -300,7 +300,7 @@ def _export_schema(args: argparse.Namespace) -> int:
 def _export_operations(args: argparse.Namespace) -> int:
     import json
 
-    from usagegraph.persisted import ManifestError, build_manifest
+    from usagegraph.persisted.manifest import ManifestError, build_manifest
     from usagegraph.schema import schema
     from usagegraph.schema.compat import graphql_schema
     from usagegraph.schema.federation import client_schema

@@ -24,7 +24,9 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from usagegraph.auth import KeyRing, check_scopes
-from usagegraph.protocol import error_response, replay
+from usagegraph.clients.protection import TokenBucket
+from usagegraph.protocol import error_response
+from usagegraph.request_body import request_body
 from usagegraph.resolvers.directory import Directory
 from usagegraph.resolvers.scope import EVERYONE, NOBODY, Identity
 from usagegraph.schema.limits import SchemaLimits
@@ -50,7 +52,7 @@ IDENTITY_STATE_KEY = "identity"
 # source's fair share, the upstream quota and the persisted-query quota all count per caller
 CALLER_STATE_KEY = "caller"
 _PASSIVE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# GET parameters that make a request execute an operation (usagegraph/persisted.py reads
+# GET parameters that make a request execute an operation (usagegraph/persisted/ reads
 # `extensions.persistedQuery`)
 _EXECUTING_PARAMS = frozenset({"query", "extensions"})
 
@@ -76,22 +78,17 @@ class RateLimiter:
         self.burst = burst
         self.clock = clock
         self.max_buckets = max_buckets
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def acquire(self, caller: str) -> float:
         """Take one token for `caller`: 0.0 when allowed, else the seconds until one is free."""
-        now = self.clock()
-        tokens, updated = self._buckets.pop(caller, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - updated) * self.rate)
-        wait = 0.0
-        if tokens >= 1.0:
-            tokens -= 1.0
-        else:
-            wait = (1.0 - tokens) / self.rate
-        self._buckets[caller] = (tokens, now)
+        bucket = self._buckets.pop(caller, None)
+        if bucket is None:
+            bucket = TokenBucket(self.rate, self.burst, clock=self.clock)
+        self._buckets[caller] = bucket  # the most recently used, last
         while len(self._buckets) > self.max_buckets:
             self._buckets.popitem(last=False)
-        return wait
+        return bucket.take()
 
 
 class RequestGate:
@@ -154,12 +151,13 @@ class RequestGate:
             message = f"query string exceeds {self.max_body_bytes} bytes: POST the query instead"
             await _refuse(scope, receive, send, 414, "URI_TOO_LONG", message)
             return
-        body = await self._read_body(headers, receive)
-        if body is None:
+        body = request_body(scope, receive)
+        if not self._declared_within(headers) or await body.read(self.max_body_bytes) is None:
             message = f"request body exceeds {self.max_body_bytes} bytes"
             await _refuse(scope, receive, send, 413, "PAYLOAD_TOO_LARGE", message)
             return
-        await self.app(scope, replay(body, receive), send)
+        # the layers inside take the body from the scope; the router receives it from here
+        await self.app(scope, body.receive, send)
 
     def _guarded(self, scope: Scope) -> bool:
         path: str = scope["path"]
@@ -191,26 +189,11 @@ class RequestGate:
             scope, receive, send, 401, "UNAUTHORIZED", message, {"WWW-Authenticate": challenge}
         )
 
-    async def _read_body(self, headers: Headers, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it is over the limit (before reading all of it
-        when Content-Length says so)."""
+    def _declared_within(self, headers: Headers) -> bool:
+        """False when Content-Length already says the body is over the limit (refused before
+        reading any of it)."""
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break  # the client went away; the app will see an empty body and a disconnect
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+        return declared is None or not declared.isdigit() or int(declared) <= self.max_body_bytes
 
 
 def identity_of(state: Any, *, default: Identity = EVERYONE) -> Identity:

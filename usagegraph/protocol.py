@@ -48,6 +48,7 @@ from strawberry.types import ExecutionResult
 
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.negotiation import GRAPHQL_RESPONSE, Negotiation, response_media_type
+from usagegraph.request_body import RequestBody, request_body
 from usagegraph.schema.compat import (
     CannotGetOperationTypeError,
     InvalidOperationTypeError,
@@ -68,8 +69,6 @@ __all__ = [
     "error_response",
     "install_error_shape",
     "install_request_check",
-    "read_body",
-    "replay",
 ]
 
 log = logging.getLogger("usagegraph.http")
@@ -171,33 +170,6 @@ def _is_json(content_type: str) -> bool:
     return True
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body (the gate in front already bounded its size)."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands `body` over once, then defers to the real one."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
 class RequestCheck:
     """ASGI middleware: refuses, with a 400 BAD_REQUEST, what is not one bounded GraphQL
     request (module docstring). Requests that execute nothing (the GraphiQL page) pass."""
@@ -216,8 +188,9 @@ class RequestCheck:
         checked: tuple[bytes, Any] | None = None
         try:
             if scope["method"] == "POST":
-                checked = await self._post(scope, receive)
-                receive = replay(checked[0], receive)
+                body = request_body(scope, receive)  # the bytes the gate read, if it ran
+                receive = body.receive
+                checked = await self._post(scope, body)
             elif scope["method"] == "GET":
                 self._get(scope)
         except RequestRefused as refusal:
@@ -230,13 +203,13 @@ class RequestCheck:
         finally:
             _checked_body.reset(token)
 
-    async def _post(self, scope: Scope, receive: Receive) -> tuple[bytes, Any]:
+    async def _post(self, scope: Scope, body: RequestBody) -> tuple[bytes, Any]:
         if not _is_json(Headers(scope=scope).get("content-type", "")):
             raise RequestRefused("send the request as JSON (Content-Type: application/json)")
-        body = await read_body(receive)
-        data = self._decode(body)
-        check_request(data)
-        return body, data
+        data = await body.read() or b""
+        decoded = self._decode(data)
+        check_request(decoded)
+        return data, decoded
 
     def _get(self, scope: Scope) -> None:
         params = QueryParams(scope.get("query_string", b""))

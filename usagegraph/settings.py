@@ -376,7 +376,7 @@ class CacheSettings(_Model):
 
 class PersistedQueriesSettings(_Model):
     """`[persisted_queries]`: automatic persisted queries, or only the operations of a manifest
-    (see usagegraph/persisted.py and docs/persisted-queries.md)."""
+    (see usagegraph/persisted/ and docs/persisted-queries.md)."""
 
     # apq: Apollo's automatic persisted queries; safelist: only the manifest's operations run;
     # off: hashes are answered PERSISTED_QUERY_NOT_SUPPORTED (clients then send full queries)

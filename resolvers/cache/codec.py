@@ -31,6 +31,7 @@ from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
+
 from usagegraph.clients.errors import UpstreamContractError
 
 __all__ = ["DEFAULT_MAX_ENTRY_BYTES", "Entry", "EntryCodec", "EntryError", "Reason"]

@@ -50,7 +50,6 @@ from usagegraph.resolvers.cache.decoded import DecodedEntries, Memo
 from usagegraph.resolvers.cache.fleet import FleetFlight, Turn
 from usagegraph.resolvers.cache.values import FETCH_VALUES
 from usagegraph.resolvers.ranges import DayRange, Month, month_range, parse_month
-
 from usagegraph.telemetry import (
     cache_miss,
     record_cache,

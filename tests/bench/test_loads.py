@@ -15,8 +15,6 @@ import pytest
 
 pytest.importorskip("psutil", reason="the bench extra: pip install -e '.[dev,bench]'")
 
-from usagegraph.sandbox.dataset import generate
-
 from bench import cannon
 from bench.answers import range_of, wrong_answers
 from bench.concurrency import DEFAULTS
@@ -30,6 +28,7 @@ from bench.loads import (
 from bench.procs import Sandbox, Serve, start_serve
 from bench.run import server_stack
 from bench.scenarios import Request, Workload, distinct_ranges
+from usagegraph.sandbox.dataset import generate
 
 
 @dataclass

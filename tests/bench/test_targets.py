@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from usagegraph.sandbox.dataset import Dataset
-
 from bench.answers import check_ours_dashboard, wrong_answers
 from bench.concurrency_report import section_lines, target_lines
 from bench.scenarios import Workload, cold_ranges, distinct_ranges
+from usagegraph.sandbox.dataset import Dataset
 
 MB = 2**20
 

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from usagegraph.sandbox.dataset import generate
-from usagegraph.sandbox.server import free_port
 
 from usagegraph.graphiql import ASSETS, ASSETS_DIR, STATIC_PATH
+from usagegraph.sandbox.dataset import generate
+from usagegraph.sandbox.server import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+
 from usagegraph.clients.bodies import Body, Unusual, as_mapping, frozen_maker, parse_json
 from usagegraph.clients.decoding import JsonReader
 from usagegraph.clients.errors import UpstreamContractError

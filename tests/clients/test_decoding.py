@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from usagegraph.clients.decoding import JsonReader
 from usagegraph.clients.errors import UpstreamContractError
 

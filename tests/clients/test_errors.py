@@ -6,6 +6,7 @@ import email.utils
 
 import httpx
 import pytest
+
 from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamContractError,

@@ -18,14 +18,14 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from bench.vendor_bodies import Answer, every_kind
 from usagegraph.clients import bodies, talkdesk, teli, telzino
 from usagegraph.clients.bodies import Unusual
 from usagegraph.clients.errors import UpstreamContractError
 from usagegraph.sandbox.control import VARIANTS, SandboxControl
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
-
-from bench.vendor_bodies import Answer, every_kind
 
 ENDPOINTS = {
     **{f"telzino {e}": b for e, b in telzino.BODIES.items()},

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 import trustme
+
 from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.network import (
     _FAILURES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from usagegraph.clients.deadline import CallDeadline, deadline_scope
 from usagegraph.clients.http_client import Timeouts
 from usagegraph.clients.policy import TransportPolicy

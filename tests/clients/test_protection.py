@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+
 from usagegraph.clients.deadline import deadline_scope
 from usagegraph.clients.errors import (
     UpstreamBudgetExceededError,
@@ -46,6 +49,39 @@ async def test_token_bucket_refuses_a_wait_longer_than_allowed() -> None:
     assert await bucket.acquire(max_wait=0)
     assert not await bucket.acquire(max_wait=0.5)
     assert clock.slept == []
+
+
+def test_token_bucket_take_reports_the_wait_and_refills_up_to_the_burst_only() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=2, burst=3, clock=clock)
+    assert [bucket.take() for _ in range(3)] == [0.0, 0.0, 0.0]  # the burst
+    assert bucket.take() == pytest.approx(0.5)  # one token every 0.5 s
+    assert bucket.take() == pytest.approx(0.5)  # asking again took nothing
+    clock.now += 0.25
+    assert bucket.take() == pytest.approx(0.25)
+    clock.now += 0.25
+    assert bucket.take() == 0.0
+    clock.now += 3600  # an hour idle refills the burst, not 7,200 tokens
+    assert [bucket.take() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(0.5)]
+
+
+async def test_token_bucket_try_take_yields_to_a_caller_already_waiting() -> None:
+    clock = FakeClock()
+    release = asyncio.Event()
+
+    async def slow_sleep(seconds: float) -> None:
+        await release.wait()
+        clock.now += seconds
+
+    bucket = TokenBucket(rate=1, burst=1, clock=clock, sleep=slow_sleep)
+    assert bucket.try_take()
+    waiter = asyncio.ensure_future(bucket.acquire(max_wait=5))
+    await asyncio.sleep(0)  # the waiter holds the queue, sleeping for the next token
+    clock.now += 1  # the next token is there, but it is the waiter's
+    assert not bucket.try_take()
+    release.set()
+    assert await waiter
+    assert bucket.take() == pytest.approx(1.0)
 
 
 def ok_transport(counter: list[int], status: int = 200) -> httpx.AsyncClient:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
+
 from usagegraph.clients.decoding import RowProblems
 from usagegraph.clients.errors import UpstreamContractError
 from usagegraph.clients.rows import Row

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+
 from usagegraph.clients.errors import UpstreamContractError, UpstreamForbiddenError
 from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.policy import TransportPolicy

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from usagegraph.clients.errors import (
     UpstreamContractError,
     UpstreamNotFoundError,

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from usagegraph.clients.errors import UpstreamContractError, UpstreamNotFoundError
 from usagegraph.clients.http_client import Timeouts, build_http_client
 from usagegraph.clients.policy import TransportPolicy

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from usagegraph.clients import bodies
 from usagegraph.clients.bodies import Body
 from usagegraph.clients.decoding import JsonReader

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+
 from usagegraph.clients.auth import ApiKeyAuth, OAuthClientCredentials
 from usagegraph.clients.errors import (
     UpstreamBadRequestError,

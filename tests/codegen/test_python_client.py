@@ -17,7 +17,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from usagegraph.sandbox.dataset import Dataset
 
 from tests.fixtures.serve import serve_usagegraph
 from tests.fixtures.truth import (
@@ -27,6 +26,7 @@ from tests.fixtures.truth import (
     organization_id_of,
     telzino_minutes,
 )
+from usagegraph.sandbox.dataset import Dataset
 
 pytestmark = pytest.mark.codegen
 

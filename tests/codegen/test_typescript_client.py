@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usagegraph.sandbox.dataset import Dataset
 
 from tests.fixtures.serve import node_or_skip, serve_usagegraph
 from tests.fixtures.truth import last_full_month
+from usagegraph.sandbox.dataset import Dataset
 
 pytestmark = pytest.mark.codegen
 

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
+
+from tests.fixtures.seeds import SeedServer, seed_body
 from usagegraph.clients.auth import Auth
 from usagegraph.clients.errors import UpstreamBadRequestError
 from usagegraph.clients.http_client import Timeouts, build_http_client
@@ -18,8 +20,6 @@ from usagegraph.clients.talkdesk import TalkdeskClient, TalkdeskUsageRow, talkde
 from usagegraph.clients.teli import TeliClient, TeliSegments, TeliVoice, teli_auth
 from usagegraph.clients.telzino import TelzinoClient, TelzinoPeriod, telzino_auth
 from usagegraph.clients.transport import SourceTransport
-
-from tests.fixtures.seeds import SeedServer, seed_body
 
 TIMEOUTS = Timeouts(connect=2.0, read=5.0, total=10.0)
 

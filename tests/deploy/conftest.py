@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.layout import CONFIG, KUBERNETES
+from tests.fixtures.manifests import find
 from usagegraph.auth import hash_key
 from usagegraph.settings import Settings, load_settings
 
@@ -28,12 +29,6 @@ def kustomization() -> dict[str, Any]:
 def manifests(kustomization: dict[str, Any]) -> list[dict[str, Any]]:
     """Every resource kustomization.yaml applies, in its order."""
     return [doc for name in kustomization["resources"] for doc in load_documents(KUBERNETES / name)]
-
-
-def find(manifests: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    found = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name]
-    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
-    return found[0]
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.conftest import find
 from tests.deploy.layout import (
     CONFIG,
     KUBERNETES,
@@ -17,6 +16,7 @@ from tests.deploy.layout import (
     containerfile_stages,
     exec_form,
 )
+from tests.fixtures.manifests import find
 from usagegraph.cli import build_parser
 from usagegraph.settings import ConfigError, Settings, load_settings
 

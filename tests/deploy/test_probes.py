@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from usagegraph.sandbox.server import SandboxServer, free_port
 
-from tests.deploy.conftest import find
+from tests.fixtures.manifests import find
 from usagegraph.app import create_app
+from usagegraph.sandbox.server import SandboxServer, free_port
 from usagegraph.settings import CacheSettings, Settings, settings_from_sources
 
 pytest.importorskip("yaml", reason="the deploy extra: make deploy-check")

@@ -14,6 +14,7 @@ from types import TracebackType
 import strawberry
 import uvicorn
 from strawberry.asgi import GraphQL
+
 from usagegraph.sandbox.server import free_port
 
 __all__ = ["MANAGERS", "CrmServer", "crm_schema"]

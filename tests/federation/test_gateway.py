@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import free_port
-from usagegraph.schema import schema
 
 from tests.federation.crm import MANAGERS, CrmServer, crm_schema
 from tests.fixtures.serve import node_or_skip, running, serve_usagegraph
 from tests.fixtures.truth import expected_customer, last_full_month, organization_name_of
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import free_port
+from usagegraph.schema import schema
 
 pytestmark = pytest.mark.federation
 

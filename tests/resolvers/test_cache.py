@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+
+from tests.fixtures.result_cache import PAST, T0, TODAY, Clock, Counted
 from usagegraph.clients.errors import (
     UpstreamBadRequestError,
     UpstreamBudgetExceededError,
@@ -34,8 +36,6 @@ from usagegraph.resolvers.cache import (
     ttl_class,
 )
 from usagegraph.resolvers.ranges import DayRange
-
-from tests.fixtures.result_cache import PAST, T0, TODAY, Clock, Counted
 
 LIVE = DayRange(date(2025, 10, 1), TODAY)
 # these tests cache plain values under a real fetch name (the real types: test_cache_format.py)

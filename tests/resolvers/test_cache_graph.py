@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import ask, auth_settings
 from tests.fixtures.cached_graph import (
@@ -34,6 +32,8 @@ from tests.fixtures.truth import (
     last_full_month,
     organization_id_of,
 )
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 FETCHES = {
     "fetch_minutes",

@@ -12,9 +12,6 @@ from pathlib import Path
 import pytest
 import redis
 from redis.asyncio import Redis
-from usagegraph.resolvers.cache import CachePolicy, RedisBackend, ResultCache, TtlClass
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer, free_port
 
 from tests.fixtures.cached_graph import (
     DASHBOARD,
@@ -25,6 +22,9 @@ from tests.fixtures.cached_graph import (
     serving,
 )
 from tests.fixtures.graph import tuned_sandbox_settings
+from usagegraph.resolvers.cache import CachePolicy, RedisBackend, ResultCache, TtlClass
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer, free_port
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from usagegraph.resolvers.directory import DirectoryError, load_directory
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.fixtures.result_cache import PAST, Clock, Counted
 from usagegraph.resolvers.cache import CachePolicy, EntryCodec, MemoryBackend, ResultCache, TtlClass
 from usagegraph.resolvers.cache.codec import Entry
 from usagegraph.resolvers.cache.decoded import DecodedEntries
@@ -26,8 +28,6 @@ from usagegraph.resolvers.metrics import (
     sum_metrics,
 )
 from usagegraph.resolvers.ranges import DayRange
-
-from tests.fixtures.result_cache import PAST, Clock, Counted
 
 PLAIN = EntryCodec({"fetch_minutes": dict[str, int]})
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.fixtures.seeds import seed_body
 from usagegraph.sandbox.dataset import (
     TELI_UNATTRIBUTED_FIELDS,
     Dataset,
@@ -20,8 +22,6 @@ from usagegraph.sandbox.dataset import (
     generate,
 )
 from usagegraph.sandbox.server import SandboxServer
-
-from tests.fixtures.seeds import seed_body
 
 SEED_PRODUCT = "TD-LIC-APP-RC-101910"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from usagegraph.sandbox.server import SandboxServer, sources_toml
 
 

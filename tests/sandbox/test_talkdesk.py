@@ -11,11 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+
+from tests.fixtures.seeds import seed_body
 from usagegraph.sandbox.dataset import Dataset, TalkdeskOrg, TalkdeskRow, months_between
 from usagegraph.sandbox.server import SandboxServer
 from usagegraph.sandbox.talkdesk import _json
-
-from tests.fixtures.seeds import seed_body
 
 USAGE = "express-accounts-usage:read"
 ACCOUNTS = "express-accounts:read"

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from usagegraph.sandbox.dataset import Dataset, TeliOrg, TeliTenant, TeliUser
 from usagegraph.sandbox.server import SandboxServer
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from usagegraph.sandbox import telzino as emulator
 from usagegraph.sandbox.dataset import (
     TELZINO_CLIENT_ID,

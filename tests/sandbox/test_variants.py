@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from usagegraph.sandbox import control as control_module
 from usagegraph.sandbox.control import SEEN_LIMIT, VARIANTS, SandboxControl
 from usagegraph.sandbox.dataset import TELZINO_CLIENT_ID, TELZINO_CLIENT_SECRET

@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from usagegraph.sandbox.dataset import Dataset, teli_source_name
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import (
     customer_parts,
@@ -16,6 +13,8 @@ from tests.fixtures.truth import (
     teli_org_truth,
     teli_user_truth,
 )
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
 
 AGENT_USAGE = """
 query ($id: ID!, $first: Date!, $last: Date!) {

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
-from usagegraph.schema import entities as schema_entities
-from usagegraph.schema import schema as graph_schema
 
 from tests.fixtures.dashboards import warm
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 from tests.fixtures.truth import expected_customer, last_full_month
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import entities as schema_entities
+from usagegraph.schema import schema as graph_schema
 
 # two ranges by alias, one through a fragment, one through an inline fragment
 QUERY = """

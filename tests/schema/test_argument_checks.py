@@ -12,9 +12,9 @@ import warnings
 from typing import Any
 
 import pytest
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.graph import GraphQuery
+from usagegraph.sandbox.server import SandboxServer
 
 NESTED = """
 query ($range: DateRange!) {

@@ -10,10 +10,6 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
-from usagegraph.sandbox.control import SandboxControl
-from usagegraph.sandbox.dataset import Dataset, teli_source_name
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.dashboards import DASHBOARD, warm
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 from tests.fixtures.truth import (
@@ -23,6 +19,9 @@ from tests.fixtures.truth import (
     organization_id_of,
     teli_user_truth,
 )
+from usagegraph.sandbox.control import SandboxControl
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
 
 MINUTES = "/v1/reports/minutes-by-organization"
 TELI_ORGS = "/v1/analytics/organizations"

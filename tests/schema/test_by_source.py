@@ -6,9 +6,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from usagegraph.sandbox.dataset import Dataset, teli_source_name
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import (
     customer_parts,
@@ -18,6 +15,8 @@ from tests.fixtures.truth import (
     talkdesk_voice_seconds,
     telzino_org_truth,
 )
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
 
 FIGURES = """
 voice { seconds calls }

@@ -11,9 +11,9 @@ from graphql import (
     GraphQLSchema,
     specified_scalar_types,
 )
-from usagegraph.schema import schema
 
 from tests.fixtures.graph import GraphQuery
+from usagegraph.schema import schema
 
 
 def undescribed(built: GraphQLSchema) -> list[str]:

@@ -5,6 +5,7 @@ tested with the failure isolation: tests/schema/test_failures.py.)"""
 from __future__ import annotations
 
 from graphql import GraphQLObjectType
+
 from usagegraph.schema import build_schema, schema
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import MaxTokensLimiter
+
 from usagegraph.schema.documents import document_cache
 
 

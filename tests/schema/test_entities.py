@@ -8,9 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from usagegraph.sandbox.dataset import Dataset, teli_source_name
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
 from tests.fixtures.truth import (
     PartTruth,
@@ -23,6 +20,8 @@ from tests.fixtures.truth import (
     reseller_id_of,
     reseller_name_of,
 )
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
 
 SOURCES = "sources { source kind nativeId name }"
 

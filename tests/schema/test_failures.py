@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usagegraph.sandbox.dataset import Dataset, teli_source_name
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.graph import GraphQuery, open_graph, tuned_sandbox_settings
 from tests.fixtures.truth import (
@@ -27,6 +25,8 @@ from tests.fixtures.truth import (
     teli_org_truth,
     telzino_org_truth,
 )
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
 
 FAST = {"max_attempts": 1, "timeout_total": 5.0}
 

@@ -10,10 +10,6 @@ from typing import Any
 
 import pytest
 from graphql import build_schema as parse_sdl
-from usagegraph.sandbox.dataset import Dataset, generate
-from usagegraph.sandbox.server import SandboxServer
-from usagegraph.schema import build_schema, schema
-from usagegraph.schema.federation import FEDERATION_FIELDS, FEDERATION_TYPES
 
 from tests.fixtures.auth import ask, auth_settings, client_for, started
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
@@ -24,6 +20,10 @@ from tests.fixtures.truth import (
     organization_id_of,
 )
 from usagegraph import cli
+from usagegraph.sandbox.dataset import Dataset, generate
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import build_schema, schema
+from usagegraph.schema.federation import FEDERATION_FIELDS, FEDERATION_TYPES
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 ENTITIES = ("Agent", "Organization", "Reseller", "User")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from tests.fixtures.graph import GraphQuery
+from tests.fixtures.truth import teli_org_truth, telzino_org_truth
 from usagegraph.resolvers.cache import TtlClass, ttl_class
 from usagegraph.resolvers.ranges import DayRange, month_range
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
-
-from tests.fixtures.graph import GraphQuery
-from tests.fixtures.truth import teli_org_truth, telzino_org_truth
 
 QUERY = """
 query ($id: ID!, $first: Date!, $last: Date!, $partial: PartialMonths!) {

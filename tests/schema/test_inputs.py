@@ -7,9 +7,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.graph import GraphQuery, open_graph, sandbox_settings
+from usagegraph.sandbox.server import SandboxServer
 
 ORG_USAGE = """
 query ($first: Date!, $last: Date!) {

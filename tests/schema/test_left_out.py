@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.auth import ask, auth_settings, client_for, started
 from tests.fixtures.graph import open_graph, tuned_sandbox_settings
 from tests.fixtures.truth import customer_parts
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 FAST = {"max_attempts": 1, "timeout_total": 5.0}
 UNAVAILABLE = {"code": "UPSTREAM_UNAVAILABLE", "source": "teli-northwind"}

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from usagegraph.sandbox.dataset import Dataset, teli_source_name
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import (
     customer_parts,
@@ -16,6 +13,8 @@ from tests.fixtures.truth import (
     organization_id_of,
     teli_user_truth,
 )
+from usagegraph.sandbox.dataset import Dataset, teli_source_name
+from usagegraph.sandbox.server import SandboxServer
 
 LIFETIME = """
 query ($id: ID!) {

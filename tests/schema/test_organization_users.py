@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from usagegraph.clients.errors import UpstreamTimeoutError, UpstreamUnavailableError
 from usagegraph.resolvers.catalog import Part, UserNode
 from usagegraph.resolvers.errors import SourceFailure

@@ -17,13 +17,13 @@ import strawberry
 from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from usagegraph.schema import schema as usage_schema
-from usagegraph.schema.direct import call_plain_resolvers_directly, is_plain
-from usagegraph.schema.plain import PlainExecutor
 
 from tests.fixtures.graph import tuned_sandbox_settings
 from tests.fixtures.truth import last_full_month
 from usagegraph.app import create_app
+from usagegraph.schema import schema as usage_schema
+from usagegraph.schema.direct import call_plain_resolvers_directly, is_plain
+from usagegraph.schema.plain import PlainExecutor
 
 
 @strawberry.enum

@@ -7,8 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from usagegraph.sandbox.dataset import Dataset
-
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import (
     customer_channel,
@@ -17,6 +15,7 @@ from tests.fixtures.truth import (
     organization_id_of,
     reseller_id_of,
 )
+from usagegraph.sandbox.dataset import Dataset
 
 FIGURES = """
 fragment figures on UsageFigures {

@@ -12,12 +12,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.dashboards import DASHBOARD, warm
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import last_full_month
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 # what an operation loads: vendor rows, the loaders' results and the figures built on them (the
 # request context's own small shell may stay in its cycle)

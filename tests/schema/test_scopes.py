@@ -9,10 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.resolvers.catalog import Catalog
-from usagegraph.resolvers.scope import NOBODY
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import ask, auth_settings, client_for, started
 from tests.fixtures.truth import (
@@ -22,6 +18,10 @@ from tests.fixtures.truth import (
     last_full_month,
     organization_id_of,
 )
+from usagegraph.resolvers.catalog import Catalog
+from usagegraph.resolvers.scope import NOBODY
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 
 @pytest.fixture

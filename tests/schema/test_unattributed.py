@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import last_full_month
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 QUERY = """
 query ($first: Date!, $last: Date!) {

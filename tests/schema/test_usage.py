@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
-
 from tests.fixtures.graph import GraphQuery
 from tests.fixtures.truth import expected_customer, last_full_month
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 ORG_USAGE = """
 query ($id: ID!, $first: Date!, $last: Date!, $partial: PartialMonths! = EXCLUDE) {

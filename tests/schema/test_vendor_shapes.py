@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usagegraph.resolvers.ranges import month_range
-from usagegraph.sandbox.dataset import Dataset, TalkdeskRow
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.graph import open_graph, tuned_sandbox_settings
 from tests.fixtures.truth import (
@@ -27,6 +24,9 @@ from tests.fixtures.truth import (
     teli_org_truth,
     telzino_minutes,
 )
+from usagegraph.resolvers.ranges import month_range
+from usagegraph.sandbox.dataset import Dataset, TalkdeskRow
+from usagegraph.sandbox.server import SandboxServer
 from usagegraph.settings import settings_from_sources
 
 FAST = {"max_attempts": 1, "timeout_total": 5.0}

@@ -28,6 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 from redis.asyncio import Redis
+
+from tests.fixtures.cached_graph import DASHBOARD, FAST, month_vars, post, serving
+from tests.fixtures.graph import tuned_sandbox_settings
+from usagegraph.cache_setup import result_cache
 from usagegraph.clients.errors import UpstreamContractError, UpstreamError
 from usagegraph.clients.talkdesk import TalkdeskUsageRow
 from usagegraph.clients.teli import TeliSegments, TeliUsage, TeliVoice
@@ -48,10 +52,6 @@ from usagegraph.resolvers.cache import (
 )
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
-
-from tests.fixtures.cached_graph import DASHBOARD, FAST, month_vars, post, serving
-from tests.fixtures.graph import tuned_sandbox_settings
-from usagegraph.cache_setup import result_cache
 from usagegraph.settings import ConfigError, settings_from_sources
 from usagegraph.telemetry import bind_request
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.fixtures.auth import client_for, started
+from tests.fixtures.truth import last_full_month
 from usagegraph.clients.deadline import deadline_scope
 from usagegraph.clients.errors import UpstreamTimeoutError
 from usagegraph.clients.transport import SourceTransport
 from usagegraph.sandbox.server import SandboxServer
-
-from tests.fixtures.auth import client_for, started
-from tests.fixtures.truth import last_full_month
 from usagegraph.settings import ConfigError, Settings, settings_from_sources
 
 ACCOUNTS = "/express/accounts"  # Talkdesk discovery

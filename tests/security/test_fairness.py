@@ -18,6 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.fixtures.auth import auth_config, bearer, client_for, started
+from tests.fixtures.truth import last_full_month
 from usagegraph.clients.errors import (
     UpstreamQuotaExceededError,
     UpstreamRateLimitedError,
@@ -34,9 +37,6 @@ from usagegraph.resolvers.cache.backends import MemoryBackend
 from usagegraph.resolvers.service import GraphService
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.server import SandboxServer
-
-from tests.fixtures.auth import auth_config, bearer, client_for, started
-from tests.fixtures.truth import last_full_month
 from usagegraph.settings import ConfigError, settings_from_sources
 
 MINUTES = "/v1/reports/minutes-by-organization"

@@ -30,11 +30,11 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
-from usagegraph.sandbox.server import SandboxServer
-from usagegraph.schema import schema
 
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.app import create_app
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import schema
 
 EXAMPLES = int(os.environ.get("USAGEGRAPH_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(

@@ -13,9 +13,9 @@ import json
 from typing import Any
 
 import pytest
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.graph import GraphQuery
+from usagegraph.sandbox.server import SandboxServer
 
 ENTITIES = (
     "query ($r: [_Any!]!) { _entities(representations: $r) "

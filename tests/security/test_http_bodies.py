@@ -24,12 +24,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.observability.logs import configure_logging
+from usagegraph.sandbox.server import SandboxServer
 
 JSON = {"content-type": "application/json"}
 QUERY = "{ resellers { id } }"

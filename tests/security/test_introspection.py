@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.sandbox.server import SandboxServer
-from usagegraph.schema import schema as served
 
 from tests.fixtures.auth import KEYS, auth_config, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.auth import hash_key
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import schema as served
 from usagegraph.settings import settings_from_sources
 
 GATEWAY_KEY = "ug_gateway-key-0123456789"

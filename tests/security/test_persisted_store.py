@@ -20,14 +20,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import auth_settings, bearer, started
 from tests.fixtures.graph import sandbox_settings
 from tests.fixtures.truth import last_full_month
 from usagegraph.persisted import sha256_hex
-from usagegraph.persisted_store import ENTRY_OVERHEAD, MemoryQueryStore, charge
+from usagegraph.persisted.store import ENTRY_OVERHEAD, MemoryQueryStore, charge
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 from usagegraph.settings import Settings
 
 DASHBOARD = """

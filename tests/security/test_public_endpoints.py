@@ -21,9 +21,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
-from usagegraph.sandbox.control import Fault
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import KEYS, auth_config, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings, tuned_sandbox_settings
@@ -31,6 +28,9 @@ from tests.fixtures.truth import last_full_month
 from usagegraph.auth import hash_key
 from usagegraph.observability.metrics import MAX_OPERATION_NAMES, PrometheusMetrics
 from usagegraph.persisted import sha256_hex
+from usagegraph.sandbox.control import Fault
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 from usagegraph.settings import Settings
 
 MANIFEST = Path(__file__).resolve().parents[2] / "examples" / "persisted-operations.json"

@@ -33,16 +33,16 @@ from graphql import (
     parse,
     validate,
 )
+
+from bench.scenarios import DASHBOARD, DRILLDOWN, MIXED
+from tests.fixtures.auth import client_for, started
+from tests.fixtures.graph import sandbox_settings
 from usagegraph.sandbox.server import SandboxServer
 from usagegraph.schema import schema as default_schema
 from usagegraph.schema import validation as schema_validation
 from usagegraph.schema.analysis import SATURATION, analyse
 from usagegraph.schema.limits import DEFAULT_MAX_COST
 from usagegraph.schema.overlap import FieldMergingRule
-
-from bench.scenarios import DASHBOARD, DRILLDOWN, MIXED
-from tests.fixtures.auth import client_for, started
-from tests.fixtures.graph import sandbox_settings
 from usagegraph.settings import ConfigError, LimitsSettings, settings_from_sources
 
 HELD = 0.050  # the longest any request may hold the event loop (the target)

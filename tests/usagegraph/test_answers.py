@@ -17,10 +17,6 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from starlette.types import Receive, Scope, Send
-from usagegraph.resolvers.freshness import note_fresh_for
-from usagegraph.resolvers.scope import EVERYONE
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import auth_settings, bearer
 from tests.fixtures.cached_graph import (
@@ -35,6 +31,10 @@ from tests.fixtures.graph import tuned_sandbox_settings
 from usagegraph.answers import AnswerLayer, MemoryAnswers, StoredAnswer
 from usagegraph.answers.key import DocumentPrints
 from usagegraph.persisted import sha256_hex
+from usagegraph.resolvers.freshness import note_fresh_for
+from usagegraph.resolvers.scope import EVERYONE
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.usefixtures("directory_file")
 

@@ -14,9 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from usagegraph.resolvers.directory import load_directory
-from usagegraph.resolvers.scope import Identity
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import KEYS, auth_config, auth_settings, bearer, client_for, started
 from usagegraph import cli
@@ -28,6 +25,9 @@ from usagegraph.auth import (
     hash_key,
     is_loopback,
 )
+from usagegraph.resolvers.directory import load_directory
+from usagegraph.resolvers.scope import Identity
+from usagegraph.sandbox.server import SandboxServer
 from usagegraph.settings import AuthSettings, ConfigError, load_settings, settings_from_sources
 
 QUERY = "{ resellers { id } }"

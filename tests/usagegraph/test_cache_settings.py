@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usagegraph.resolvers.cache import MemoryBackend, RedisBackend
 
 from usagegraph.cache_setup import build_backend, catalog_ttl, discovery_ttl, result_cache
+from usagegraph.resolvers.cache import MemoryBackend, RedisBackend
 from usagegraph.settings import ConfigError, Settings, load_settings, settings_from_sources
 
 TELI = {"kind": "teli", "name": "teli", "base_url": "https://api.teli.ai", "api_key": "k"}

@@ -19,12 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.sandbox.control import VARIANTS
-from usagegraph.sandbox.server import free_port
-from usagegraph.schema import schema
 
 from tests.fixtures.lifespan import record_gc_tuning, serve_lifespan
 from usagegraph import cli
+from usagegraph.sandbox.control import VARIANTS
+from usagegraph.sandbox.server import free_port
+from usagegraph.schema import schema
 from usagegraph.settings import load_settings
 
 USAGEGRAPH = Path(sys.executable).parent / "usagegraph"

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.negotiation import GRAPHQL_RESPONSE, JSON, negotiate
+from usagegraph.sandbox.server import SandboxServer
 
 NEW = {"accept": GRAPHQL_RESPONSE}
 LEGACY = {"accept": JSON}

@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.sandbox.server import SandboxServer
-from usagegraph.schema import validation as schema_validation
 
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
 from usagegraph.limits import RateLimiter
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import validation as schema_validation
 from usagegraph.settings import LimitsSettings, Settings
 
 DEEP = "{ resellers { organizations { reseller { organizations { id } } } } }"  # depth 4

@@ -17,10 +17,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
-from usagegraph.resolvers.service import GraphService
-from usagegraph.sandbox.control import Fault, RecordedRequest
-from usagegraph.sandbox.dataset import Dataset
-from usagegraph.sandbox.server import SandboxServer
 
 from tests.fixtures.graph import tuned_sandbox_settings
 from usagegraph import observability
@@ -28,6 +24,10 @@ from usagegraph.app import create_app
 from usagegraph.auth import generate_key, hash_key
 from usagegraph.observability.logs import configure_logging
 from usagegraph.persisted import sha256_hex
+from usagegraph.resolvers.service import GraphService
+from usagegraph.sandbox.control import Fault, RecordedRequest
+from usagegraph.sandbox.dataset import Dataset
+from usagegraph.sandbox.server import SandboxServer
 from usagegraph.settings import ConfigError, Settings, settings_from_sources
 from usagegraph.telemetry import bind_request, record_cache, record_upstream_event
 
@@ -453,7 +453,6 @@ async def test_debug_lists_each_retry_attempt(
 
 def test_recorded_upstream_events_include_cache_hits() -> None:
     from usagegraph.clients.transport import CallRecord
-
     from usagegraph.telemetry import cache_miss, operation_trace, record_call
 
     record = CallRecord("telzino", "GET /v1/x", "GET", "http://t/v1/x", 200, 0.01234, 1, None)

@@ -11,9 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from usagegraph.sandbox.server import SandboxServer
-from usagegraph.schema import schema
-from usagegraph.schema.federation import client_schema
 
 from tests.fixtures.auth import auth_settings, bearer, client_for, started
 from tests.fixtures.graph import sandbox_settings
@@ -26,7 +23,10 @@ from usagegraph.persisted import (
     normalize,
     sha256_hex,
 )
-from usagegraph.persisted_store import ENTRY_OVERHEAD, MemoryQueryStore
+from usagegraph.persisted.store import ENTRY_OVERHEAD, MemoryQueryStore
+from usagegraph.sandbox.server import SandboxServer
+from usagegraph.schema import schema
+from usagegraph.schema.federation import client_schema
 from usagegraph.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pydantic
 import pytest
+
 from usagegraph.sandbox.dataset import generate
 from usagegraph.sandbox.server import source_entries
-
 from usagegraph.settings import (
     ConfigError,
     TalkdeskSource,

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from usagegraph.sandbox.server import free_port
 
 USAGEGRAPH = Path(sys.executable).parent / "usagegraph"

@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-from usagegraph.sandbox.server import SandboxServer, free_port
 
 from tests.fixtures.lifespan import record_gc_tuning, serve_lifespan
 from tests.fixtures.serve import USAGEGRAPH, running, serve_usagegraph
 from usagegraph import cli, workers
+from usagegraph.sandbox.server import SandboxServer, free_port
 
 RESELLERS = ["northwind", "southpoint", "eastgate"]
 PROCESS_INFO = re.compile(r'^usagegraph_process_info\{pid="(\d+)"\} 1\.0$', re.M)

@@ -19,7 +19,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from usagegraph.persisted import normalize
+from usagegraph.persisted.manifest import normalize
 from usagegraph.resolvers.scope import Identity
 
 __all__ = ["DocumentPrints", "Operation", "answer_key", "scope_of"]

@@ -26,7 +26,7 @@ from usagegraph.auth import KeyRing
 from usagegraph.observability.health import observe_call, readiness
 from usagegraph.observability.metrics import PrometheusMetrics
 from usagegraph.observability.middleware import RequestObservability
-from usagegraph.persisted import persisted_origin
+from usagegraph.persisted.middleware import persisted_origin
 from usagegraph.protocol import error_response
 from usagegraph.schema.debug import OperationReport
 from usagegraph.settings import ConfigError, Settings

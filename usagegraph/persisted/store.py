@@ -20,6 +20,7 @@ Queries are keyed by SHA-256 alone: a query one caller registered runs for anoth
 its hash (under that caller's own key, scope and limits). It is charged to whoever registered
 it first; registering a known query again only renews it for its owner. A query's charge is
 its UTF-8 size plus `ENTRY_OVERHEAD` bytes, near what an entry really costs in the process.
+`build_query_store` picks the store for the settings (`app.state.persisted_store`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from usagegraph.resolvers.cache import DEFAULT_NAMESPACE
+from usagegraph.settings import Settings
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -39,6 +43,7 @@ __all__ = [
     "MemoryQueryStore",
     "QueryStore",
     "RedisQueryStore",
+    "build_query_store",
     "charge",
 ]
 
@@ -297,3 +302,24 @@ class RedisQueryStore:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def build_query_store(settings: Settings) -> QueryStore:
+    """The persisted-query store for `settings`: in Redis when the cache backend is Redis (so
+    replicas share it), else in this process; bounded per caller either way."""
+    config = settings.persisted_queries
+    if settings.cache.backend == "redis":
+        assert settings.cache.url is not None  # the settings refuse redis without a url
+        return RedisQueryStore(
+            settings.cache.url.get_secret_value(),
+            namespace=DEFAULT_NAMESPACE,
+            max_bytes_per_owner=config.max_bytes_per_key,
+            max_queries_per_owner=config.max_queries_per_key,
+            ttl=config.ttl_seconds,
+        )
+    return MemoryQueryStore(
+        max_bytes=config.memory_max_bytes,
+        max_bytes_per_owner=config.max_bytes_per_key,
+        max_queries_per_owner=config.max_queries_per_key,
+        ttl=config.ttl_seconds,
+    )

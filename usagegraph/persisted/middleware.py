@@ -1,4 +1,4 @@
-"""Persisted queries at the HTTP layer: Apollo's automatic persisted queries and a safelist.
+"""The persisted-query middleware: `extensions.persistedQuery` resolved before the router.
 
 `PersistedQueries` is ASGI middleware on /graphql, inside the `RequestGate` (so API keys, rate
 limits and body limits apply first) and before the router. It reads the request's
@@ -10,69 +10,53 @@ limits and body limits apply first) and before the router. It reads the request'
   (`PERSISTED_QUERY_NOT_FOUND`, HTTP 200) so the client resends it with the query; a hash with
   a query is checked (`provided sha does not match query`, BAD_USER_INPUT, HTTP 400), stored when
   the query is a valid operation, and run. Entries live in a store of their own
-  (usagegraph/persisted_store.py, `app.state.persisted_store`), bounded in bytes overall and per
-  caller, never in the result cache: in memory, or in Redis (shared by replicas) when the cache
-  backend is Redis.
-- `safelist`: only the operations of a manifest (`usagegraph export-operations`) run: by hash
-  alone, or as full text whose normalized form (parsed and printed like graphql-js's `print`,
-  so whitespace and comments do not matter) is listed. Anything else answers
+  (usagegraph/persisted/store.py, `app.state.persisted_store`).
+- `safelist`: only the operations of a manifest (usagegraph/persisted/manifest.py) run: by hash
+  alone, or as full text whose normalized form is listed. Anything else answers
   PERSISTED_QUERY_NOT_ALLOWED (HTTP 400).
 - `off`: a request carrying a hash answers `PersistedQueryNotSupported`
   (PERSISTED_QUERY_NOT_SUPPORTED, HTTP 200), which makes Apollo's link fall back to full queries.
 
+The POST body is the one the gate already read (usagegraph/request_body.py); a hash replaced
+by its query replaces that shared body, so the layers inside see the query.
+
 `persisted_origin()` tells code running for the request (the operation metrics) whether its
 operation came from the manifest or the APQ store, or was sent as text: only the first two name
 a metric's `operation` label.
-
-The manifest uses Apollo's persisted query manifest format: `{"format":
-"apollo-persisted-query-manifest", "version": 1, "operations": [{"id", "name", "type", "body"}]}`
-where `id` is the SHA-256 of `body`, so the ids are also the APQ hashes of those bodies (the
-body printed like graphql-js's `print(document)`, which is what JavaScript clients hash).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlencode
 
 from fastapi import FastAPI
-from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
+from graphql import GraphQLError, GraphQLSchema, parse, validate
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from usagegraph.jsonbounds import JsonRefused, loads_bounded
 from usagegraph.limits import caller_in
-from usagegraph.persisted_store import MemoryQueryStore, QueryStore, RedisQueryStore
-from usagegraph.printing import print_document
-from usagegraph.protocol import error_response, read_body, replay
-from usagegraph.resolvers.cache import DEFAULT_NAMESPACE
+from usagegraph.persisted.manifest import Manifest, ManifestError, sha256_hex
+from usagegraph.persisted.store import QueryStore
+from usagegraph.protocol import error_response
+from usagegraph.request_body import request_body
 from usagegraph.schema.limits import SchemaLimits
 from usagegraph.schema.offload import off_loop
 from usagegraph.schema.validation import validation_rules
 from usagegraph.settings import ConfigError, Settings
 
 __all__ = [
-    "MANIFEST_FORMAT",
-    "Manifest",
-    "ManifestError",
     "Mode",
     "Origin",
     "PersistedQueries",
-    "QueryStore",
-    "build_manifest",
-    "build_query_store",
     "install_persisted_queries",
-    "normalize",
     "persisted_origin",
-    "sha256_hex",
 ]
 
 log = logging.getLogger("usagegraph.persisted")
@@ -81,7 +65,6 @@ Mode = Literal["apq", "safelist", "off"]
 # where the request's operation came from: the manifest, or the APQ store (by hash, or
 # registered with this very request)
 Origin = Literal["manifest", "apq"]
-MANIFEST_FORMAT = "apollo-persisted-query-manifest"
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _origin: ContextVar[Origin | None] = ContextVar("usagegraph_persisted_origin", default=None)
 
@@ -90,100 +73,6 @@ def persisted_origin() -> Origin | None:
     """Whether the current request runs a manifest operation, a query of the APQ store, or
     (None) a text sent as is: only operators and registered queries choose metric labels."""
     return _origin.get()
-
-
-def sha256_hex(text: str) -> str:
-    """The SHA-256 of `text` (UTF-8) in lowercase hex: Apollo's `sha256Hash`."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def normalize(document: str, *, max_tokens: int | None = None) -> str:
-    """`document` parsed and printed as graphql-js 16's `print()` does (usagegraph/printing.py):
-    no comments, canonical spacing. Raises GraphQLError when it does not parse (or has more
-    than `max_tokens` tokens)."""
-    return print_document(parse(document, no_location=True, max_tokens=max_tokens))
-
-
-# -- the manifest ---------------------------------------------------------------------------------
-
-
-class ManifestError(ValueError):
-    """A manifest file or an operation file that cannot be used; `str()` says why."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The allowed operations: id (SHA-256 of the body) -> normalized body."""
-
-    operations: Mapping[str, str]
-
-    def body(self, sha256: str) -> str | None:
-        return self.operations.get(sha256.lower())
-
-    def allows(self, query: str, *, max_tokens: int | None = None) -> bool:
-        """Whether `query` is one of the operations, as sent or once normalized."""
-        if sha256_hex(query) in self.operations:
-            return True
-        try:
-            return sha256_hex(normalize(query, max_tokens=max_tokens)) in self.operations
-        except GraphQLError:
-            return False
-
-    @classmethod
-    def load(cls, path: Path) -> Manifest:
-        """Read an Apollo persisted query manifest; every id must be its body's SHA-256."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ManifestError(f"{path}: cannot read the manifest: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-            raise ManifestError(f"{path}: not an {MANIFEST_FORMAT} (see export-operations)")
-        operations: dict[str, str] = {}
-        for index, entry in enumerate(data.get("operations") or ()):
-            body = entry.get("body") if isinstance(entry, dict) else None
-            ident = entry.get("id") if isinstance(entry, dict) else None
-            if not isinstance(body, str) or not isinstance(ident, str):
-                raise ManifestError(f"{path}: operations[{index}] needs a string id and body")
-            if sha256_hex(body) != ident.lower():
-                raise ManifestError(
-                    f"{path}: operations[{index}].id is not the SHA-256 of its body"
-                )
-            operations[ident.lower()] = body
-        return cls(operations)
-
-
-def build_manifest(files: Iterable[Path], schema: GraphQLSchema | None = None) -> dict[str, Any]:
-    """The manifest of `.graphql` files (one named operation each, with any fragments it uses),
-    in name order; each validated against `schema` when given."""
-    entries: list[dict[str, str]] = []
-    for path in files:
-        text = path.read_text(encoding="utf-8")
-        try:
-            document = parse(text, no_location=True)
-        except GraphQLError as exc:
-            raise ManifestError(f"{path}: {exc.message}") from None
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if len(operations) != 1 or operations[0].name is None:
-            raise ManifestError(f"{path}: expected exactly one named operation")
-        if schema is not None and (errors := validate(schema, document)):
-            raise ManifestError(f"{path}: {errors[0].message}")
-        body = print_document(document)
-        entries.append(
-            {
-                "id": sha256_hex(body),
-                "name": operations[0].name.value,
-                "type": operations[0].operation.value,
-                "body": body,
-            }
-        )
-    entries.sort(key=lambda e: e["name"])
-    names = [e["name"] for e in entries]
-    if len(set(names)) != len(names):
-        raise ManifestError(f"two operations share a name: {sorted(names)}")
-    return {"format": MANIFEST_FORMAT, "version": 1, "operations": entries}
-
-
-# -- the middleware -------------------------------------------------------------------------------
 
 
 class _Refusal(Exception):
@@ -282,31 +171,32 @@ class PersistedQueries:
         headers = Headers(scope=scope)
         if "application/json" not in headers.get("content-type", ""):
             return scope, receive, None  # usagegraph/protocol.py refuses other content types
-        body = await read_body(receive)
-        replayed = replay(body, receive)
+        shared = request_body(scope, receive)  # the bytes the gate read, if it ran
+        body = await shared.read() or b""
         if self.mode != "safelist" and b"persistedQuery" not in body and self.manifest is None:
-            return scope, replayed, None  # the common case: no JSON parsed here
+            return scope, shared.receive, None  # the common case: no JSON parsed here
         try:
             data = loads_bounded(body)
         except JsonRefused:
-            return scope, replayed, None  # usagegraph/protocol.py answers the malformed body
+            return scope, shared.receive, None  # usagegraph/protocol.py answers the malformed body
         if isinstance(data, list):
             if self.mode == "safelist":
                 raise _not_allowed("batched requests are not accepted in safelist mode")
-            return scope, replayed, None
+            return scope, shared.receive, None
         if not isinstance(data, dict):
-            return scope, replayed, None
+            return scope, shared.receive, None
         sent = data.get("query")
         query, origin = await self._resolve(
             scope, sent if isinstance(sent, str) else None, data.get("extensions")
         )
         if query is None or query == sent:
-            return scope, replayed, origin
+            return scope, shared.receive, origin
         data["query"] = query
         rewritten = json.dumps(data).encode("utf-8")
+        shared.replace(rewritten)
         new_headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         new_headers.append((b"content-length", str(len(rewritten)).encode("ascii")))
-        return {**scope, "headers": new_headers}, replay(rewritten, receive), origin
+        return {**scope, "headers": new_headers}, shared.receive, origin
 
     async def _resolve(
         self, scope: Scope, query: str | None, extensions: object
@@ -322,8 +212,10 @@ class PersistedQueries:
                 return None, "manifest"
             # the exact text of a manifest operation counts as one (normalizing it would cost
             # a parse on every request)
-            listed = self.manifest is not None and sha256_hex(query) in self.manifest.operations
-            return None, "manifest" if listed else None
+            in_manifest = (
+                self.manifest is not None and sha256_hex(query) in self.manifest.operations
+            )
+            return None, "manifest" if in_manifest else None
         if self.mode == "off":
             raise _Refusal(200, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
         sha256 = _sha256_of(persisted)
@@ -374,27 +266,6 @@ def _sha256_of(persisted: object) -> str:
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise _Refusal(400, "persistedQuery.sha256Hash must be 64 hex digits", "BAD_USER_INPUT")
     return sha256.lower()
-
-
-def build_query_store(settings: Settings) -> QueryStore:
-    """The persisted-query store for `settings`: in Redis when the cache backend is Redis (so
-    replicas share it), else in this process; bounded per caller either way."""
-    config = settings.persisted_queries
-    if settings.cache.backend == "redis":
-        assert settings.cache.url is not None  # the settings refuse redis without a url
-        return RedisQueryStore(
-            settings.cache.url.get_secret_value(),
-            namespace=DEFAULT_NAMESPACE,
-            max_bytes_per_owner=config.max_bytes_per_key,
-            max_queries_per_owner=config.max_queries_per_key,
-            ttl=config.ttl_seconds,
-        )
-    return MemoryQueryStore(
-        max_bytes=config.memory_max_bytes,
-        max_bytes_per_owner=config.max_bytes_per_key,
-        max_queries_per_owner=config.max_queries_per_key,
-        ttl=config.ttl_seconds,
-    )
 
 
 def install_persisted_queries(app: FastAPI, settings: Settings, schema: GraphQLSchema) -> None:
