@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from usagegraph.clients.errors import UpstreamError
-from usagegraph.resolvers.cache.failures import decode_failure, encode_failure
-
 from usagegraph.fleet_fallback import FleetFallback
+from usagegraph.resolvers.cache.failures import decode_failure, encode_failure
 
 __all__ = ["FleetFlight", "Leases", "LeasesUnavailable", "Turn"]
 

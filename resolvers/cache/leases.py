@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
+
 from usagegraph.resolvers.cache.fleet import LeasesUnavailable
 
 if TYPE_CHECKING:

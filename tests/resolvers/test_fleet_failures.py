@@ -4,6 +4,7 @@ as the same error, never for the holder's own budget, and hostile bytes are no f
 from __future__ import annotations
 
 import pytest
+
 from usagegraph.clients.errors import (
     UpstreamBudgetExceededError,
     UpstreamContractError,

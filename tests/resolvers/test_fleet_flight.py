@@ -17,6 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+
+from tests.fixtures.cached_graph import DASHBOARD, FAST, Clock, month_vars, post, serving
+from tests.fixtures.graph import tuned_sandbox_settings
+from tests.fixtures.redis import RedisProcess
+from tests.fixtures.truth import last_full_month
 from usagegraph.clients.deadline import deadline_scope, within_deadline
 from usagegraph.clients.errors import (
     UpstreamBudgetExceededError,
@@ -37,11 +42,6 @@ from usagegraph.resolvers.cache.leases import RedisLeases
 from usagegraph.sandbox.control import SandboxControl
 from usagegraph.sandbox.dataset import Dataset
 from usagegraph.sandbox.server import SandboxServer
-
-from tests.fixtures.cached_graph import DASHBOARD, FAST, Clock, month_vars, post, serving
-from tests.fixtures.graph import tuned_sandbox_settings
-from tests.fixtures.redis import RedisProcess
-from tests.fixtures.truth import last_full_month
 from usagegraph.settings import Settings
 from usagegraph.telemetry import bind_request
 
