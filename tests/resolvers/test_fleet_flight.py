@@ -18,9 +18,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from fleet.redis_server import RedisServer
 from tests.fixtures.cached_graph import DASHBOARD, FAST, Clock, month_vars, post, serving
 from tests.fixtures.graph import tuned_sandbox_settings
-from tests.fixtures.redis import RedisProcess
 from tests.fixtures.truth import last_full_month
 from usagegraph.clients.deadline import deadline_scope, within_deadline
 from usagegraph.clients.errors import (
@@ -156,7 +156,7 @@ async def test_a_vendor_failing_the_holder_fails_every_replicas_answer_alike_at_
 
 
 async def test_redis_stopped_mid_run_falls_back_to_each_replicas_flight_and_comes_back(
-    sandbox: SandboxServer, directory_file: Path, dataset: Dataset, own_redis: RedisProcess
+    sandbox: SandboxServer, directory_file: Path, dataset: Dataset, own_redis: RedisServer
 ) -> None:
     settings = fleet_settings(sandbox, directory_file, own_redis.url)
     months = [month_vars(dataset), month_before(dataset, 1), month_before(dataset, 2)]
