@@ -1,4 +1,5 @@
-"""Builds the `[cache]` section: the backend (memory or Redis) and the result cache over it.
+"""Builds the `[cache]` section: the backend (memory or Redis) and the result cache over it
+(with Redis, taking fetch turns with the other replicas: `resolvers/cache/fleet.py`).
 (The cache itself, backends and entry formats, is the `resolvers/cache/` package.)
 
 The backend is built even when `enabled = false` (then only result caching is off), so other
@@ -13,13 +14,14 @@ from usagegraph.resolvers.cache import (
     CacheBackend,
     CachePolicy,
     EntryCodec,
+    FleetFlight,
     MemoryBackend,
     RedisBackend,
     ResultCache,
 )
 from usagegraph.settings import Settings
 
-__all__ = ["build_backend", "catalog_ttl", "discovery_ttl", "result_cache"]
+__all__ = ["build_backend", "catalog_ttl", "discovery_ttl", "fleet_flight", "result_cache"]
 
 
 def build_backend(settings: Settings) -> CacheBackend:
@@ -58,5 +60,20 @@ def result_cache(settings: Settings, backend: CacheBackend) -> ResultCache | Non
         stale=cache.stale_seconds,
     )
     return ResultCache(
-        backend, policy, codec=EntryCodec(FETCH_VALUES, max_bytes=cache.max_entry_bytes)
+        backend,
+        policy,
+        codec=EntryCodec(FETCH_VALUES, max_bytes=cache.max_entry_bytes),
+        fleet=fleet_flight(settings, backend),
     )
+
+
+def fleet_flight(settings: Settings, backend: CacheBackend) -> FleetFlight | None:
+    """With Redis, one fetch per key across the replicas sharing it; None with memory."""
+    if not isinstance(backend, RedisBackend):
+        return None
+    from usagegraph.resolvers.cache.leases import RedisLeases  # the memory backend needs no redis
+
+    leases = RedisLeases(
+        backend.client, namespace=backend.namespace, ttl=settings.cache.lease_seconds
+    )
+    return FleetFlight(leases)

@@ -350,6 +350,9 @@ class CacheSettings(_Model):
     ttl_discovery_seconds: Annotated[float, Field(ge=0)] | None = None
     # how long past its TTL an entry may still stand in for a failing source (marked stale)
     stale_seconds: Annotated[float, Field(ge=0)] = 86400
+    # redis only: how long a replica that died while fetching for the fleet keeps the others
+    # waiting before one of them fetches instead (a living holder renews its lease)
+    lease_seconds: Annotated[float, Field(gt=0, le=300)] = 5
     # whole answers kept while everything they read is fresh (usagegraph/answers); identical
     # concurrent requests are coalesced whatever this says
     answers: bool = True

@@ -2,7 +2,8 @@
 
 See `backends.py` for the stable backend API (also for other features' values),
 `results.py` for what is cached, for how long, and when a stale value is served, and
-`codec.py` / `values.py` for how entries are stored and which types they may hold.
+`codec.py` / `values.py` for how entries are stored and which types they may hold, and
+`fleet.py` (with `leases.py`, `failures.py`) for the single flight shared by replicas on Redis.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from usagegraph.resolvers.cache.backends import (
     RedisBackend,
 )
 from usagegraph.resolvers.cache.codec import DEFAULT_MAX_ENTRY_BYTES, Entry, EntryCodec, EntryError
+from usagegraph.resolvers.cache.fleet import FleetFlight, LeasesUnavailable
 from usagegraph.resolvers.cache.results import (
     CACHE_FORMAT,
     CachePolicy,
@@ -37,6 +39,8 @@ __all__ = [
     "EntryCodec",
     "EntryError",
     "Fetched",
+    "FleetFlight",
+    "LeasesUnavailable",
     "MemoryBackend",
     "RedisBackend",
     "ResultCache",

@@ -119,6 +119,11 @@ class RedisBackend:
             url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
 
+    @property
+    def client(self) -> Redis:
+        """The connection pool, for features that need more than get and set (fetch leases)."""
+        return self._redis
+
     async def get(self, key: str) -> bytes | None:
         from redis.exceptions import RedisError
 

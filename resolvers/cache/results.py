@@ -15,7 +15,8 @@ caller must say so (usage coverage, `sources`); it is never served silently.
 
 Concurrent fetches of one key in this process share one call (single flight): the first caller
 starts it as its own task, every caller awaits a shield of it, so one cancelled request does not
-cancel the others'.
+cancel the others'. With Redis, the flights of all replicas take turns through a lease
+(`fleet.py`): one replica calls, the others read what it stored or raise how it failed.
 
 Values are stored as typed MessagePack (`codec.py`), each decoded as the type registered for
 its fetch name (`values.py`): bytes in the cache can never run code or build any other object,
@@ -46,6 +47,7 @@ from usagegraph.clients.errors import (
 from usagegraph.resolvers.cache.backends import CacheBackend
 from usagegraph.resolvers.cache.codec import Entry, EntryCodec, EntryError
 from usagegraph.resolvers.cache.decoded import DecodedEntries, Memo
+from usagegraph.resolvers.cache.fleet import FleetFlight, Turn
 from usagegraph.resolvers.cache.values import FETCH_VALUES
 from usagegraph.resolvers.ranges import DayRange, Month, month_range, parse_month
 from usagegraph.telemetry import (
@@ -199,6 +201,7 @@ class ResultCache:
         clock: Callable[[], float] = time.time,
         codec: EntryCodec | None = None,
         decoded: DecodedEntries | None = None,
+        fleet: FleetFlight | None = None,
     ) -> None:
         self.backend = backend
         self.policy = policy or CachePolicy()
@@ -208,6 +211,8 @@ class ResultCache:
         # the same bytes read again are not decoded again (decoded.py)
         self.decoded = decoded if decoded is not None else DecodedEntries()
         self._flights: dict[str, asyncio.Future[tuple[Fetched[Any], Outcome]]] = {}
+        # with Redis: one flight per key across replicas too (fleet.py); None: this process's
+        self.fleet = fleet
 
     def today(self) -> date:
         return datetime.fromtimestamp(self.clock(), UTC).date()
@@ -290,38 +295,61 @@ class ResultCache:
         refresh: bool,
     ) -> tuple[Fetched[V], Outcome]:
         read = None if refresh else await self._read(key, name)
-        entry, memo = read if read is not None else (None, None)
-        if entry is not None and entry.fresh_until > self.clock():
-            hit = Fetched(
-                entry.value, _moment(entry.fetched_at), fresh_until=entry.fresh_until, memo=memo
-            )
+        entry = read[0] if read is not None else None
+        hit = _fresh_hit(read, self.clock())
+        if hit is not None:
             return hit, "hit"
+        turn = await self._turn(key, name, refresh)
+        if turn.stored is not None:
+            return turn.stored, "hit"  # another replica fetched it meanwhile
+        failure: UpstreamError | None = None
         try:
-            with cache_miss():  # its HTTP calls are listed as cache misses in debug mode
-                value = await load()
-        except UpstreamError as error:
-            if not (serve_stale and serves_stale(error)):
-                raise
-            if refresh:
-                read = await self._read(key, name)
-                entry = read[0] if read is not None else None
-            if entry is None or entry.fresh_until + self.policy.stale <= self.clock():
-                raise
-            log.info("serving stale %s after %s", key, error.code)
-            stale = Fetched(
-                entry.value,
-                _moment(entry.fetched_at),
-                stale=True,
-                error=error,
-                fresh_until=entry.fresh_until,
-            )
-            return stale, "stale"
-        fetched_at = self.clock()
-        fresh_for = self.policy.ttl(ttl)
-        await self._write(key, name, Entry(fetched_at, fetched_at + fresh_for, value), fresh_for)
-        return Fetched(value, _moment(fetched_at), fresh_until=fetched_at + fresh_for), "miss"
+            try:
+                if turn.failure is not None:
+                    raise turn.failure  # another replica's fetch: fail or serve stale like it
+                with cache_miss():  # its HTTP calls are listed as cache misses in debug mode
+                    value = await load()
+            except UpstreamError as error:
+                failure = error
+                if not (serve_stale and serves_stale(error)):
+                    raise
+                if refresh:
+                    read = await self._read(key, name)
+                    entry = read[0] if read is not None else None
+                if entry is None or entry.fresh_until + self.policy.stale <= self.clock():
+                    raise
+                log.info("serving stale %s after %s", key, error.code)
+                stale = Fetched(
+                    entry.value,
+                    _moment(entry.fetched_at),
+                    stale=True,
+                    error=error,
+                    fresh_until=entry.fresh_until,
+                )
+                return stale, "stale"
+            fetched_at = self.clock()
+            fresh_for = self.policy.ttl(ttl)
+            entry = Entry(fetched_at, fetched_at + fresh_for, value)
+            await self._write(key, name, entry, fresh_for)
+            return Fetched(value, _moment(fetched_at), fresh_until=fetched_at + fresh_for), "miss"
+        finally:
+            await turn.end(failure)  # after the write: the fleet's waiters read what we stored
 
-    async def _read(self, key: str, name: str) -> tuple[Entry[Any], Memo | None] | None:
+    async def _turn(self, key: str, name: str, refresh: bool) -> Turn[Fetched[Any]]:
+        """Whether this replica fetches `key`, with the fleet (Redis) when there is one; a
+        readiness refresh must reach the vendor itself, so it never waits on another."""
+        if self.fleet is None or refresh:
+            return Turn()
+
+        async def stored() -> Fetched[Any] | None:
+            # an unreadable entry was logged and counted by the read that missed it
+            return _fresh_hit(await self._read(key, name, quiet=True), self.clock())
+
+        return await self.fleet.turn(key, stored)
+
+    async def _read(
+        self, key: str, name: str, *, quiet: bool = False
+    ) -> tuple[Entry[Any], Memo | None] | None:
         raw = await self.backend.get(key)
         if raw is None:
             return None
@@ -331,8 +359,9 @@ class ResultCache:
         try:
             entry = self.codec.decode(name, raw)
         except EntryError as exc:  # foreign, damaged or hostile bytes: a miss, never a failure
-            log.warning("unreadable cache entry %s (%s)", key, exc)
-            record_cache_error(self.backend.name, exc.reason)
+            if not quiet:
+                log.warning("unreadable cache entry %s (%s)", key, exc)
+                record_cache_error(self.backend.name, exc.reason)
             return None
         return entry, self.decoded.put(key, raw, entry)
 
@@ -351,3 +380,13 @@ class ResultCache:
 
 def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _fresh_hit(read: tuple[Entry[Any], Memo | None] | None, now: float) -> Fetched[Any] | None:
+    """The value of a cache read while it is fresh, else None."""
+    if read is None:
+        return None
+    entry, memo = read
+    if entry.fresh_until <= now:
+        return None
+    return Fetched(entry.value, _moment(entry.fetched_at), fresh_until=entry.fresh_until, memo=memo)

@@ -4,9 +4,8 @@ replicas behind a round-robin balancer and Hive Gateway in front, all local proc
 restarted; the fleet must give no wrong number, no error beyond the killed replica's requests in
 flight, no more upstream calls than the fleet bound, and never exceed a vendor's per-second limit.
 
-Two targets need code that is being built beside this test: one request's calls for identical
-cold requests over the fleet (point 1, fleet-wide single flight) and the vendor's limit over the
-fleet (point 2, fleet-wide rate limits). Their assertions are xfail(strict) until those land.
+One target needs code that is being built beside this test: the vendor's limit over the fleet
+(point 2, fleet-wide rate limits). Its assertion is xfail(strict) until that lands.
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ COLD_BURST = 48
 COLD_VENDOR_MS = 1000
 KILLED = 1
 
-POINT_1 = "fleet-wide single flight (issue 18 point 1) is not merged: each replica fetches"
 POINT_2 = "fleet-wide vendor rate limits (issue 18 point 2) are not merged: limits are per replica"
 
 DASHBOARD = (
@@ -310,7 +308,6 @@ def test_a_cold_burst_reaches_every_replica_and_every_answer_is_complete(
     assert all(count > 0 for count in cold_burst.served_by), cold_burst.served_by
 
 
-@pytest.mark.xfail(strict=True, reason=POINT_1)
 def test_identical_cold_dashboards_over_the_fleet_cost_one_requests_calls(
     cold_burst: Burst,
 ) -> None:
