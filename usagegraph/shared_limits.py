@@ -15,14 +15,18 @@ a second after that: in any window of T seconds at most `burst + rate * T` calls
 - `SharedRequestLimiter`: `[limits] requests_per_second` / `burst` per caller at the gate
   (`usagegraph:v1:requests:<caller>`).
 
-When Redis fails (usagegraph/fleet_link.py), each decides on this replica's own limiter, the one
-it had before: the fleet may then send up to its replica count times the rate, until Redis
-answers again.
+When Redis fails (usagegraph/fleet_link.py), each decides on this replica's own limiter. For a
+vendor's rate (`SharedRateLimit`) that is its share: the rate and the burst divided by the
+replica count last seen, starting empty, so the fleet keeps the vendor's limit through the
+outage. The per-caller limits (`SharedQuota`, `SharedRequestLimiter`) are our own fairness, not
+a vendor's: they fall back to the replica's own full limits, so each replica may then grant a
+caller up to the whole limit, until Redis answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from usagegraph.clients.fairness import CallerQuota
@@ -88,7 +92,7 @@ class Gcra:
 
 
 class SharedRateLimit:
-    """A source's rate, fleet-wide; this replica's `TokenBucket` while Redis is down.
+    """A source's rate, fleet-wide; this replica's share of it while Redis is down.
 
     `acquire` asks Redis for a token and, told how long until the next, sleeps that and asks
     again. `try_take` says no while Redis is up (asking it means waiting): callers then queue in
@@ -103,21 +107,46 @@ class SharedRateLimit:
         rate: float,
         burst: int,
         *,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.rate = rate
         self.burst = burst
         self._gcra = gcra
         self._key = f"rate:{source}"
-        self._local = TokenBucket(rate, burst)
         self._fallback = FleetFallback("rate_limit")
+        self._clock = clock
         self._sleep = sleep
+        self._outage = -1  # the link's outage `_local` was made for
+        self._local = self._share()
+
+    def _share(self) -> TokenBucket:
+        """This replica's share of the rate, for deciding alone during one outage.
+
+        Each of n replicas keeps rate / n and burst // n. It starts empty: the fleet may have
+        spent the whole burst just before Redis failed, and an empty start keeps any second
+        spanning the switch within burst + rate (the burst before, the rate after). The same
+        holds on recovery: a restarted, empty Redis grants a fresh burst, and the time alone
+        used only the rate (n empty buckets under load never save up a burst)."""
+        replicas = self._gcra.link.replicas
+        share = max(1, self.burst // replicas)
+        return TokenBucket(
+            self.rate / replicas, share, initial=0, clock=self._clock, sleep=self._sleep
+        )
+
+    def _alone(self) -> TokenBucket:
+        """The bucket of the current outage, made when this limit first decides in it."""
+        outage = self._gcra.link.outages
+        if outage != self._outage:
+            self._outage = outage
+            self._local = self._share()
+        return self._local
 
     def try_take(self) -> bool:
         if self._gcra.link.up:
             return False  # asking the fleet means waiting: queue for the gate's pacer
         self._fallback.fell_back(FleetDown("paused after a failure"))
-        return self._local.try_take()
+        return self._alone().try_take()
 
     async def acquire(self, max_wait: float) -> bool:
         loop = asyncio.get_running_loop()
@@ -126,7 +155,7 @@ class SharedRateLimit:
             try:
                 wait = await self._gcra.take(self._fallback, self._key, self.rate, self.burst)
             except FleetDown:
-                return await self._local.acquire(max(0.0, give_up_at - loop.time()))
+                return await self._alone().acquire(max(0.0, give_up_at - loop.time()))
             if wait == 0.0:
                 return True
             if wait > give_up_at - loop.time():
