@@ -803,3 +803,31 @@ async def test_a_ranking_whose_source_failed_is_null_with_the_error_and_siblings
     assert error["path"] == ["ranked"]
     assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
     assert error["extensions"]["source"].startswith("teli")
+
+
+# -- the example operation ------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples/operations/TopOrganizationsByCost.graphql"
+
+
+async def test_the_example_gives_the_top_ten_by_cost_then_the_next_ten(
+    graph: GraphQuery, dataset: Dataset
+) -> None:
+    first, last = last_full_month(dataset)
+    truth = ordered(organization_figures(dataset, "COST", first, last), True)
+    text = EXAMPLE.read_text(encoding="utf-8")
+    variables = {"firstDay": str(first), "lastDay": str(last)}
+
+    top = (await graph(text, variables))["data"]["organizationsConnection"]
+    after = top["pageInfo"]["endCursor"]
+    following = (await graph(text, {**variables, "after": after}))["data"][
+        "organizationsConnection"
+    ]
+
+    assert [n["id"] for n in top["nodes"]] == truth[:10]
+    assert [n["id"] for n in following["nodes"]] == truth[10:20]
+    assert top["pageInfo"]["hasNextPage"] is True
+    assert following["pageInfo"]["hasNextPage"] is (len(truth) > 20)
+    by_id = {organization_id_of(dataset, c): c for c in customers(dataset)}
+    best = expected_customer(dataset, by_id[truth[0]], first, last)
+    assert top["nodes"][0]["usage"]["costs"] == best.cost_list()
