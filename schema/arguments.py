@@ -5,7 +5,10 @@ resolvers refuse them too, but only while resolving, and inside a list of non-nu
 refusal nulls its way up to `data: null` (and, with the other items still resolving, left
 graphql-core coroutines that were never awaited). `argument_errors` walks the operation's
 selections with the request's own variables (fragments, `@skip`/`@include` and abstract types
-as graphql-core collects them) and checks every argument with the resolvers' own functions.
+as graphql-core collects them) and checks every argument with the resolvers' own functions. A
+connection's arguments (page sizes, cursors, `orderBy`, `filter`) are checked together by
+`list_plan` (schema/ordering.py), the function its resolver runs: a cursor is only valid under
+the ordering and filter beside it.
 
 The executor (schema/plain.py) runs it after variable coercion and before the first resolver:
 a refusal is `{"data": null, "errors": [...]}` with one error per distinct problem, naming the
