@@ -120,6 +120,8 @@ class GraphService:
     directory: Directory = field(default_factory=Directory)
     discovery_ttl: float = 300.0
     max_range_days: int = 366
+    max_page_size: int = 100  # a connection's largest first:/last:
+    default_page_size: int = 20  # a connection's page without either
     naive_loaders: bool = False  # benchmark baseline: no batching, no priming
     max_calls_per_source: int = 500  # per GraphQL operation
     request_deadline: float | None = None  # seconds one operation may wait; None: no deadline

@@ -12,7 +12,11 @@ and Apollo Router's demand control: every field resolved costs 1 (leaves include
 is about the number of values in the answer), a field that reaches a vendor costs
 `UPSTREAM_WEIGHT`, and a list multiplies what is selected below it by its size: the value of
 `ids:` / `representations:` / `first:` / the months of `monthly(firstMonth:, lastMonth:)` when
-the operation (or its variables) says, else the estimate of `LIST_SIZES`. Introspection fields
+the operation (or its variables) says, else the estimate of `LIST_SIZES`. A connection counts as
+a list of its page size (`first`/`last`, else the default page size; the smaller of the two when
+both are given), its `edges` and `nodes` as one item each; ordering it by a usage figure or
+filtering it by `hasUsageIn` reads the usage of the whole list (`CONNECTION_LISTS` items), as
+ranked agents do. Introspection fields
 cost 1 each, without list estimates (graphql-core's MaxIntrospectionDepthRule bounds their
 nesting); depth does not count them, as Strawberry's limiter did not.
 
@@ -31,6 +35,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    EnumValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -43,6 +48,7 @@ from graphql import (
     IntValueNode,
     ListValueNode,
     NullValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SchemaMetaFieldDef,
     SelectionSetNode,
@@ -55,6 +61,7 @@ from graphql import (
 )
 
 __all__ = [
+    "CONNECTION_LISTS",
     "LIST_SIZES",
     "SATURATION",
     "UPSTREAM_FIELDS",
@@ -81,6 +88,16 @@ LIST_SIZES: Mapping[tuple[str, str], int] = {
     ("Reseller", "monthly"): 24,
     ("SourceUsage", "talkdesk"): 20,  # raw Talkdesk line items of one source and range
 }
+# The whole list behind each connection (ordering by usage reads all of it), as above.
+CONNECTION_LISTS: Mapping[tuple[str, str], int] = {
+    ("Query", "resellersConnection"): 20,
+    ("Query", "organizationsConnection"): 2000,
+    ("Reseller", "organizationsConnection"): 100,
+    ("Organization", "agentsConnection"): 10,
+    ("Organization", "usersConnection"): 5,
+}
+DEFAULT_PAGE_SIZE = 20  # [graph] default_page_size's default
+MAX_PAGE_SIZE = 100  # [graph] max_page_size's default
 DEFAULT_LIST_SIZE = 3  # any other: sources and bySource (three vendors), costs (currencies), ...
 MAX_MONTHS = 24  # schema/entities.py refuses more
 
@@ -93,6 +110,7 @@ UPSTREAM_FIELDS: frozenset[tuple[str, str]] = frozenset(
         ("Organization", "usage"),
         ("Organization", "unattributedUsage"),
         ("Organization", "users"),
+        ("Organization", "usersConnection"),  # lists the users first, as `users` does
         ("Organization", "lifetimeUsage"),
         ("Agent", "usage"),
         ("User", "usage"),
@@ -145,13 +163,21 @@ def analyse(
     schema: GraphQLSchema,
     document: DocumentNode,
     variables: Mapping[str, Any] | None = None,
+    *,
+    pages: tuple[int, int] = (DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
 ) -> DocumentAnalysis:
     """The figures of every operation in `document`. Without `variables`, each size a variable
-    gives counts as one item (a lower bound for any request); with them, as they say."""
-    return _Walker(schema, document, variables).run()
+    gives counts as one item (a lower bound for any request); with them, as they say. `pages`
+    is (default, largest) page: a connection without `first`/`last` counts the default, one
+    asking more than the largest (refused before execution) the largest."""
+    walker = _Walker(schema, document, variables)
+    walker.pages = pages
+    return walker.run()
 
 
 class _Walker:
+    pages = (DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)  # (default, largest) page of a connection
+
     def __init__(
         self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any] | None
     ) -> None:
@@ -231,7 +257,14 @@ class _Walker:
         weight = UPSTREAM_WEIGHT if key in UPSTREAM_FIELDS else 1
         per_item = UPSTREAM_WEIGHT if key in UPSTREAM_PER_ITEM else 0
         size = 1
-        if definition is not None and isinstance(get_nullable_type(definition.type), GraphQLList):
+        if _is_connection_page(parent_name, name):
+            size = 1  # a connection's items: its page size counted at the connection
+        elif key in CONNECTION_LISTS:
+            size = self._page_size(node)
+            if self._orders_by_usage(node):
+                # ordering (or filtering) by usage reads the usage of the whole list
+                weight += UPSTREAM_WEIGHT * CONNECTION_LISTS[key]
+        elif definition is not None and isinstance(get_nullable_type(definition.type), GraphQLList):
             size = self._list_size(key, node)
         if key == ("Organization", "agents") and self._ranked(node):
             # ranking reads the usage of every agent of the organization, not only the first N
@@ -258,6 +291,43 @@ class _Walker:
         if key in UPSTREAM_PER_ITEM:
             return self._months(node)
         return estimate
+
+    def _page_size(self, node: FieldNode) -> int:
+        """`first`, `last` (the smaller when both), else the default page; a variable not
+        known yet is one item (the lower bound)."""
+        default, largest = self.pages
+        sizes: list[int] = []
+        for name in ("first", "last"):
+            known, value = self._argument(node, name)
+            if not known:
+                return 1 if self.variables is None else default
+            if isinstance(value, int) and not isinstance(value, bool):
+                sizes.append(value)
+        if not sizes:
+            return default
+        return max(1, min(*sizes, largest))
+
+    def _orders_by_usage(self, node: FieldNode) -> bool:
+        """Whether the connection orders by a usage figure or filters by `hasUsageIn` (an
+        unknown variable: not, the lower bound)."""
+        known, order = self._argument(node, "orderBy")
+        by_usage = known and self._input_field(order, "field") not in (None, "NAME")
+        known, wanted = self._argument(node, "filter")
+        return by_usage or (known and self._input_field(wanted, "hasUsageIn") is not None)
+
+    def _input_field(self, value: Any, name: str) -> Any:
+        """A field of an input object given literally or by a variable (None: absent)."""
+        if isinstance(value, Mapping):
+            return value.get(name)
+        if not isinstance(value, ObjectValueNode):
+            return None
+        given = next((f.value for f in value.fields if f.name.value == name), None)
+        if given is None:
+            return None
+        if isinstance(given, EnumValueNode):
+            return given.value
+        known, inner = self._value(given)
+        return inner if known else None
 
     def _count(self, known: bool, value: Any, estimate: int) -> int:
         """A list argument's length (a single value coerces to a list of one)."""
@@ -309,6 +379,11 @@ class _Walker:
         if isinstance(value, StringValueNode):
             return True, value.value
         return True, value  # an object (rankedBy), enum, ...: present
+
+
+def _is_connection_page(parent: str, name: str) -> bool:
+    """A connection's `edges` or `nodes`: `OrganizationConnection.nodes`, ..."""
+    return parent.endswith("Connection") and name in ("edges", "nodes")
 
 
 def _definition(parent: Any, name: str) -> Any:

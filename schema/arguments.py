@@ -5,7 +5,10 @@ resolvers refuse them too, but only while resolving, and inside a list of non-nu
 refusal nulls its way up to `data: null` (and, with the other items still resolving, left
 graphql-core coroutines that were never awaited). `argument_errors` walks the operation's
 selections with the request's own variables (fragments, `@skip`/`@include` and abstract types
-as graphql-core collects them) and checks every argument with the resolvers' own functions.
+as graphql-core collects them) and checks every argument with the resolvers' own functions. A
+connection's arguments (page sizes, cursors, `orderBy`, `filter`) are checked together by
+`list_plan` (schema/ordering.py), the function its resolver runs: a cursor is only valid under
+the ordering and filter beside it.
 
 The executor (schema/plain.py) runs it after variable coercion and before the first resolver:
 a refusal is `{"data": null, "errors": [...]}` with one error per distinct problem, naming the
@@ -40,10 +43,10 @@ from usagegraph.schema.compat import (
     collect_fields,
     collect_subfields,
 )
+from usagegraph.schema.cursors import BadArgument
+from usagegraph.schema.ordering import ArgumentBounds, list_plan
 
-__all__ = ["DEFAULT_MAX_RANGE_DAYS", "ArgumentScope", "argument_errors", "check_first"]
-
-DEFAULT_MAX_RANGE_DAYS = 366  # GraphService's default, for a context without a service
+__all__ = ["ArgumentScope", "argument_errors", "check_first"]
 # at most this many errors: one problem is enough to fix, a few show a pattern
 MAX_ERRORS = 10
 
@@ -75,7 +78,7 @@ class ArgumentScope(Protocol):
     hide_suggestions: bool
 
 
-def argument_errors(scope: ArgumentScope, max_range_days: int) -> list[GraphQLError]:
+def argument_errors(scope: ArgumentScope, bounds: ArgumentBounds) -> list[GraphQLError]:
     """Every distinct argument problem of the operation (at most MAX_ERRORS), or []."""
     root = scope.schema.get_root_type(scope.operation.operation)
     if root is None:
@@ -89,7 +92,7 @@ def argument_errors(scope: ArgumentScope, max_range_days: int) -> list[GraphQLEr
         scope.hide_suggestions,
     ).grouped_field_set
     errors: dict[str, GraphQLError] = {}
-    for error in _walk(scope, root, grouped, (), max_range_days):
+    for error in _walk(scope, root, grouped, (), bounds):
         errors.setdefault(error.message, error)
         if len(errors) >= MAX_ERRORS:
             break
@@ -101,7 +104,7 @@ def _walk(
     parent: GraphQLObjectType,
     grouped: GroupedFieldSet,
     path: tuple[str, ...],
-    max_range_days: int,
+    bounds: ArgumentBounds,
 ) -> Iterator[GraphQLError]:
     for response_name, details in grouped.items():
         node = details[0].node
@@ -113,7 +116,7 @@ def _walk(
             continue
         here = (*path, response_name)
         if field.args and node.arguments:
-            yield from _field_errors(scope, parent, field, details, here, max_range_days)
+            yield from _field_errors(scope, parent, field, details, here, bounds)
         named = get_named_type(field.type)
         if is_abstract_type(named):
             kinds = scope.schema.get_possible_types(named)
@@ -131,7 +134,7 @@ def _walk(
                 details,
                 scope.hide_suggestions,
             ).grouped_field_set
-            yield from _walk(scope, kind, sub, here, max_range_days)
+            yield from _walk(scope, kind, sub, here, bounds)
 
 
 def _field_errors(
@@ -140,7 +143,7 @@ def _field_errors(
     field: Any,
     details: FieldDetailsList,
     path: tuple[str, ...],
-    max_range_days: int,
+    bounds: ArgumentBounds,
 ) -> Iterator[GraphQLError]:
     node: FieldNode = details[0].node
     try:
@@ -153,14 +156,21 @@ def _field_errors(
         )
     except GraphQLError:
         return  # a value graphql-core cannot coerce: it reports that one while executing
-    for argument, refusal in _problems(field, values, max_range_days):
+    for argument, refusal in _problems(field, values, bounds):
         yield _refusal(refusal, argument, f"{parent.name}.{node.name.value}", path, node)
 
 
 def _problems(
-    field: Any, values: Mapping[str, Any], max_range_days: int
+    field: Any, values: Mapping[str, Any], bounds: ArgumentBounds
 ) -> Iterator[tuple[str, BadUserInput]]:
     """(argument, refusal) for each argument value the resolvers would refuse."""
+    item = _connection_item(field)
+    if item is not None:  # a connection's arguments are checked together (cursors need all)
+        try:
+            list_plan(item, values, bounds)
+        except BadArgument as refusal:
+            yield refusal.argument, refusal
+        return
     for argument, value in values.items():
         definition = field.args.get(argument)
         if value is None or definition is None:
@@ -169,7 +179,7 @@ def _problems(
         if check is None:
             continue
         try:
-            check(value, max_range_days)
+            check(value, bounds.max_range_days)
         except BadUserInput as refusal:
             yield argument, refusal
     first, last = values.get("firstMonth"), values.get("lastMonth")
@@ -179,6 +189,14 @@ def _problems(
         except BadUserInput as refusal:
             # the message starts with the argument it is about; a span is the series' end
             yield ("firstMonth" if str(refusal).startswith("firstMonth") else "lastMonth"), refusal
+
+
+def _connection_item(field: Any) -> str | None:
+    """The item type of a connection field (`OrganizationConnection` lists `Organization`)."""
+    named = get_named_type(field.type)
+    if isinstance(named, GraphQLObjectType) and "pageInfo" in named.fields:
+        return named.name.removesuffix("Connection")
+    return None
 
 
 def _refusal(

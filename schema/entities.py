@@ -38,6 +38,17 @@ from usagegraph.resolvers.usage import (
     unattributed_usage,
     user_usage,
 )
+from usagegraph.schema.connections import (
+    AfterArg,
+    BeforeArg,
+    Connection,
+    FilterArg,
+    FirstPageArg,
+    LastPageArg,
+    OrderByArg,
+    page_values,
+    paginate,
+)
 from usagegraph.schema.inputs import DateRange, PartialMonths, SourceKind
 from usagegraph.schema.left_out import note_left_out, sources_of
 from usagegraph.schema.selection import cached_kinds, kinds_for_monthly, kinds_for_usage
@@ -52,6 +63,8 @@ __all__ = [
     "SourceLink",
     "User",
     "find_user",
+    "organization_of",
+    "reseller_of",
 ]
 
 Info = strawberry.Info[GraphContext]
@@ -256,7 +269,12 @@ def users_of(outcomes: Iterable[tuple[UserNode, ...] | BaseException]) -> list[U
     """An organization's users from its Teli parts' loads (gathered with return_exceptions):
     failed sources fail the field together (SourceFailure names each); anything else raised,
     a cancelled load or a bug, is no source's failure and propagates as itself."""
-    users: list[User] = []
+    return [User(_node=u) for u in user_nodes_of(outcomes)]
+
+
+def user_nodes_of(outcomes: Iterable[tuple[UserNode, ...] | BaseException]) -> list[UserNode]:
+    """`users_of`, as catalog nodes."""
+    users: list[UserNode] = []
     failures: list[UpstreamError] = []
     for outcome in outcomes:
         if isinstance(outcome, UpstreamError):
@@ -264,10 +282,19 @@ def users_of(outcomes: Iterable[tuple[UserNode, ...] | BaseException]) -> list[U
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
-            users.extend(User(_node=u) for u in outcome)
+            users.extend(outcome)
     if failures:
         raise SourceFailure(failures)
     return users
+
+
+async def _user_nodes(info: Info, organization: OrganizationNode) -> list[UserNode]:
+    loader = info.context.loaders.teli_users
+    parts = organization.parts_of("teli")
+    outcomes = await asyncio.gather(
+        *(loader.load((p.source, p.native_id)) for p in parts), return_exceptions=True
+    )
+    return user_nodes_of(outcomes)
 
 
 @strawberry.type
@@ -353,7 +380,11 @@ class Organization(_MergedEntity):
             "The organization's Telzino voice agents. With `rankedBy`, sorted by voice seconds "
             "in that range, most first (ties by id); `first` keeps the top N. null (with an "
             "error naming the source) when the ranking's source failed."
-        )
+        ),
+        deprecation_reason=(
+            "Use agentsConnection: it pages, orders (orderBy: {field: VOICE_SECONDS, "
+            "direction: DESC, range: ...} ranks) and filters. Removed in the next release."
+        ),
     )
     async def agents(
         self, info: Info, ranked_by: RankedByArg = None, first: FirstArg = None
@@ -381,17 +412,60 @@ class Organization(_MergedEntity):
 
     @strawberry.field(
         description=(
-            "The organization's Teli users; null (with an error naming the source) when Teli "
-            "could not list them."
+            "The organization's Telzino voice agents, a page at a time: by name by default, or "
+            "by voice seconds over a range. null (with an error naming the source) when a "
+            "source the ordering or filter needs failed."
         )
     )
+    async def agents_connection(
+        self,
+        info: Info,
+        first: FirstPageArg = None,
+        after: AfterArg = None,
+        last: LastPageArg = None,
+        before: BeforeArg = None,
+        order_by: OrderByArg = None,
+        filter: FilterArg = None,
+    ) -> Connection[Agent] | None:
+        catalog = info.context.catalog
+        # agents come from Telzino's discovery: a failed one leaves them out
+        note_left_out(info, (p.source for p in self._node.parts_of("telzino")))
+        nodes = [catalog.agents[i] for i in self._node.agent_ids]
+        values = page_values(first, after, last, before, order_by, filter)
+        return await paginate(info, "Agent", nodes, _agent, values)
+
+    @strawberry.field(
+        description=(
+            "The organization's Teli users; null (with an error naming the source) when Teli "
+            "could not list them."
+        ),
+        deprecation_reason=(
+            "Use usersConnection: it pages, orders and filters. Removed in the next release."
+        ),
+    )
     async def users(self, info: Info) -> list[User] | None:
-        loader = info.context.loaders.teli_users
-        parts = self._node.parts_of("teli")
-        outcomes = await asyncio.gather(
-            *(loader.load((p.source, p.native_id)) for p in parts), return_exceptions=True
+        return [User(_node=u) for u in await _user_nodes(info, self._node)]
+
+    @strawberry.field(
+        description=(
+            "The organization's Teli users, a page at a time. null (with an error naming the "
+            "source) when Teli could not list them, or a source the ordering or filter needs "
+            "failed."
         )
-        return users_of(outcomes)
+    )
+    async def users_connection(
+        self,
+        info: Info,
+        first: FirstPageArg = None,
+        after: AfterArg = None,
+        last: LastPageArg = None,
+        before: BeforeArg = None,
+        order_by: OrderByArg = None,
+        filter: FilterArg = None,
+    ) -> Connection[User] | None:
+        nodes = await _user_nodes(info, self._node)
+        values = page_values(first, after, last, before, order_by, filter)
+        return await paginate(info, "User", nodes, _user, values)
 
     @strawberry.field(description="Usage over an inclusive UTC day range, summed over sources.")
     async def usage(
@@ -470,12 +544,40 @@ class Reseller(_MergedEntity):
         description=(
             "The reseller's organizations. When one of its sources could not be listed, the "
             "others still answer and an error names it."
-        )
+        ),
+        deprecation_reason=(
+            "Use organizationsConnection: it pages, orders and filters. Removed in the next "
+            "release."
+        ),
     )
     def organizations(self, info: Info) -> list[Organization]:
         catalog = info.context.catalog
         note_left_out(info, (p.source for p in self._node.parts))
         return [Organization(_node=catalog.organizations[i]) for i in self._node.organization_ids]
+
+    @strawberry.field(
+        description=(
+            "The reseller's organizations, a page at a time: by name by default, or by a usage "
+            "figure over a range. When one of its sources could not be listed, the others "
+            "still answer and an error names it; null (with an error naming the source) when "
+            "a source the ordering or filter needs failed."
+        )
+    )
+    async def organizations_connection(
+        self,
+        info: Info,
+        first: FirstPageArg = None,
+        after: AfterArg = None,
+        last: LastPageArg = None,
+        before: BeforeArg = None,
+        order_by: OrderByArg = None,
+        filter: FilterArg = None,
+    ) -> Connection[Organization] | None:
+        catalog = info.context.catalog
+        note_left_out(info, (p.source for p in self._node.parts))
+        nodes = [catalog.organizations[i] for i in self._node.organization_ids]
+        values = page_values(first, after, last, before, order_by, filter)
+        return await paginate(info, "Organization", nodes, organization_of, values)
 
     @strawberry.field(description="Usage summed over the reseller's organizations.")
     async def usage(
@@ -491,6 +593,22 @@ class Reseller(_MergedEntity):
         self, info: Info, first_month: FirstMonthArg, last_month: LastMonthArg
     ) -> list[MonthlyUsage]:
         return await self._monthly(info, first_month, last_month, reseller_usage)
+
+
+def _agent(node: AgentNode) -> Agent:
+    return Agent(_node=node)
+
+
+def _user(node: UserNode) -> User:
+    return User(_node=node)
+
+
+def organization_of(node: OrganizationNode) -> Organization:
+    return Organization(_node=node)
+
+
+def reseller_of(node: ResellerNode) -> Reseller:
+    return Reseller(_node=node)
 
 
 async def find_user(info: Info, user_id: str) -> User | None:

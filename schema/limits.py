@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from graphql import GraphQLError, Node
 
-from usagegraph.schema.analysis import SATURATION, DocumentAnalysis, OperationFigures
+from usagegraph.schema.analysis import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    SATURATION,
+    DocumentAnalysis,
+    OperationFigures,
+)
 
 __all__ = [
     "DEFAULT_MAX_COST",
@@ -43,6 +49,9 @@ class SchemaLimits:
     max_cost: int = DEFAULT_MAX_COST
     max_tokens: int = 2000
     introspection: bool = True
+    # a connection's page, as the cost counts it ([graph] default_page_size, max_page_size)
+    default_page_size: int = DEFAULT_PAGE_SIZE
+    max_page_size: int = MAX_PAGE_SIZE
 
 
 def limit_error(analysis: DocumentAnalysis, limits: SchemaLimits) -> GraphQLError | None:

@@ -35,12 +35,13 @@ from graphql import (
 )
 from graphql.pyutils import Path
 
-from usagegraph.schema.arguments import DEFAULT_MAX_RANGE_DAYS, argument_errors
+from usagegraph.schema.arguments import argument_errors
 from usagegraph.schema.compat import (
     FieldDetailsList,
     GroupedFieldSet,
     StrawberryGraphQLCoreExecutionContext,
 )
+from usagegraph.schema.connections import bounds_of
 from usagegraph.schema.direct import PLAIN_READER, is_plain
 from usagegraph.schema.phase import mark_executing
 
@@ -60,9 +61,7 @@ class PlainExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         mark_executing()  # variables are coerced: from here on, `data` is in the answer
-        service = getattr(self.context_value, "service", None)
-        max_days = getattr(service, "max_range_days", DEFAULT_MAX_RANGE_DAYS)
-        errors = argument_errors(self, max_days)
+        errors = argument_errors(self, bounds_of(self.context_value))
         if errors:
             # before any resolver: `data: null` and the reasons, nothing called upstream
             self.collected_errors.errors.extend(errors)

@@ -10,7 +10,26 @@ import strawberry
 from usagegraph.resolvers.context import GraphContext
 from usagegraph.resolvers.freshness import note_volatile
 from usagegraph.resolvers.scope import Forbidden
-from usagegraph.schema.entities import Agent, Organization, Reseller, User, find_user
+from usagegraph.schema.connections import (
+    AfterArg,
+    BeforeArg,
+    Connection,
+    FilterArg,
+    FirstPageArg,
+    LastPageArg,
+    OrderByArg,
+    page_values,
+    paginate,
+)
+from usagegraph.schema.entities import (
+    Agent,
+    Organization,
+    Reseller,
+    User,
+    find_user,
+    organization_of,
+    reseller_of,
+)
 from usagegraph.schema.inputs import SourceKind
 from usagegraph.schema.left_out import note_left_out, sources_of
 
@@ -89,12 +108,39 @@ class Query:
         description=(
             "Every reseller, merged across sources. When a source could not be listed, the "
             "others still answer and an error names it."
-        )
+        ),
+        deprecation_reason=(
+            "Use resellersConnection: it pages, orders and filters. Removed in the next release."
+        ),
     )
     async def resellers(self, info: Info) -> list[Reseller]:
         catalog = await info.context.load_catalog()
         note_left_out(info)
         return [Reseller(_node=n) for n in catalog.resellers.values()]
+
+    @strawberry.field(
+        description=(
+            "Resellers, a page at a time: by name by default, or by a usage figure over a "
+            "range. When a source could not be listed, the others still answer and an error "
+            "names it; null (with an error naming the source) when a source the ordering or "
+            "filter needs failed."
+        )
+    )
+    async def resellers_connection(
+        self,
+        info: Info,
+        first: FirstPageArg = None,
+        after: AfterArg = None,
+        last: LastPageArg = None,
+        before: BeforeArg = None,
+        order_by: OrderByArg = None,
+        filter: FilterArg = None,
+    ) -> Connection[Reseller] | None:
+        catalog = await info.context.load_catalog()
+        note_left_out(info)
+        nodes = list(catalog.resellers.values())
+        values = page_values(first, after, last, before, order_by, filter)
+        return await paginate(info, "Reseller", nodes, reseller_of, values)
 
     @strawberry.field(description="One reseller by directory id or `<source>:<native id>`.")
     async def reseller(self, info: Info, id: NodeIdArg) -> Reseller | None:
@@ -107,7 +153,11 @@ class Query:
         description=(
             "Organizations, all or those with the given ids (either id form, in order). When a "
             "source could not be listed, the others still answer and an error names it."
-        )
+        ),
+        deprecation_reason=(
+            "Use organizationsConnection (or organization(id:) for one): it pages, orders and "
+            "filters. Removed in the next release."
+        ),
     )
     async def organizations(self, info: Info, ids: NodeIdsArg = None) -> list[Organization]:
         catalog = await info.context.load_catalog()
@@ -121,6 +171,31 @@ class Query:
             # a directory id could belong to any source; ids naming theirs, to that one
             note_left_out(info, None if None in named else {s for n in named for s in n or ()})
         return [Organization(_node=n) for n in found if n is not None]
+
+    @strawberry.field(
+        description=(
+            "Organizations, a page at a time: by name by default, or by a usage figure over a "
+            "range (the ten with the highest cost this month: `first: 10, orderBy: {field: "
+            'COST, direction: DESC, range: ..., currency: "USD"}`). When a source could not '
+            "be listed, the others still answer and an error names it; null (with an error "
+            "naming the source) when a source the ordering or filter needs failed."
+        )
+    )
+    async def organizations_connection(
+        self,
+        info: Info,
+        first: FirstPageArg = None,
+        after: AfterArg = None,
+        last: LastPageArg = None,
+        before: BeforeArg = None,
+        order_by: OrderByArg = None,
+        filter: FilterArg = None,
+    ) -> Connection[Organization] | None:
+        catalog = await info.context.load_catalog()
+        note_left_out(info)
+        nodes = list(catalog.organizations.values())
+        values = page_values(first, after, last, before, order_by, filter)
+        return await paginate(info, "Organization", nodes, organization_of, values)
 
     @strawberry.field(description="One organization by directory id or `<source>:<native id>`.")
     async def organization(self, info: Info, id: NodeIdArg) -> Organization | None:

@@ -86,9 +86,14 @@ class Checked:
     analysis: DocumentAnalysis
 
 
+def page_sizes(limits: SchemaLimits) -> tuple[int, int]:
+    """The connection pages the cost analysis counts: (default, largest)."""
+    return limits.default_page_size, limits.max_page_size
+
+
 def check_document(schema: GraphQLSchema, document: DocumentNode, limits: SchemaLimits) -> Checked:
     """The document's verdict under `limits`, for any request (see the module docstring)."""
-    analysis = analyse(schema, document)
+    analysis = analyse(schema, document, pages=page_sizes(limits))
     refusal = limit_error(analysis, limits)
     if refusal is not None:
         return Checked((refusal,), analysis)
@@ -163,7 +168,9 @@ class _Validation(SchemaExtension):
             schema = graphql_schema(self.execution_context.schema)
             # not an object: graphql-core refuses them when it coerces; sized as unknown here
             given = variables if isinstance(variables, dict) else {}
-            analysis = await off_loop(source, analyse, schema, document, given)
+            analysis = await off_loop(
+                source, analyse, schema, document, given, pages=page_sizes(limits)
+            )
             refusal = limit_error(analysis, limits)
             if refusal is not None:
                 return [refusal]

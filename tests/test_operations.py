@@ -25,6 +25,7 @@ def test_there_are_example_operations() -> None:
         "PartialMonthCoverage",
         "ResellerOverview",
         "TopAgents",
+        "TopOrganizationsByCost",
     ]
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -78,6 +79,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
                     directory=directory,
                     discovery_ttl=catalog_ttl(settings),
                     max_range_days=settings.graph.max_range_days,
+                    max_page_size=settings.graph.max_page_size,
+                    default_page_size=settings.graph.default_page_size,
                     naive_loaders=settings.graph.naive_loaders,
                     max_calls_per_source=settings.graph.max_upstream_calls_per_source,
                     request_deadline=settings.request_deadline(),
@@ -107,7 +110,13 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     # whichever ASGI server runs the app: its process's collector, once, after start-up
     install_gc_tuning(app, settings)
 
-    schema = build_schema(schema_limits(settings))
+    # the cost analysis counts a connection's page as the deployment sizes it
+    limits = replace(
+        schema_limits(settings),
+        default_page_size=settings.graph.default_page_size,
+        max_page_size=settings.graph.max_page_size,
+    )
+    schema = build_schema(limits)
     graphql = BoundedGraphQLRouter(
         schema,
         graphql_ide="graphiql" if settings.server.graphiql else None,

@@ -224,6 +224,22 @@ class GraphSettings(_Model):
     # own timeout_total either). Absent: 20 s, or the longest timeout_total when that is less
     # (see Settings.request_deadline)
     request_deadline_seconds: Seconds | None = None
+    # a connection's page (`first:` / `last:`): the largest one may ask, and the page without
+    # either (the query-cost limit counts a page as this many items)
+    max_page_size: Annotated[int, Field(ge=1)] = 100
+    default_page_size: Annotated[int, Field(ge=1)] = 20
+
+    @field_validator("default_page_size")
+    @classmethod
+    def _default_page_fits(cls, value: int, info: ValidationInfo) -> int:
+        largest = info.data.get("max_page_size")
+        if largest is not None and value > largest:
+            raise PydanticCustomError(
+                "page_size_over_max",
+                "must not exceed max_page_size ({largest})",
+                {"largest": largest},
+            )
+        return value
 
 
 class ObservabilitySettings(_Model):

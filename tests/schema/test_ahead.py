@@ -62,8 +62,12 @@ def per_organization_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_both_organization_lists_are_resolved_ahead() -> None:
-    assert sorted(graph_schema.ahead_fields) == ["Query.organizations", "Reseller.organizations"]
+def test_every_organization_list_is_resolved_ahead() -> None:
+    assert sorted(graph_schema.ahead_fields) == [
+        "OrganizationConnection.nodes",  # a page's nodes (edges hold one organization each)
+        "Query.organizations",
+        "Reseller.organizations",
+    ]
 
 
 async def test_ahead_answers_and_calls_equal_one_by_one(
