@@ -16,16 +16,17 @@ import pytest
 
 from fleet.redis_server import RedisServer
 from tests.fixtures.cached_graph import serving
-from tests.fixtures.truth import last_full_month, teli_org_truth
-from tests.usagegraph.test_shared_limits import (
+from tests.fixtures.teli_fleet import (
     BURST,
     RATE,
     arrivals,
     first_org,
+    fleet,
     most_in_one_second,
     teli_settings,
     usage,
 )
+from tests.fixtures.truth import last_full_month, teli_org_truth
 from usagegraph.fleet_link import FleetLink, connect
 from usagegraph.sandbox.server import SandboxServer
 from usagegraph.shared_limits import Gcra, SharedRateLimit
@@ -185,8 +186,7 @@ async def test_a_fleet_under_load_keeps_the_vendors_limit_while_redis_restarts(
             answers.append((first_day, last_day, await usage(client, org_id, first_day, last_day)))
 
     with arrivals(sandbox) as seen:
-        async with AsyncExitStack() as stack:
-            replicas = [(await stack.enter_async_context(serving(settings)))[1] for _ in range(3)]
+        async with fleet(settings) as replicas:
             await all_see(replicas, 3, within=3.0)
             load_until = time.monotonic() + 5.0
             load = [asyncio.create_task(worker(replicas[i % 3], load_until)) for i in range(9)]
