@@ -95,14 +95,18 @@ class TokenBucket:
         rate: float,
         burst: int,
         *,
+        initial: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`initial` tokens to start with: `burst` (a full bucket) unless given."""
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be > 0 and burst >= 1")
+        if initial is not None and not 0 <= initial <= burst:
+            raise ValueError("initial must be between 0 and burst")
         self.rate = rate
         self.burst = burst
-        self._tokens = float(burst)
+        self._tokens = float(burst if initial is None else initial)
         self._clock = clock
         self._sleep = sleep
         self._updated = clock()

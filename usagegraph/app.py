@@ -8,6 +8,8 @@ context with fresh dataloaders.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -52,6 +54,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     observability = Observability(settings, tracer_provider=tracer_provider)
     # the vendors' limits, breakers and per-caller limits, shared by the replicas on one Redis
     fleet = fleet_link(settings)
+    if fleet is not None:
+        observability.metrics.watch_fleet(lambda: fleet.replicas)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +67,8 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
         )
         # registered APQ queries: a store of their own, never in the result cache's LRU
         app.state.persisted_store = build_query_store(settings)
+        # the replica count each replica divides a vendor's rate by when Redis is down
+        heartbeat = asyncio.create_task(fleet.heartbeat_forever()) if fleet is not None else None
         try:
             # every upstream attempt feeds metrics, source statuses, debug events and spans
             async with open_connections(
@@ -86,6 +92,10 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
                 finally:
                     observability.bind(None)
         finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
             await app.state.persisted_store.close()
             await backend.close()
             if fleet is not None:

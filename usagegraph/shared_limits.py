@@ -15,14 +15,18 @@ a second after that: in any window of T seconds at most `burst + rate * T` calls
 - `SharedRequestLimiter`: `[limits] requests_per_second` / `burst` per caller at the gate
   (`usagegraph:v1:requests:<caller>`).
 
-When Redis fails (usagegraph/fleet_link.py), each decides on this replica's own limiter, the one
-it had before: the fleet may then send up to its replica count times the rate, until Redis
-answers again.
+When Redis fails (usagegraph/fleet_link.py), each decides on this replica's own limiter. For a
+vendor's rate (`SharedRateLimit`) that is its share: the rate and the burst divided by the
+replica count last seen, starting empty, so the fleet keeps the vendor's limit through the
+outage. The per-caller limits (`SharedQuota`, `SharedRequestLimiter`) are our own fairness, not
+a vendor's: they fall back to the replica's own full limits, so each replica may then grant a
+caller up to the whole limit, until Redis answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from usagegraph.clients.fairness import CallerQuota
@@ -34,8 +38,10 @@ __all__ = ["Gcra", "SharedQuota", "SharedRateLimit", "SharedRequestLimiter"]
 
 # One decision on one limit. KEYS[1]: its state (the theoretical arrival time, microseconds).
 # ARGV: the emission interval (µs between calls at the rate), the burst tolerance (µs:
-# (burst - 1) intervals), and "take" or "refund". Returns the µs to wait (0: taken), for
-# "refund" 0. The state expires when it no longer holds anything back.
+# (burst - 1) intervals), and "take", "resume" or "refund". Returns the µs to wait (0: taken),
+# for "refund" 0. "resume" takes as "take" does from a state no fuller than empty (the next token
+# one interval away), and keeps that state even when it must wait. The state expires when it no
+# longer holds anything back.
 _GCRA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
@@ -44,21 +50,29 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then
   tat = now
 end
+local wait = 0
 if ARGV[3] == 'refund' then
   tat = tat - interval
 else
+  if ARGV[3] == 'resume' then
+    tat = math.max(tat, now + tolerance + interval)
+  end
   local allowed_at = tat - tolerance
   if now < allowed_at then
-    return math.ceil(allowed_at - now)
+    wait = math.ceil(allowed_at - now)
+    if ARGV[3] == 'take' then
+      return wait
+    end
+  else
+    tat = tat + interval
   end
-  tat = tat + interval
 end
 if tat > now then
   redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000))
 else
   redis.call('DEL', KEYS[1])
 end
-return 0
+return wait
 """
 
 
@@ -76,10 +90,13 @@ class Gcra:
         )
         return result
 
-    async def take(self, fallback: FleetFallback, key: str, rate: float, burst: int) -> float:
+    async def take(
+        self, fallback: FleetFallback, key: str, rate: float, burst: int, *, empty: bool = False
+    ) -> float:
         """0.0 when a call was counted, else the seconds until one may be; `FleetDown` when
-        Redis cannot decide."""
-        waited = await self.link.run(fallback, lambda: self._decide(key, rate, burst, "take"))
+        Redis cannot decide. `empty`: first empty the limit if it holds more than nothing."""
+        mode = "resume" if empty else "take"
+        waited = await self.link.run(fallback, lambda: self._decide(key, rate, burst, mode))
         return int(waited) / 1_000_000
 
     async def refund(self, fallback: FleetFallback, key: str, rate: float, burst: int) -> None:
@@ -88,7 +105,7 @@ class Gcra:
 
 
 class SharedRateLimit:
-    """A source's rate, fleet-wide; this replica's `TokenBucket` while Redis is down.
+    """A source's rate, fleet-wide; this replica's share of it while Redis is down.
 
     `acquire` asks Redis for a token and, told how long until the next, sleeps that and asks
     again. `try_take` says no while Redis is up (asking it means waiting): callers then queue in
@@ -103,30 +120,65 @@ class SharedRateLimit:
         rate: float,
         burst: int,
         *,
+        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.rate = rate
         self.burst = burst
         self._gcra = gcra
         self._key = f"rate:{source}"
-        self._local = TokenBucket(rate, burst)
         self._fallback = FleetFallback("rate_limit")
+        self._clock = clock
         self._sleep = sleep
+        self._outage = -1  # the link's outage `_local` was made for
+        self._local = self._share()
+        self._resumed = 0  # the last outage after which the fleet's limit was emptied
+
+    def _share(self) -> TokenBucket:
+        """This replica's share of the rate, for deciding alone during one outage.
+
+        Each of n replicas keeps rate / n and burst // n, starting empty: the fleet may have
+        spent its whole burst just before Redis failed, and from empty the n shares add at most
+        the rate after the switch, so any second spanning it stays within burst + rate.
+        Recovery is the mirror image: the shares may have spent their bursts (n * burst // n
+        <= burst) just before, and a restarted Redis would grant a fresh burst on top, so the
+        first decision on Redis after an outage empties the fleet's limit (`acquire`)."""
+        replicas = self._gcra.link.replicas
+        share = max(1, self.burst // replicas)
+        return TokenBucket(
+            self.rate / replicas, share, initial=0, clock=self._clock, sleep=self._sleep
+        )
+
+    def _alone(self) -> TokenBucket:
+        """The bucket of the current outage, made when this limit first decides in it."""
+        outage = self._gcra.link.outages
+        if outage != self._outage:
+            self._outage = outage
+            self._local = self._share()
+        return self._local
 
     def try_take(self) -> bool:
         if self._gcra.link.up:
             return False  # asking the fleet means waiting: queue for the gate's pacer
         self._fallback.fell_back(FleetDown("paused after a failure"))
-        return self._local.try_take()
+        return self._alone().try_take()
 
     async def acquire(self, max_wait: float) -> bool:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + max_wait
         while True:
+            outages = self._gcra.link.outages
             try:
-                wait = await self._gcra.take(self._fallback, self._key, self.rate, self.burst)
+                wait = await self._gcra.take(
+                    self._fallback,
+                    self._key,
+                    self.rate,
+                    self.burst,
+                    empty=outages != self._resumed,
+                )
             except FleetDown:
-                return await self._local.acquire(max(0.0, give_up_at - loop.time()))
+                return await self._alone().acquire(max(0.0, give_up_at - loop.time()))
+            self._resumed = outages
             if wait == 0.0:
                 return True
             if wait > give_up_at - loop.time():

@@ -3,9 +3,6 @@ replicas behind a round-robin balancer and Hive Gateway in front, all local proc
 (fleet/, `make test-fleet`). Under load through the gateway, one replica is killed (-9) and Redis
 restarted; the fleet must give no wrong number, no error beyond the killed replica's requests in
 flight, no more upstream calls than the fleet bound, and never exceed a vendor's per-second limit.
-
-One target needs code that is being built beside this test: the vendor's limit over the fleet
-(point 2, fleet-wide rate limits). Its assertion is xfail(strict) until that lands.
 """
 
 from __future__ import annotations
@@ -43,8 +40,6 @@ REDIS_RESTART_AT = 16.0  # seconds into the load: stopped, down one second, star
 COLD_BURST = 48
 COLD_VENDOR_MS = 1000
 KILLED = 1
-
-POINT_2 = "fleet-wide vendor rate limits (issue 18 point 2) are not merged: limits are per replica"
 
 DASHBOARD = (
     "query {name}($range: DateRange!) {{ resellers {{ id organizations {{ id "
@@ -371,7 +366,6 @@ def test_upstream_calls_under_load_stay_within_the_fleet_bound(
     assert usage_calls(chaos_run.calls) <= bound
 
 
-@pytest.mark.xfail(strict=True, reason=POINT_2)
 def test_no_teli_account_ever_gets_more_than_its_rate_plus_burst_in_a_second(
     chaos_run: LoadRun,
 ) -> None:

@@ -9,6 +9,9 @@ usagegraph_cache_errors_total{backend,reason}                   counter: entries
 usagegraph_fleet_fallback_total{feature}                        counter: times a replica acted on
                                                                 its own state because Redis
                                                                 failed (feature: single_flight...)
+usagegraph_fleet_replicas                                       gauge: replicas sharing this one's
+                                                                Redis, as its last heartbeat saw
+                                                                (only with shared limits)
 usagegraph_graphql_operations_total{operation}                  counter (operation: a persisted
                                                                 query's name, else anonymous/other)
 usagegraph_graphql_operation_duration_seconds{operation}        histogram
@@ -170,6 +173,15 @@ class PrometheusMetrics:
     def record_fleet_fallback(self, feature: str) -> None:
         """Count one time `feature` fell back to this replica's own state."""
         self.fleet_fallbacks.labels(feature).inc()
+
+    def watch_fleet(self, replicas: Callable[[], int]) -> None:
+        """Report the fleet's replica count (usagegraph/fleet_link.py), read at scrape time."""
+        gauge = Gauge(
+            "usagegraph_fleet_replicas",
+            "Replicas sharing this one's Redis, as its last heartbeat counted them.",
+            registry=self.registry,
+        )
+        gauge.set_function(replicas)
 
     def observe_operation(
         self,
