@@ -138,13 +138,16 @@ def test_autoscaler_targets_the_deployment(manifests: Manifests) -> None:
     assert [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu"]
 
 
-def test_vendor_rate_limits_are_shared_out_over_the_most_replicas(
-    manifests: Manifests, deployed_settings: Settings
+def test_no_second_of_the_fleet_exceeds_the_vendor_limit_the_config_states(
+    deployed_settings: Settings,
 ) -> None:
-    # fleet-wide limits are not built yet (issue 18): the config's comment says each source's
-    # rate is the vendor's limit divided by maxReplicas, so the fleet's sum is the vendor's
-    max_replicas = find(manifests, "HorizontalPodAutoscaler", "usagegraph")["spec"]["maxReplicas"]
-    assert f"maxReplicas ({max_replicas})" in CONFIG.read_text(encoding="utf-8")
+    # with Redis the limits are the fleet's (issue 18), outages included: the most the fleet
+    # sends a source in one second is its burst plus its rate
+    stated = re.search(r"vendor limit: (\d+)\)", CONFIG.read_text(encoding="utf-8"))
+    assert stated is not None, "the config states the vendor's limit"
+    assert deployed_settings.cache.backend == "redis" and deployed_settings.cache.shared_limits
+    for source in deployed_settings.sources:
+        assert source.rate_limit_per_second + source.rate_limit_burst <= int(stated[1]), source.name
 
 
 def test_disruption_budget_keeps_api_pods_and_only_them(manifests: Manifests) -> None:
