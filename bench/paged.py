@@ -78,7 +78,10 @@ def measure_warm(
     return {
         "page_size": wl.page_size,
         "fill": _entry(fill, opening.plan, [0], wl, latency_ms),
-        "next": _entry(walked, Plan(), list(range(1, pages + 1)), wl, latency_ms),
+        "next": {
+            **_entry(walked, Plan(), list(range(1, pages + 1)), wl, latency_ms),
+            "calls_by_page": [dict(s.calls.data) for s in walked],
+        },
     }
 
 
