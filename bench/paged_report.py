@@ -64,8 +64,8 @@ def section_lines(results: dict[str, Any]) -> list[str]:
         "- **Upstream calls at the lower bound on every page**: "
         f"{'met' if at_bound else 'NOT met'}; answers differing from the dataset's truth: {wrong}.",
         "",
-        "| scale | organizations, page size | first page cold: calls / bound · p50 (pages) | next "
-        "page cold | next pages warm | unpaged dashboard cold |",
+        "| scale | organizations, page size | first page cold: calls / bound · p50 (samples) "
+        "| next page cold | next pages warm | unpaged dashboard cold |",
         "|---|---|---|---|---|---|",
     ]
     for name, (figures, dashboard) in rows.items():
