@@ -14,10 +14,17 @@ from decimal import Decimal
 from typing import Any
 
 from bench.bounds import Range
+from bench.org_truth import org_figures
 from bench.scenarios import Request, Workload
 from usagegraph.sandbox.dataset import Dataset, months_between
 
-__all__ = ["check_ours_dashboard", "check_peer_dashboard", "range_of", "wrong_answers"]
+__all__ = [
+    "check_ours_dashboard",
+    "check_paged",
+    "check_peer_dashboard",
+    "range_of",
+    "wrong_answers",
+]
 
 
 def range_of(req: Request) -> Range:
@@ -48,6 +55,41 @@ def check_ours_dashboard(payload: dict[str, Any], wl: Workload, rng: Range) -> l
                 problems.append(f"{org['id']}: {got} outbound SMS != {want}")
     if not checked:
         problems.append("no organization with a Teli part in the answer")
+    return problems
+
+
+def check_paged(payload: dict[str, Any], wl: Workload, index: int) -> list[str]:
+    """Wrong or missing numbers in page number `index` of the cost-ordered table: its ids must
+    be the truth's page (USD charges descending, ties by id), `totalCount` and `hasNextPage`
+    the truth's, and each node's voice seconds, outbound SMS and USD charges its own."""
+    if payload.get("errors"):
+        return [f"errors: {str(payload['errors'])[:200]}"]
+    connection = (payload.get("data") or {}).get("organizationsConnection")
+    if connection is None:
+        return ["organizationsConnection: null"]
+    want = wl.page(index)
+    problems: list[str] = []
+    got_ids = [node["id"] for node in connection["nodes"]]
+    if got_ids != [o.id for o in want]:
+        problems.append(f"page {index}: ids {got_ids} != {[o.id for o in want]}")
+    if connection["totalCount"] != len(wl.orgs):
+        problems.append(f"totalCount {connection['totalCount']} != {len(wl.orgs)}")
+    more = (index + 1) * wl.page_size < len(wl.orgs)
+    if connection["pageInfo"]["hasNextPage"] != more:
+        problems.append(f"page {index}: hasNextPage {connection['pageInfo']['hasNextPage']}")
+    for node, org in zip(connection["nodes"], want, strict=False):
+        truth = org_figures(wl.ds, org, wl.last_month)
+        usage = node.get("usage") or {}
+        seconds = (usage.get("voice") or {}).get("seconds")
+        sms = (usage.get("sms") or {}).get("outboundSegments")
+        costs = usage.get("costs")
+        usd = sum((Decimal(c["amount"]) for c in costs or () if c["currency"] == "USD"), Decimal(0))
+        if seconds != truth.voice_seconds:
+            problems.append(f"{org.id}: {seconds} voice seconds != {truth.voice_seconds}")
+        if sms != truth.sms_outbound:
+            problems.append(f"{org.id}: {sms} outbound SMS != {truth.sms_outbound}")
+        if (costs is not None) != truth.costs_measured or usd != truth.usd:
+            problems.append(f"{org.id}: costs {costs} != {truth.usd} USD")
     return problems
 
 

@@ -22,6 +22,13 @@ pages is sequential and at most `max_concurrency` calls are in flight, so a conn
 max(longest chain, ceil(calls / max_concurrency)) stages; connections run in parallel, so the
 operation needs the maximum over connections. Multiplied by the sandbox's injected latency it
 is the time no implementation can beat (the emulator's own processing time comes on top).
+
+A page of organizations ordered by cost (`paged_plan`) can only be cut from the whole ordered
+list, so ranking needs every organization's charges: 1 call per Teli tenant and the Talkdesk
+pages of every account (Telzino measures no cost), whatever the page size. The page's nodes'
+usage adds 1 Telzino call when one of them has a Telzino part (voice); Teli and Talkdesk already
+answered it. With a response cache holding the range's vendor answers, the next page costs 0
+calls: it is the same ranking over the same answers.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from usagegraph.sandbox.dataset import Dataset, TeliOrg, months_between, teli_source_name
@@ -43,6 +50,7 @@ __all__ = [
     "drilldown_plan",
     "identities",
     "is_whole_months",
+    "paged_plan",
     "usage_plan",
 ]
 
@@ -200,4 +208,15 @@ def drilldown_plan(org: OrgIdentity, rng: Range) -> Plan:
         plan.add(TELZINO_MINUTES, "telzino")
     if org.teli_source and org.users:
         plan.add(TELI_USERS, org.teli_source)
+    return plan
+
+
+def paged_plan(
+    ds: Dataset, orgs: Sequence[OrgIdentity], rng: Range, page: Sequence[OrgIdentity]
+) -> Plan:
+    """A page of `orgs` (every organization) ranked by cost over `rng`, each node with its
+    usage (see the module docstring): the ranking's cost sources, Telzino for the page."""
+    plan = usage_plan(ds, [replace(o, telzino=None) for o in orgs], [rng])
+    if any(o.telzino for o in page):
+        plan.add(TELZINO_MINUTES, "telzino")
     return plan

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import side
+from bench import paged_report, side
 from bench.concurrency_report import mechanism_lines, section_lines, target_lines
 
 __all__ = ["write"]
@@ -593,6 +593,7 @@ def write(results: dict[str, Any], out: Path, *, docs: Path | None = None) -> No
         lines += ["## Targets", "", *_targets(results), ""]
         lines += [f"![{c}]({c})" for c in charts] + [""]
     lines += section_lines(results)
+    lines += paged_report.section_lines(results)
     lines += _scale_sections(results) if results["scales"] else []
     lines += _soak_lines(results.get("soak"))
     lines += _profile_lines(results) if results["scales"] else []
@@ -686,6 +687,7 @@ def _docs(results: dict[str, Any]) -> str:
     if scales or results.get("concurrency"):
         lines += ["## Targets", "", *_targets(results), ""]
     lines += section_lines(results)
+    lines += paged_report.section_lines(results)
     lines += _soak_lines(results.get("soak"))
     lines += side.section_lines(results.get("side"))
     prof = next((s.get("profile") for s in scales.values() if s.get("profile")), None)

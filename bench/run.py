@@ -4,9 +4,11 @@
     python -m bench --quick              # scale S only, ours and the naive baseline (CI)
     python -m bench --soak-only          # the 60 s fault soak alone
     python -m bench --concurrency-only   # 16 clients, identical and distinct dashboards at S
+    python -m bench --paged-only --scales L  # the paged table (and the dashboard it compares with)
 
 Exit status 1 when the harness breaks, when usagegraph makes more upstream data calls than the
-lower bound in any scenario, when one of its answers has errors, when 16 identical concurrent
+lower bound in any scenario, when one of its answers has errors (or, paged table, differs from
+the dataset's truth), when 16 identical concurrent
 dashboards with the cache off cost more than one request's calls (coalescing), when a repeated
 dashboard is not answered from the answer cache, or (soak) when a check fails. Timings are
 recorded, never asserted.
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from bench import report, side
+from bench import paged, report, side
 from bench.bounds import Plan
 from bench.concurrency import (
     CLIENTS,
@@ -48,9 +50,10 @@ from bench.concurrency import (
     run_identical,
 )
 from bench.concurrency import SCALE as CONCURRENCY_SCALE
-from bench.load import Classified, LoadResult, Sample, percentile, run_load, sequential
+from bench.figures import calls_figures, first_errors, latency_figures
+from bench.load import Classified, LoadResult, percentile, run_load, sequential
 from bench.loads import generator_name
-from bench.options import CACHE, NAIVE, OURS, TAILCALL_KINDS
+from bench.options import CACHE, NAIVE, OURS, TAILCALL_KINDS, with_cache
 from bench.procs import RssSampler, Sandbox, Serve, ServeOptions, start_serve
 from bench.scenarios import Request, Workload
 from usagegraph.sandbox.dataset import Dataset, generate
@@ -82,6 +85,7 @@ class Settings:
     write_docs: bool
     concurrency: bool
     concurrency_only: bool
+    paged_only: bool
     failures: list[str] = field(default_factory=list)
 
     def samples(self, scale: str) -> int:
@@ -115,6 +119,12 @@ def _parse(argv: list[str] | None) -> Settings:
         help="only the 16-client identical and distinct dashboards at S, peers included",
     )
     parser.add_argument(
+        "--paged-only",
+        action="store_true",
+        help="only the paged table (bench.paged) and the cold dashboard it compares with, at "
+        "--scales",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="results folder (default bench/results; --quick: bench/results/quick; "
@@ -138,12 +148,15 @@ def _parse(argv: list[str] | None) -> Settings:
         write_docs=a.write_docs,
         concurrency=not a.no_concurrency,
         concurrency_only=a.concurrency_only,
+        paged_only=a.paged_only,
     )
 
 
 def _results_folder(a: argparse.Namespace) -> str:
     """A partial run writes next to, never over, the full run's results."""
-    return "quick" if a.quick else "concurrency" if a.concurrency_only else ""
+    if a.quick:
+        return "quick"
+    return "concurrency" if a.concurrency_only else "paged" if a.paged_only else ""
 
 
 def log(message: str) -> None:
@@ -151,40 +164,6 @@ def log(message: str) -> None:
 
 
 # -- figures --------------------------------------------------------------------------------------
-
-
-def _calls_figures(samples: list[Sample], plan: Plan) -> dict[str, Any]:
-    """Upstream data calls of the worst sample, per endpoint, against the plan."""
-    worst = max(samples, key=lambda s: s.calls.data_total)
-    return {
-        "calls": worst.calls.data_total,
-        "by_endpoint": dict(worst.calls.data),
-        "bound": plan.total,
-        "bound_by_endpoint": dict(plan.calls),
-        "ratio": worst.calls.data_total / plan.total if plan.total else math.nan,
-        "discovery_per_request": max(s.calls.discovery_total for s in samples),
-        "auth_per_request": max(s.calls.auth for s in samples),
-        "min_calls": min(s.calls.data_total for s in samples),
-    }
-
-
-def _latency_figures(samples: list[Sample], stages: int, latency_ms: int) -> dict[str, Any]:
-    seconds = [s.seconds for s in samples]
-    critical = stages * latency_ms / 1000
-    p50 = percentile(seconds, 50)
-    return {
-        "samples": len(seconds),
-        "p50": p50,
-        "p95": percentile(seconds, 95),
-        "stages": stages,
-        "critical_path": critical,
-        "overhead_p50": p50 - critical,
-        "target": 1.5 * critical + 0.1,
-    }
-
-
-def _errors(samples: list[Sample]) -> list[Any]:
-    return [e for s in samples for e in s.errors][:5]
 
 
 def _load_figures(result: LoadResult) -> dict[str, Any]:
@@ -223,7 +202,7 @@ def _warm_up(serve_url: str, sandbox: Sandbox, wl: Workload, drill_count: int) -
         "discovery_by_endpoint": dict(discovery.discovery),
         "discovery_total": discovery.discovery_total,
         "auth_total": discovery.auth,
-        "errors": _errors([first, *rest]),
+        "errors": first_errors([first, *rest]),
     }
 
 
@@ -235,9 +214,9 @@ def _measure_ours(
         req = wl.scenario(name)
         samples = asyncio.run(sequential(serve.url, sandbox, [req] * cfg.samples(scale)))
         entry = {
-            **_calls_figures(samples, req.plan),
-            **_latency_figures(samples, req.plan.stages(), cfg.latency_ms),
-            "errors": _errors(samples),
+            **calls_figures(samples, req.plan),
+            **latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+            "errors": first_errors(samples),
         }
         out[name] = entry
         log(
@@ -260,9 +239,9 @@ def _measure_without_talkdesk(
         asyncio.run(sequential(serve.url, sandbox, [req]))
         samples = asyncio.run(sequential(serve.url, sandbox, [req] * cfg.samples(scale)))
         entry = {
-            **_latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+            **latency_figures(samples, req.plan.stages(), cfg.latency_ms),
             "calls": max(s.calls.data_total for s in samples),
-            "errors": _errors(samples),
+            "errors": first_errors(samples),
         }
     finally:
         serve.stop()
@@ -350,11 +329,11 @@ def _run_peers(
                             sequential(peer.url, sandbox, [req] * cfg.samples(scale))
                         )
                         f = {
-                            **_calls_figures(samples, req.plan),
-                            **_latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+                            **calls_figures(samples, req.plan),
+                            **latency_figures(samples, req.plan.stages(), cfg.latency_ms),
                             "first_seconds": first.seconds,
                             "first_calls": first.calls.data_total + first.calls.discovery_total,
-                            "errors": _errors([first, *samples]),
+                            "errors": first_errors([first, *samples]),
                             "error_count": sum(len(s.errors) for s in [first, *samples]),
                         }
                         if name == "dashboard":
@@ -412,6 +391,13 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
                     f"discovery calls {result['warm_up']['discovery_total']}"
                 )
                 result["cold"] = _measure_ours(cfg, scale, serve, sandbox, wl, "cold")
+                result["paged"] = {
+                    "cold": paged.measure_cold(
+                        serve.url, sandbox, wl, cfg.samples(scale), cfg.latency_ms
+                    )
+                }
+                _log_paged(scale, "cold", result["paged"]["cold"])
+                result["paged"].update(_paged_warm(cfg, scale, sandbox, wl))
                 # the cache is off here: only in-flight coalescing can spare the 15 copies
                 result["coalescing"] = check_coalescing(serve, sandbox, wl.dashboard())
                 log(
@@ -470,9 +456,9 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
                     )
                     plan = Plan() if cache_active else wl.dashboard().plan
                     result["warm"] = {
-                        **_calls_figures(warm, plan),
-                        **_latency_figures(warm, plan.stages(), cfg.latency_ms),
-                        "errors": _errors(warm),
+                        **calls_figures(warm, plan),
+                        **latency_figures(warm, plan.stages(), cfg.latency_ms),
+                        "errors": first_errors(warm),
                     }
                     log(
                         f"{scale} warm dashboard p50 {result['warm']['p50'] * 1000:.0f} ms "
@@ -508,9 +494,9 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
                 req = wl.scenario(name)
                 samples = asyncio.run(sequential(naive.url, sandbox, [req] * n_samples))
                 naive_out[name] = {
-                    **_calls_figures(samples, req.plan),
-                    **_latency_figures(samples, req.plan.stages(), cfg.latency_ms),
-                    "errors": _errors(samples),
+                    **calls_figures(samples, req.plan),
+                    **latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+                    "errors": first_errors(samples),
                 }
                 log(
                     f"{scale} naive {name}: calls {naive_out[name]['calls']}/{req.plan.total} p50 "
@@ -535,6 +521,77 @@ def run_scale(cfg: Settings, scale: str, *, profile: bool) -> dict[str, Any]:
     finally:
         sandbox.stop()
     return result
+
+
+def _log_paged(scale: str, state: str, figures: dict[str, Any]) -> None:
+    for name, e in figures.items():
+        if isinstance(e, dict):
+            log(
+                f"{scale} paged {state} {name}: calls {e['calls']}/{e['bound']} p50 "
+                f"{e['p50'] * 1000:.0f} ms, {e['samples']} samples, pages of "
+                f"{figures['page_size']}, wrong {e['wrong_answers']}"
+            )
+
+
+def _paged_warm(cfg: Settings, scale: str, sandbox: Sandbox, wl: Workload) -> dict[str, Any]:
+    """The paged table warm, on a response cache of its own (the dashboards' cold-cache
+    figures must not find its answers): {"warm": figures}, or {} without a response cache."""
+    cached = start_serve("usagegraph-paged-cache", sandbox, with_cache(OURS))
+    try:
+        if "[cache]" in cached.dropped:
+            return {}
+        warm = paged.measure_warm(cached.url, sandbox, wl, cfg.samples(scale), cfg.latency_ms)
+    finally:
+        cached.stop()
+    _log_paged(scale, "warm", warm)
+    return {"warm": warm}
+
+
+def _paged_only(cfg: Settings, scale: str) -> dict[str, Any]:
+    """`--paged-only`: the paged table at `scale`, cold and warm, and the cold dashboard it is
+    compared with, on a sandbox of its own."""
+    workdir = cfg.out / "work" / f"paged-{scale}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    log(f"scale {scale}: paged table only ({cfg.latency_ms} ms per upstream call)")
+    sandbox = Sandbox(scale, cfg.latency_ms, cfg.seed, workdir).start()
+    try:
+        wl = Workload(_dataset(cfg, sandbox))
+        serve = start_serve("usagegraph", sandbox, OURS)
+        try:
+            asyncio.run(sequential(serve.url, sandbox, [wl.dashboard()]))  # discovery
+            dashboard = _measure_one(cfg, scale, serve, sandbox, wl.dashboard())
+            result: dict[str, Any] = {
+                "organizations": len(wl.orgs),
+                "dashboard": dashboard,
+                "paged": {
+                    "cold": paged.measure_cold(
+                        serve.url, sandbox, wl, cfg.samples(scale), cfg.latency_ms
+                    )
+                },
+            }
+            _log_paged(scale, "cold", result["paged"]["cold"])
+        finally:
+            serve.stop()
+        result["paged"].update(_paged_warm(cfg, scale, sandbox, wl))
+    finally:
+        sandbox.stop()
+    return result
+
+
+def _measure_one(
+    cfg: Settings, scale: str, serve: Serve, sandbox: Sandbox, req: Request
+) -> dict[str, Any]:
+    samples = asyncio.run(sequential(serve.url, sandbox, [req] * cfg.samples(scale)))
+    entry = {
+        **calls_figures(samples, req.plan),
+        **latency_figures(samples, req.plan.stages(), cfg.latency_ms),
+        "errors": first_errors(samples),
+    }
+    log(
+        f"{scale} cold {req.scenario}: calls {entry['calls']}/{entry['bound']} p50 "
+        f"{entry['p50'] * 1000:.0f} ms"
+    )
+    return entry
 
 
 def _concurrency(
@@ -637,6 +694,7 @@ def _check(cfg: Settings, scale: str, result: dict[str, Any]) -> None:
             "recognise this event loop's frames)"
         )
     _check_mechanisms(cfg, scale, result)
+    cfg.failures += paged.paged_failures(scale, result["paged"])
     for key, figures in result["throughput"].items():
         if figures["errors"]:
             cfg.failures.append(
@@ -815,6 +873,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if cfg.concurrency_only:
             results["concurrency"] = _concurrency_only(cfg)
+        elif cfg.paged_only:
+            results["paged"] = {scale: _paged_only(cfg, scale) for scale in cfg.scales}
+            for scale, entry in results["paged"].items():
+                cfg.failures += paged.paged_failures(scale, entry["paged"])
         elif not cfg.soak_only:
             largest = cfg.scales[-1] if cfg.scales else None
             for scale in cfg.scales:
@@ -825,9 +887,9 @@ def main(argv: list[str] | None = None) -> int:
                 _check(cfg, scale, result)
         if "concurrency" in results:
             _check_concurrency(cfg, results["concurrency"])
-        if (cfg.soak or cfg.soak_only) and not cfg.concurrency_only:
+        if (cfg.soak or cfg.soak_only) and not (cfg.concurrency_only or cfg.paged_only):
             results["soak"] = _soak(cfg)
-        if cfg.profile and not (cfg.soak_only or cfg.concurrency_only):
+        if cfg.profile and not (cfg.soak_only or cfg.concurrency_only or cfg.paged_only):
             log("server CPU per request (bench.cpu) and vendor body decoding (bench.decoding)")
             results["side"] = side.measure()
     except Exception:

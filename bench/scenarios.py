@@ -3,7 +3,9 @@
 1. dashboard: every reseller → its organizations → usage over last month (voice, SMS, cost);
 2. drill-down: one organization → agents ranked by minutes (with usage) → users with usage;
 3. mixed: 8 aliased ranges over 50 organizations;
-4. warm: the dashboard repeated (discovery cached; a response cache, when configured, warm).
+4. warm: the dashboard repeated (discovery cached; a response cache, when configured, warm);
+5. paged: a page of `organizationsConnection` ordered by cost (USD, last month), each node with
+   its usage, then the next page after its `endCursor` (bench.paged runs and checks it).
 
 Every request carries its lower-bound `Plan` (bench.bounds), so a load of distinct variables
 is compared with the sum of its requests' bounds.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from bench.bounds import (
@@ -23,14 +26,17 @@ from bench.bounds import (
     dashboard_plan,
     drilldown_plan,
     identities,
+    paged_plan,
     usage_plan,
 )
+from bench.org_truth import by_cost
 from usagegraph.sandbox.dataset import Dataset
 
 __all__ = [
     "DASHBOARD",
     "DRILLDOWN",
     "MIXED",
+    "PAGED",
     "Request",
     "Workload",
     "cold_ranges",
@@ -52,6 +58,17 @@ DRILLDOWN = (
     "seconds } } } "
     f"users {{ id name usage(range: $range) {{ voice {{ seconds }} {_FIGURES} }} }} }} }}"
 )
+
+PAGED = (
+    "query PagedTable($range: DateRange!, $first: Int!, $after: String) { "
+    "organizationsConnection(first: $first, after: $after, orderBy: {field: COST, "
+    'direction: DESC, range: $range, currency: "USD"}) { totalCount '
+    "pageInfo { hasNextPage endCursor } nodes { id name usage(range: $range) { "
+    "voice { seconds } sms { outboundSegments } costs { amount currency } } } } }"
+)
+# the table's page; at S (20 organizations) smaller, so there are pages to walk
+PAGE_SIZE = 20
+SMALL_PAGE_SIZE = 4
 
 MIXED_ALIASES = 8
 MIXED_ORGS = 50
@@ -174,6 +191,27 @@ class Workload:
         for i, rng in enumerate(self.pool):
             variables[f"r{i}"] = _rng(rng)
         return Request("mixed", MIXED, variables, usage_plan(self.ds, chosen, self.pool))
+
+    @cached_property
+    def page_size(self) -> int:
+        return PAGE_SIZE if len(self.orgs) >= 10 * PAGE_SIZE else SMALL_PAGE_SIZE
+
+    @cached_property
+    def by_cost(self) -> list[OrgIdentity]:
+        """Every organization by USD charges last month, largest first, ties by id: the truth
+        the paged table must show."""
+        return by_cost(self.ds, self.orgs, self.last_month)
+
+    def page(self, index: int) -> list[OrgIdentity]:
+        """The truth's page number `index` (0: the first)."""
+        return self.by_cost[index * self.page_size : (index + 1) * self.page_size]
+
+    def paged(self, index: int, after: str | None) -> Request:
+        """Page number `index` of the cost-ordered table; `after`: the previous page's
+        `endCursor` (the server's, never built here)."""
+        variables = {"range": _rng(self.last_month), "first": self.page_size, "after": after}
+        plan = paged_plan(self.ds, self.orgs, self.last_month, self.page(index))
+        return Request("paged", PAGED, variables, plan)
 
     def scenario(self, name: str) -> Request:
         builders: dict[str, Callable[[], Request]] = {

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.codegen.ranking import by_cost
 from tests.fixtures.serve import serve_usagegraph
 from tests.fixtures.truth import (
     customer_parts,
@@ -150,3 +151,26 @@ async def test_an_unknown_organization_is_none(client_module: ModuleType, server
         lifetime = await api.lifetime_usage(organization="no-such-organization")
 
     assert lifetime.organization is None
+
+
+async def test_top_organizations_by_cost_page_twice_with_the_cursor(
+    client_module: ModuleType, server: str, dataset: Dataset
+) -> None:
+    first, last = last_full_month(dataset)
+    truth = by_cost(dataset)
+
+    async with client(client_module, server) as api:
+        one = await api.top_organizations_by_cost(first_day=first, last_day=last)
+        cursor = one.organizations_connection.page_info.end_cursor
+        assert isinstance(cursor, str)
+        two = await api.top_organizations_by_cost(first_day=first, last_day=last, after=cursor)
+
+    pages = [one.organizations_connection, two.organizations_connection]
+    assert [p.total_count for p in pages] == [20, 20]
+    assert [p.page_info.has_next_page for p in pages] == [True, False]
+    nodes = [node for page in pages for node in page.nodes]
+    assert [n.id for n in nodes] == [org_id for org_id, _ in truth]
+    for node, (_, expected) in zip(nodes, truth, strict=True):
+        costs = {c.currency: c.amount for c in node.usage.costs or ()}
+        assert all(isinstance(a, Decimal) for a in costs.values())
+        assert costs == (expected.costs if expected.measured_costs else {})

@@ -7,13 +7,17 @@ register, hit). Needs `make test-clients` (npm ci); skipped only when node is ab
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.codegen.ranking import by_cost
 from tests.fixtures.serve import node_or_skip, serve_usagegraph
 from tests.fixtures.truth import last_full_month
 from usagegraph.sandbox.dataset import Dataset
@@ -87,6 +91,43 @@ def test_typed_documents_hash_to_the_manifest_ids(node: str, generated: Path) ->
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with serve_usagegraph(tmp_path_factory.mktemp("serve") / "serve.log") as base:
         yield f"{base}/graphql"
+
+
+@pytest.fixture(scope="module")
+def compiled(node: str, generated: Path) -> Iterator[Path]:
+    """src/ compiled by tsc into a folder inside the package (its node_modules, its ESM type)."""
+    (HERE / "dist").mkdir(exist_ok=True)
+    out = Path(tempfile.mkdtemp(dir=HERE / "dist"))
+    try:
+        tsc = str(MODULES / "typescript" / "bin" / "tsc")
+        done = run_node(node, tsc, "-p", ".", "--noEmit", "false", "--outDir", str(out))
+        assert done.returncode == 0, done.stdout + done.stderr
+        yield out
+    finally:
+        shutil.rmtree(out)
+
+
+def test_the_client_pages_top_organizations_by_cost_twice_with_the_cursor(
+    node: str, compiled: Path, server: str, dataset: Dataset
+) -> None:
+    first, last = last_full_month(dataset)
+    truth = by_cost(dataset)
+
+    done = run_node(node, "paging-check.mjs", str(compiled), server, str(first), str(last), "3")
+
+    assert done.returncode == 0, done.stderr
+    pages = json.loads(done.stdout.strip().splitlines()[-1])["pages"]
+    # 20 organizations, 10 a page: the third page is never asked (hasNextPage false)
+    assert [p["totalCount"] for p in pages] == [20, 20]
+    assert [p["pageInfo"]["hasNextPage"] for p in pages] == [True, False]
+    nodes = [n for page in pages for n in page["nodes"]]
+    assert [n["id"] for n in nodes] == [org_id for org_id, _ in truth]
+    for node_answer, (_, expected) in zip(nodes, truth, strict=True):
+        costs = node_answer["usage"]["costs"]
+        # Decimal amounts arrive as exact strings: compared as decimals, never floats
+        amounts = {c["currency"]: Decimal(c["amount"]) for c in costs or ()}
+        assert amounts == (expected.costs if expected.measured_costs else {})
+        assert (costs is None) == (not expected.measured_costs)
 
 
 def test_apollo_clients_persisted_query_link_registers_then_sends_the_hash_alone(

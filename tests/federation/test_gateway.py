@@ -2,7 +2,8 @@
 @theguild/federation-composition, served by Hive Gateway (@graphql-hive/gateway), both from npm
 (federation/package-lock.json; `make test-federation`). The gateway joins one organization's
 fields from both subgraphs, in both directions (usagegraph's root field + the CRM's entities,
-and the CRM's root field + usagegraph's `_entities`)."""
+and the CRM's root field + usagegraph's `_entities`); connections page through it as they do on
+the subgraph itself."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ GATEWAY = FEDERATION / "node_modules" / "@graphql-hive" / "gateway" / "dist" / "
 @dataclass(frozen=True)
 class Stack:
     gateway: str  # the supergraph's GraphQL URL
+    subgraph: str  # usagegraph's own GraphQL URL, for the direct answer
     public_sdl: str  # the composed API schema
 
 
@@ -92,13 +94,19 @@ def stack(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack
         with running(
             command, ready_url=f"{base}/healthcheck", log=logs / "gateway.log", cwd=FEDERATION
         ):
-            yield Stack(gateway=f"{base}/graphql", public_sdl=report["publicSdl"])
+            yield Stack(
+                gateway=f"{base}/graphql",
+                subgraph=f"{usagegraph}/graphql",
+                public_sdl=report["publicSdl"],
+            )
 
 
-def ask(stack: Stack, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = httpx.post(
-        stack.gateway, json={"query": query, "variables": variables or {}}, timeout=60
-    )
+def ask(
+    stack: Stack, query: str, variables: dict[str, Any] | None = None, *, direct: bool = False
+) -> dict[str, Any]:
+    """The gateway's answer (`direct`: usagegraph's own, bypassing the gateway)."""
+    url = stack.subgraph if direct else stack.gateway
+    response = httpx.post(url, json={"query": query, "variables": variables or {}}, timeout=60)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -177,6 +185,99 @@ def test_the_crms_root_field_gets_names_and_usage_from_usagegraph_entities(
             }
         )
     assert result["data"]["accountsManagedBy"] == expected
+
+
+PAGE = """
+query ($first: Date!, $last: Date!, $after: String) {
+  organizationsConnection(first: 6, after: $after, orderBy: {field: COST, direction: DESC,
+      range: {firstDay: $first, lastDay: $last}, currency: "USD"}) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes { id name }
+  }
+}"""
+
+
+def pages(stack: Stack, dates: dict[str, str], *, direct: bool) -> list[dict[str, Any]]:
+    """organizationsConnection paged to its end, each page after the previous `endCursor`."""
+    out: list[dict[str, Any]] = []
+    after = None
+    while True:
+        result = ask(stack, PAGE, {**dates, "after": after}, direct=direct)
+        assert "errors" not in result, result
+        page = result["data"]["organizationsConnection"]
+        out.append(page)
+        if not page["pageInfo"]["hasNextPage"]:
+            return out
+        after = page["pageInfo"]["endCursor"]
+        assert len(out) < 10, "the pages never end"
+
+
+def test_organizations_page_through_the_gateway_as_on_the_subgraph(
+    stack: Stack, dataset: Dataset
+) -> None:
+    dates = month(dataset)
+
+    through_gateway = pages(stack, dates, direct=False)
+    direct = pages(stack, dates, direct=True)
+
+    assert through_gateway == direct
+    ids = [node["id"] for page in through_gateway for node in page["nodes"]]
+    assert [len(page["nodes"]) for page in through_gateway] == [6, 6, 6, 2]
+    assert {page["totalCount"] for page in through_gateway} == {20}
+    assert len(set(ids)) == 20  # no organization twice, none missing
+    # a cursor the gateway passed on is the subgraph's own: the subgraph continues from it
+    cursor = through_gateway[0]["pageInfo"]["endCursor"]
+    resumed = ask(stack, PAGE, {**dates, "after": cursor}, direct=True)
+    assert resumed["data"]["organizationsConnection"] == through_gateway[1]
+
+
+AGENTS = """
+query ($after: String) {
+  accountsManagedBy(manager: "Dana Whitfield") {
+    id
+    accountManager
+    agentsConnection(first: 2, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { id name }
+    }
+  }
+}"""
+
+AGENTS_DIRECT = """
+query ($id: ID!, $after: String) {
+  organization(id: $id) {
+    agentsConnection(first: 2, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { id name }
+    }
+  }
+}"""
+
+
+def test_an_entity_organizations_agents_page_through_the_gateway(stack: Stack) -> None:
+    first = ask(stack, AGENTS)
+    assert "errors" not in first, first
+    organizations = first["data"]["accountsManagedBy"]
+
+    assert [o["id"] for o in organizations] == ["cust0000", "cust0005"]
+    for org in organizations:
+        direct = ask(stack, AGENTS_DIRECT, {"id": org["id"]}, direct=True)
+        assert org["agentsConnection"] == direct["data"]["organization"]["agentsConnection"]
+    # cust0000 has 3 agents, cust0005 4 (Telzino): each a page of 2 with more after it
+    assert [o["agentsConnection"]["totalCount"] for o in organizations] == [3, 4]
+    assert all(o["agentsConnection"]["pageInfo"]["hasNextPage"] for o in organizations)
+    # the next page of cust0005's agents, after the cursor the gateway passed on
+    cursor = organizations[1]["agentsConnection"]["pageInfo"]["endCursor"]
+    second = ask(stack, AGENTS, {"after": cursor})
+    direct = ask(stack, AGENTS_DIRECT, {"id": "cust0005", "after": cursor}, direct=True)
+    page = second["data"]["accountsManagedBy"][1]["agentsConnection"]
+    assert page == direct["data"]["organization"]["agentsConnection"]
+    assert len(page["nodes"]) == 2 and page["pageInfo"]["hasNextPage"] is False
+    first_ids = {n["id"] for n in organizations[1]["agentsConnection"]["nodes"]}
+    assert first_ids.isdisjoint(n["id"] for n in page["nodes"])
 
 
 def test_composition_refuses_a_conflicting_subgraph(node: str, tmp_path: Path) -> None:

@@ -4,12 +4,16 @@
 // build if a line compiles).
 import { print } from "graphql";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+// ".js": the compiled file's name, so `tsc --outDir` output also runs under node (make
+// test-clients runs topOrganizationsByCost); tsc resolves it to graphql.ts
 import {
   CostByCurrencyDocument,
   ResellerOverviewDocument,
   TopAgentsDocument,
+  TopOrganizationsByCostDocument,
   type ResellerOverviewQuery,
-} from "./generated/graphql";
+  type TopOrganizationsByCostQuery,
+} from "./generated/graphql.js";
 
 /** POST one typed operation to usagegraph; the result's type follows from the document. */
 export async function request<Result, Variables>(
@@ -65,6 +69,34 @@ export async function costsInEuro(url: string): Promise<string[]> {
   );
 }
 
+// null when a source the ranking needs failed (with an error saying which)
+type CostPage = NonNullable<TopOrganizationsByCostQuery["organizationsConnection"]>;
+
+/** The first `pages` pages of organizations by cost (10 each), every next page asked after the
+ * previous page's `endCursor`; stops early when `hasNextPage` says the list ended. */
+export async function topOrganizationsByCost(
+  url: string,
+  firstDay: string,
+  lastDay: string,
+  pages: number,
+): Promise<CostPage[]> {
+  const out: CostPage[] = [];
+  let after: string | null = null;
+  for (let page = 0; page < pages; page++) {
+    const data: TopOrganizationsByCostQuery = await request(url, TopOrganizationsByCostDocument, {
+      firstDay,
+      lastDay,
+      after,
+    });
+    const connection = data.organizationsConnection;
+    if (!connection) throw new Error("organizations could not be ranked by cost");
+    out.push(connection);
+    if (!connection.pageInfo.hasNextPage) break;
+    after = connection.pageInfo.endCursor ?? null;
+  }
+  return out;
+}
+
 // -- what the types refuse ------------------------------------------------------------------
 
 export async function mistakes(url: string): Promise<void> {
@@ -82,4 +114,13 @@ export async function mistakes(url: string): Promise<void> {
   // @ts-expect-error a Decimal is a string, not a number: no float arithmetic on money
   const doubled: number = data.resellers[0]?.usage.costs?.[0]?.amount * 2;
   void doubled;
+
+  // @ts-expect-error a cursor is an opaque string, not a page number
+  await request(url, TopOrganizationsByCostDocument, { firstDay: "a", lastDay: "b", after: 10 });
+  const ranked = await request(url, TopOrganizationsByCostDocument, { firstDay: "a", lastDay: "b" });
+  // @ts-expect-error the connection is null when a source the ranking needs failed
+  void ranked.organizationsConnection.totalCount;
+  // @ts-expect-error endCursor is null on an empty page: it must be checked first
+  const cursor: string = ranked.organizationsConnection?.pageInfo.endCursor;
+  void cursor;
 }
