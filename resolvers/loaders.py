@@ -222,14 +222,18 @@ class Loaders:
     ) -> list[str] | None:
         """The ids to filter by, or None for one unfiltered report.
 
-        Unfiltered whenever the account fits one id chunk anyway: it is the same one call, it
-        answers (and primes) every organization, so a later batch in the same query or a later
-        query for other organizations (through the cache) costs nothing more."""
+        Unfiltered whenever the account fits one id chunk anyway, or the result cache is on:
+        it is the same one call, and it answers (and primes) every organization, so a later
+        batch in the same query or a later query for other organizations, such as the next page
+        of a connection, costs nothing more. Filtered only without a cache, where nothing could
+        reuse the rest of a large account's report."""
         wanted = sorted({key[1] for key in members})
         known = self.catalog.organizations_with_part(source)
         chunk = telzino.ids_per_call(self._connection(source))
         if self.naive:
             return wanted
+        if self.service.cache is not None:
+            return None
         if len(wanted) > chunk or len(known) <= chunk or set(known) <= set(wanted):
             return None
         return wanted

@@ -484,6 +484,7 @@ def test_a_large_telzino_account_is_asked_only_for_the_wanted_ids() -> None:
     conn = SimpleNamespace(kind="telzino", telzino=SimpleNamespace(max_ids_per_call=100))
     loaders = Loaders.__new__(Loaders)
     loaders.naive = False
+    loaders.service = SimpleNamespace(cache=None)  # without a result cache
     loaders.catalog = SimpleNamespace(organizations_with_part=lambda source: known)
     loaders._connection = lambda source: conn  # type: ignore[method-assign]
     few = [("telzino", "org-7", rng), ("telzino", "org-3", rng)]
@@ -493,3 +494,8 @@ def test_a_large_telzino_account_is_asked_only_for_the_wanted_ids() -> None:
     known_small = {f"org-{i}": None for i in range(40)}
     loaders.catalog = SimpleNamespace(organizations_with_part=lambda source: known_small)
     assert loaders._telzino_ids("telzino", few) is None  # the whole account fits one call
+    # with a result cache the whole account's report is the same one call, and it answers the
+    # next page of a connection, or any other organization, from the cache
+    loaders.catalog = SimpleNamespace(organizations_with_part=lambda source: known)
+    loaders.service = SimpleNamespace(cache=object())
+    assert loaders._telzino_ids("telzino", few) is None

@@ -831,3 +831,36 @@ async def test_the_example_gives_the_top_ten_by_cost_then_the_next_ten(
     by_id = {organization_id_of(dataset, c): c for c in customers(dataset)}
     best = expected_customer(dataset, by_id[truth[0]], first, last)
     assert top["nodes"][0]["usage"]["costs"] == best.cost_list()
+
+
+async def test_the_next_page_of_a_large_telzino_account_costs_no_call_with_the_cache(
+    graph_app: Any, graph: GraphQuery, sandbox: SandboxServer, dataset: Dataset
+) -> None:
+    """An account larger than one id chunk: the page's voice comes from the whole account's
+    report, one call, so the next page is answered from the result cache (issue 20: paging does
+    not grow the calls). With an id filter each page was a new report."""
+    telzino = graph_app.state.graph.connections["telzino"].telzino
+    telzino.max_ids_per_call = 2  # the sandbox's account is then many chunks
+    first, last = last_full_month(dataset)
+    rng = {"firstDay": str(first), "lastDay": str(last)}
+    query = """
+    query ($r: DateRange!, $after: String) {
+      organizationsConnection(first: 3, after: $after) {
+        nodes { id usage(range: $r) { voice { seconds } } }
+        pageInfo { endCursor }
+      }
+    }
+    """
+    await warm(graph, sandbox)
+    page = await graph(query, {"r": rng})
+    assert "errors" not in page, page
+    assert sandbox.control.count(mount="telzino-api") == 1
+    sandbox.control.reset()
+
+    after = page["data"]["organizationsConnection"]["pageInfo"]["endCursor"]
+    following = await graph(query, {"r": rng, "after": after})
+
+    assert "errors" not in following, following
+    assert sandbox.control.count(mount="telzino-api") == 0
+    nodes = following["data"]["organizationsConnection"]["nodes"]
+    assert len(nodes) == 3 and all(n["usage"]["voice"]["seconds"] is not None for n in nodes)
