@@ -17,9 +17,9 @@ from fastapi import FastAPI, Request
 
 from usagegraph.answers import build_answer_store, install_answers
 from usagegraph.cache_setup import build_backend, catalog_ttl, result_cache
+from usagegraph.console import mount_console
 from usagegraph.fleet_link import fleet_link
 from usagegraph.gc_tuning import install_gc_tuning
-from usagegraph.console import mount_console
 from usagegraph.graphiql import mount_graphiql
 from usagegraph.limits import caller_of, identity_of, install_gate, schema_limits
 from usagegraph.observability import Observability

@@ -116,7 +116,8 @@ export function errorBox(errors: GraphQLError[]): HTMLElement {
   return h(
     "div",
     { class: "error-box", role: "alert" },
-    ...errors.map((e) =>
+    // one line per distinct error: a source's failure is reported once per field it broke
+    ...[...new Map(errors.map((e) => [e.message, e])).values()].map((e) =>
       h("p", {}, `${e.extensions?.code ?? "ERROR"}${e.extensions?.source ? ` (${e.extensions.source})` : ""}: ${e.message}`),
     ),
   );
