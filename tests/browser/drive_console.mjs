@@ -6,7 +6,8 @@
 //               "screenshots": "/tmp/dir", "reseller": "Northwind Channel",
 //               "organization": "Acme Solar", "partialDays": ["2026-10-01", "2026-10-10"],
 //               "sandbox": "http://127.0.0.1:N" (its /_control API), "outageMonth": "2026-09",
-//               "outageVariant": "teli-down"}
+//               "outageVariant": "teli-down", "keyUrl": a console URL on a server with [auth],
+//               "key": its API key}
 // Steps: the resellers view (timing of the first table, its rows, the cost chart, axe-core), the
 // reseller, the organization's drill-down (its tables, charts, axe-core, a CSV export), a
 // partial-month range, then the vendor outage switched on in the sandbox and another month
@@ -28,6 +29,7 @@ const report = {
   outage: null,
   axe: {},
   csv: null,
+  keyed: null,
   screenshots: [],
   requests: [],
   failed: [],
@@ -183,6 +185,32 @@ try {
   };
   await shot(page, "console-outage");
   await control("/_control/variants", { disable: [spec.outageVariant] });
+
+  // 6. a server with [auth]: the 401 turns into a key prompt, the key into a Bearer header
+  if (spec.keyUrl) {
+    const keyed = await context.newPage();
+    const sent = [];
+    keyed.on("request", (request) => {
+      if (request.method() === "POST" && new URL(request.url()).pathname === "/graphql") {
+        sent.push(request.headers().authorization ?? null);
+      }
+    });
+    keyed.on("pageerror", (error) => report.pageErrors.push(String(error)));
+    await keyed.goto(spec.keyUrl, { waitUntil: "load", timeout: 30_000 });
+    await keyed.locator("#api-key").waitFor({ timeout: 30_000 });
+    const prompt = await keyed.locator("main").innerText();
+    await keyed.getByLabel("API key", { exact: true }).fill(spec.key);
+    await keyed.getByRole("button", { name: "Use key" }).click();
+    await keyed.locator('table[data-table="Resellers"]').waitFor({ timeout: 30_000 });
+    report.keyed = {
+      prompt,
+      sent,
+      stored: await keyed.evaluate(() => sessionStorage.getItem("usagegraph.console.apiKey")),
+      resellers: (await keyed.evaluate(tableRows, "Resellers")).map((row) => row[0]),
+    };
+    await axe(keyed, "keyed");
+    await keyed.close();
+  }
 } catch (error) {
   report.error = String(error && error.stack ? error.stack : error);
   if (page) await shot(page, "console-failure").catch(() => {});

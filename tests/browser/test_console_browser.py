@@ -21,8 +21,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from hashlib import sha256
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -42,6 +43,7 @@ PARTIAL_DAYS = ("2026-10-01", "2026-10-10")
 # outside the six months the charts of MONTH and PARTIAL_DAYS ask for: nothing of it is cached
 OUTAGE_MONTH = "2026-03"
 RESELLER = "Northwind Channel"
+KEY = "console-browser-test-key"
 ORGANIZATION = "Acme Solar"
 DATASET = generate()
 TELI_SOURCES = {teli_source_name(tenant) for tenant in DATASET.teli_tenants}
@@ -52,6 +54,12 @@ USAGE = """
   costs { amount currency }
   coverage { sources { source status reason } }
 """
+
+
+class Servers(NamedTuple):
+    base: str  # usagegraph serve without [auth]
+    sandbox: str  # the vendor sandbox, with its /_control API
+    keyed: str  # usagegraph serve with [auth] (one key: KEY)
 
 
 def _wait_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -84,13 +92,13 @@ def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The sandbox and `usagegraph serve` over it; yields (server URL, sandbox URL)."""
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """The sandbox, and `usagegraph serve` over it twice: without and with [auth]."""
     missing = [name for name in ASSETS if not (ASSETS_DIR / name).is_file()]
     if missing:
         pytest.fail(f"console assets missing ({', '.join(missing)}): run `make test-browser`")
     folder = tmp_path_factory.mktemp("console-servers")
-    sandbox_port, port = free_port(), free_port()
+    sandbox_port, port, keyed_port = free_port(), free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     sandbox = _start(["sandbox", "--port", str(sandbox_port)], folder / "sandbox.log")
     try:
@@ -101,23 +109,33 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
             sources_toml(DATASET, sandbox_url) + '\n[directory]\npath = "directory.toml"\n',
             encoding="utf-8",
         )
+        keyed_config = folder / "usagegraph-keyed.toml"
+        keyed_config.write_text(
+            config.read_text(encoding="utf-8")
+            + f'\n[[auth.keys]]\nname = "console"\nsha256 = "{sha256(KEY.encode()).hexdigest()}"\n',
+            encoding="utf-8",
+        )
         command = ["serve", "--config", str(config), "--port", str(port)]
         serve = _start(command, folder / "serve.log")
+        keyed_command = ["serve", "--config", str(keyed_config), "--port", str(keyed_port)]
+        keyed = _start(keyed_command, folder / "serve-keyed.log")
         try:
-            base = f"http://127.0.0.1:{port}"
+            base, keyed_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{keyed_port}"
             _wait_up(f"{base}/healthz", serve, folder / "serve.log")
-            yield base, sandbox_url
+            _wait_up(f"{keyed_base}/healthz", keyed, folder / "serve-keyed.log")
+            yield Servers(base, sandbox_url, keyed_base)
         finally:
+            _stop(keyed)
             _stop(serve)
     finally:
         _stop(sandbox)
 
 
 @pytest.fixture(scope="module")
-def expected(servers: tuple[str, str]) -> dict[str, Any]:
+def expected(servers: Servers) -> dict[str, Any]:
     """The API's answers for what the console shows, asked before the browser runs (and before
     the outage), so the page's own requests find nothing cached that the API did not say."""
-    base, _ = servers
+    base = servers.base
     month = f'{{firstDay: "{MONTH[0]}", lastDay: "{MONTH[1]}"}}'
     partial = f'{{firstDay: "{PARTIAL_DAYS[0]}", lastDay: "{PARTIAL_DAYS[1]}"}}'
     query = f"""{{
@@ -136,7 +154,7 @@ def expected(servers: tuple[str, str]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def session(
-    servers: tuple[str, str], expected: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+    servers: Servers, expected: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     executable = os.environ.get("CHROMIUM") or shutil.which("chromium")
     if executable is None:
@@ -144,7 +162,7 @@ def session(
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "axe-core").is_dir():
         pytest.fail("node, playwright-core and axe-core are needed: run `make test-browser`")
-    base, sandbox_url = servers
+    base, sandbox_url = servers.base, servers.sandbox
     screenshots = tmp_path_factory.mktemp("console-screenshots")
     print(f"console screenshots: {screenshots}")  # the artifacts (pytest -s shows it)
     spec = {
@@ -157,6 +175,8 @@ def session(
         "sandbox": sandbox_url,
         "outageMonth": OUTAGE_MONTH,
         "outageVariant": "teli-down",
+        "keyUrl": f"{servers.keyed}/console#/?first={MONTH[0]}&last={MONTH[1]}",
+        "key": KEY,
     }
     done = subprocess.run(
         [node, str(DRIVER), json.dumps(spec)],
@@ -305,5 +325,18 @@ def test_vendor_outage_shows_the_error_in_place_of_its_figures(session: dict[str
     assert outage["alerts"], "the response's errors are listed"
 
 
+def test_with_auth_the_console_asks_for_a_key_and_sends_it_as_a_bearer_header(
+    session: dict[str, Any],
+) -> None:
+    keyed = session["keyed"]
+
+    assert "This server needs an API key." in keyed["prompt"]
+    # the first try went without a key (401), every later one with it
+    assert keyed["sent"][0] is None
+    assert keyed["sent"][1:] and set(keyed["sent"][1:]) == {f"Bearer {KEY}"}
+    assert keyed["stored"] == KEY  # sessionStorage: gone with the tab
+    assert sorted(keyed["resellers"]) == sorted(DATASET.channel_names.values())
+
+
 def test_no_accessibility_violations(session: dict[str, Any]) -> None:
-    assert session["axe"] == {"resellers": [], "organization": []}
+    assert session["axe"] == {"resellers": [], "organization": [], "keyed": []}

@@ -26,7 +26,7 @@ function keyPrompt(retry: () => void): HTMLElement {
   const input = h("input", { type: "password", id: "api-key", autocomplete: "off", required: "" });
   const form = h(
     "form",
-    { class: "key-prompt", "aria-label": "API key" },
+    { class: "key-prompt", "aria-label": "Enter an API key" },
     h("p", {}, "This server needs an API key."),
     h("label", { for: "api-key" }, "API key"),
     input,
