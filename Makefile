@@ -106,6 +106,7 @@ browser-deps: $(BROWSER_STAMP)
 # GraphiQL and the console in headless chromium (apt-get install chromium), offline, on the
 # embedded sandbox (the console's outage test on a sandbox of its own).
 test-browser: $(STAMP) $(GRAPHIQL_STAMP) $(CONSOLE_STAMP) $(BROWSER_STAMP)
+	cd $(CONSOLE_NPM) && npm run --silent format:check  # the console's TypeScript as prettier writes it
 	$(BIN)/python -m pytest -q -m browser tests/browser
 
 # A longer fuzz pass over request bodies and documents than `make test` runs (derandomized, so

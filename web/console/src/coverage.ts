@@ -63,7 +63,11 @@ export function coverageBadges(coverage: Coverage): HTMLElement {
   for (const s of coverage.sources) {
     if (s.stale) {
       badges.push(
-        h("span", { class: "badge stale", title: `as of ${s.asOf}` }, `${s.source} stale ${age(s.asOf)}`),
+        h(
+          "span",
+          { class: "badge stale", title: `as of ${s.asOf}` },
+          `${s.source} stale ${age(s.asOf)}`,
+        ),
       );
     }
     if (s.status === "MISSING" && s.reason !== "UPSTREAM_FAILED") {
@@ -71,7 +75,11 @@ export function coverageBadges(coverage: Coverage): HTMLElement {
       badges.push(h("span", { class: "badge missing", title: why }, `${s.source} missing: ${why}`));
     } else if (s.status === "EXPANDED") {
       badges.push(
-        h("span", { class: "badge expanded" }, `${s.source} expanded ${s.firstDay} to ${s.lastDay}`),
+        h(
+          "span",
+          { class: "badge expanded" },
+          `${s.source} expanded ${s.firstDay} to ${s.lastDay}`,
+        ),
       );
     } else if (s.status === "PARTIAL") {
       badges.push(h("span", { class: "badge partial" }, `${s.source} partial to ${s.lastDay}`));

@@ -6,7 +6,11 @@ function cell(text: string): string {
 
 export function tableCsv(table: HTMLTableElement): string {
   return Array.from(table.rows)
-    .map((row) => Array.from(row.cells).map((c) => cell(c.textContent ?? "")).join(","))
+    .map((row) =>
+      Array.from(row.cells)
+        .map((c) => cell(c.textContent ?? ""))
+        .join(","),
+    )
     .join("\r\n");
 }
 

@@ -6,7 +6,11 @@ import { monthOf, type RangeChoice, wholeMonth } from "./range";
 
 export function rangePicker(range: RangeChoice, apply: (range: RangeChoice) => void): HTMLElement {
   const month = monthOf(range);
-  const monthInput = h("input", { type: "month", id: "range-month", value: month ?? range.firstDay.slice(0, 7) });
+  const monthInput = h("input", {
+    type: "month",
+    id: "range-month",
+    value: month ?? range.firstDay.slice(0, 7),
+  });
   const firstInput = h("input", { type: "date", id: "range-first", value: range.firstDay });
   const lastInput = h("input", { type: "date", id: "range-last", value: range.lastDay });
   const wholeMonths = h("input", { type: "checkbox", id: "range-whole-months" });
@@ -22,7 +26,8 @@ export function rangePicker(range: RangeChoice, apply: (range: RangeChoice) => v
   );
   monthForm.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (monthInput.value) apply({ ...wholeMonth(monthInput.value), partialMonths: partialMonths() });
+    if (monthInput.value)
+      apply({ ...wholeMonth(monthInput.value), partialMonths: partialMonths() });
   });
 
   const daysForm = h(
@@ -32,13 +37,22 @@ export function rangePicker(range: RangeChoice, apply: (range: RangeChoice) => v
     firstInput,
     h("label", { for: "range-last" }, "to"),
     lastInput,
-    h("label", { for: "range-whole-months" }, wholeMonths, " count whole months for monthly-only sources"),
+    h(
+      "label",
+      { for: "range-whole-months" },
+      wholeMonths,
+      " count whole months for monthly-only sources",
+    ),
     h("button", { type: "submit" }, "Show days"),
   );
   daysForm.addEventListener("submit", (event) => {
     event.preventDefault();
     if (firstInput.value && lastInput.value && firstInput.value <= lastInput.value) {
-      apply({ firstDay: firstInput.value, lastDay: lastInput.value, partialMonths: partialMonths() });
+      apply({
+        firstDay: firstInput.value,
+        lastDay: lastInput.value,
+        partialMonths: partialMonths(),
+      });
     }
   });
   return h(

@@ -52,9 +52,21 @@ export function usageTable(
           "tr",
           {},
           h("th", { scope: "row" }, row.label),
-          h("td", { class: "num" }, figure(row.usage.voice ? decimal(row.usage.voice.minutes) : null, row.coverage, errors)),
-          h("td", { class: "num" }, figure(sms === null ? null : decimal(String(sms)), row.coverage, errors)),
-          h("td", { class: "num" }, figure(row.usage.costs ? costs(row.usage.costs) : null, row.coverage, errors)),
+          h(
+            "td",
+            { class: "num" },
+            figure(row.usage.voice ? decimal(row.usage.voice.minutes) : null, row.coverage, errors),
+          ),
+          h(
+            "td",
+            { class: "num" },
+            figure(sms === null ? null : decimal(String(sms)), row.coverage, errors),
+          ),
+          h(
+            "td",
+            { class: "num" },
+            figure(row.usage.costs ? costs(row.usage.costs) : null, row.coverage, errors),
+          ),
           h("td", {}, coverageBadges(row.coverage)),
         );
       }),
@@ -67,15 +79,23 @@ export function usageTable(
 export function withExport(caption: string, table: HTMLTableElement): HTMLElement {
   const button = h("button", { type: "button", class: "export" }, `Export CSV: ${caption}`);
   button.addEventListener("click", () => {
-    const name = caption.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    const name = caption
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "");
     download(`${name}.csv`, tableCsv(table));
   });
   return h("section", { class: "table-block" }, h("div", { class: "scroll" }, table), button);
 }
 
 /** Charges per currency, one bar group per row; never summed across currencies. */
-export function costChart(title: string, rows: Array<{ name: string; costs: Money[] | null }>): HTMLElement {
-  const currencies = [...new Set(rows.flatMap((r) => (r.costs ?? []).map((m) => m.currency)))].sort();
+export function costChart(
+  title: string,
+  rows: Array<{ name: string; costs: Money[] | null }>,
+): HTMLElement {
+  const currencies = [
+    ...new Set(rows.flatMap((r) => (r.costs ?? []).map((m) => m.currency))),
+  ].sort();
   return barChart({
     title,
     unit: "amount per currency",
@@ -94,7 +114,10 @@ export function costChart(title: string, rows: Array<{ name: string; costs: Mone
 /** Voice minutes per month, one stacked bar segment per source. */
 export function monthlyChart(
   title: string,
-  months: Array<{ month: string; usage: { bySource: Array<{ source: string; voice: { minutes: string } | null }> } }>,
+  months: Array<{
+    month: string;
+    usage: { bySource: Array<{ source: string; voice: { minutes: string } | null }> };
+  }>,
 ): HTMLElement {
   const sources = [...new Set(months.flatMap((m) => m.usage.bySource.map((s) => s.source)))].sort();
   return barChart({
@@ -118,7 +141,11 @@ export function errorBox(errors: GraphQLError[]): HTMLElement {
     { class: "error-box", role: "alert" },
     // one line per distinct error: a source's failure is reported once per field it broke
     ...[...new Map(errors.map((e) => [e.message, e])).values()].map((e) =>
-      h("p", {}, `${e.extensions?.code ?? "ERROR"}${e.extensions?.source ? ` (${e.extensions.source})` : ""}: ${e.message}`),
+      h(
+        "p",
+        {},
+        `${e.extensions?.code ?? "ERROR"}${e.extensions?.source ? ` (${e.extensions.source})` : ""}: ${e.message}`,
+      ),
     ),
   );
 }

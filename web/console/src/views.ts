@@ -17,11 +17,20 @@ function link(path: string, range: RangeChoice, text: string): HTMLAnchorElement
 }
 
 function variables(range: RangeChoice) {
-  return { range: { firstDay: range.firstDay, lastDay: range.lastDay }, partialMonths: range.partialMonths };
+  return {
+    range: { firstDay: range.firstDay, lastDay: range.lastDay },
+    partialMonths: range.partialMonths,
+  };
 }
 
-export async function resellersView(range: RangeChoice, nameContains: string | null): Promise<HTMLElement> {
-  const { data, errors } = await run(ConsoleResellersDocument, { ...variables(range), nameContains });
+export async function resellersView(
+  range: RangeChoice,
+  nameContains: string | null,
+): Promise<HTMLElement> {
+  const { data, errors } = await run(ConsoleResellersDocument, {
+    ...variables(range),
+    nameContains,
+  });
   const list = data?.resellersConnection;
   if (!list) return h("div", {}, h("h2", {}, "Resellers"), errorBox(errors));
   const rows = list.nodes.map((r) => ({
@@ -35,7 +44,10 @@ export async function resellersView(range: RangeChoice, nameContains: string | n
     h("h2", {}, `Resellers (${list.totalCount})`),
     errors.length > 0 ? errorBox(errors) : null,
     usageTable("Resellers", "Reseller", rows, errors),
-    costChart("Cost per currency by reseller", list.nodes.map((r) => ({ name: r.name, costs: r.usage.costs }))),
+    costChart(
+      "Cost per currency by reseller",
+      list.nodes.map((r) => ({ name: r.name, costs: r.usage.costs })),
+    ),
   );
 }
 
@@ -54,7 +66,12 @@ export async function resellerView(id: string, range: RangeChoice): Promise<HTML
     h("p", {}, link("/", range, "All resellers")),
     h("h2", {}, reseller.name),
     errors.length > 0 ? errorBox(errors) : null,
-    usageTable("Reseller total", "Reseller", [{ label: reseller.name, usage: reseller.usage, coverage: reseller.usage.coverage }], errors),
+    usageTable(
+      "Reseller total",
+      "Reseller",
+      [{ label: reseller.name, usage: reseller.usage, coverage: reseller.usage.coverage }],
+      errors,
+    ),
     organizations
       ? usageTable(
           "Organizations",
@@ -69,7 +86,10 @@ export async function resellerView(id: string, range: RangeChoice): Promise<HTML
       : null,
     monthlyChart("Voice minutes by month and source", reseller.monthly),
     organizations
-      ? costChart("Cost per currency by organization", organizations.nodes.map((o) => ({ name: o.name, costs: o.usage.costs })))
+      ? costChart(
+          "Cost per currency by organization",
+          organizations.nodes.map((o) => ({ name: o.name, costs: o.usage.costs })),
+        )
       : null,
   );
 }
@@ -87,7 +107,10 @@ export async function organizationView(id: string, range: RangeChoice): Promise<
     label: part.source,
     usage: part,
     // a source's own row carries only its own coverage
-    coverage: { complete: part.coverage.status === "EXACT", sources: [{ ...part.coverage, source: part.source, firstDay: null, lastDay: null }] },
+    coverage: {
+      complete: part.coverage.status === "EXACT",
+      sources: [{ ...part.coverage, source: part.source, firstDay: null, lastDay: null }],
+    },
   }));
   const agents = org.agentsConnection;
   const users = org.usersConnection;
@@ -99,7 +122,9 @@ export async function organizationView(id: string, range: RangeChoice): Promise<
       {},
       link("/", range, "All resellers"),
       org.reseller ? " / " : null,
-      org.reseller ? link(`/reseller/${encodeURIComponent(org.reseller.id)}`, range, org.reseller.name) : null,
+      org.reseller
+        ? link(`/reseller/${encodeURIComponent(org.reseller.id)}`, range, org.reseller.name)
+        : null,
     ),
     h("h2", {}, org.name),
     errors.length > 0 ? errorBox(errors) : null,
@@ -109,7 +134,11 @@ export async function organizationView(id: string, range: RangeChoice): Promise<
       [
         ...bySource,
         { label: "Total", usage: org.usage, coverage },
-        { label: "Unattributed", usage: org.unattributedUsage, coverage: org.unattributedUsage.coverage },
+        {
+          label: "Unattributed",
+          usage: org.unattributedUsage,
+          coverage: org.unattributedUsage.coverage,
+        },
       ],
       errors,
     ),
@@ -120,13 +149,35 @@ export async function organizationView(id: string, range: RangeChoice): Promise<
           h(
             "table",
             { "data-table": "Top agents by voice minutes" },
-            h("caption", {}, `Top agents by voice minutes (${agents.nodes.length} of ${agents.totalCount})`),
-            h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Agent"), h("th", { scope: "col", class: "num" }, "Voice minutes"))),
+            h(
+              "caption",
+              {},
+              `Top agents by voice minutes (${agents.nodes.length} of ${agents.totalCount})`,
+            ),
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                h("th", { scope: "col" }, "Agent"),
+                h("th", { scope: "col", class: "num" }, "Voice minutes"),
+              ),
+            ),
             h(
               "tbody",
               {},
               ...agents.nodes.map((a) =>
-                h("tr", {}, h("th", { scope: "row" }, a.name), h("td", { class: "num" }, figure(a.usage.voice ? decimal(a.usage.voice.minutes) : null, coverage, errors))),
+                h(
+                  "tr",
+                  {},
+                  h("th", { scope: "row" }, a.name),
+                  h(
+                    "td",
+                    { class: "num" },
+                    figure(a.usage.voice ? decimal(a.usage.voice.minutes) : null, coverage, errors),
+                  ),
+                ),
               ),
             ),
           ),
@@ -138,7 +189,14 @@ export async function organizationView(id: string, range: RangeChoice): Promise<
           unit: "voice minutes",
           horizontal: true,
           labels: agents.nodes.map((a) => a.name),
-          series: [{ label: "Voice minutes", values: agents.nodes.map((a) => (a.usage.voice ? Number(a.usage.voice.minutes) : null)) }],
+          series: [
+            {
+              label: "Voice minutes",
+              values: agents.nodes.map((a) =>
+                a.usage.voice ? Number(a.usage.voice.minutes) : null,
+              ),
+            },
+          ],
         })
       : null,
     users
