@@ -4,7 +4,8 @@
 // usage: node drive_console.mjs SPEC_JSON
 //   SPEC_JSON: {"url": ".../console#/?first=...&last=...", "executable": "/usr/bin/chromium",
 //               "screenshots": "/tmp/dir", "reseller": "Northwind Channel",
-//               "organization": "Acme Solar", "partialDays": ["2026-10-01", "2026-10-10"],
+//               "organization": "Acme Solar", "filter": "north",
+//               "partialDays": ["2026-10-01", "2026-10-10"],
 //               "sandbox": "http://127.0.0.1:N" (its /_control API), "outageMonth": "2026-09",
 //               "outageVariant": "teli-down", "keyUrl": a console URL on a server with [auth],
 //               "key": its API key}
@@ -30,6 +31,7 @@ const report = {
   axe: {},
   csv: null,
   keyed: null,
+  filtered: null,
   screenshots: [],
   requests: [],
   failed: [],
@@ -126,6 +128,13 @@ try {
   report.resellerChartPixels = await page.evaluate(drawnPixels, "Cost per currency by reseller");
   await axe(page, "resellers");
   await shot(page, "console-resellers");
+
+  // the list filtered by name on the server (filter: {nameContains})
+  await page.locator("#name-filter").fill(spec.filter);
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForFunction((q) => window.location.hash.includes(`q=${q}`), spec.filter);
+  await page.locator('#view[aria-busy="false"]').waitFor({ timeout: 30_000 });
+  report.filtered = (await page.evaluate(tableRows, "Resellers")).map((row) => row[0]);
 
   // 2. one reseller, then an organization's drill-down
   await page.getByRole("link", { name: spec.reseller, exact: true }).click();

@@ -171,6 +171,7 @@ def session(
         "screenshots": str(screenshots),
         "reseller": RESELLER,
         "organization": ORGANIZATION,
+        "filter": "NORTH",
         "partialDays": list(PARTIAL_DAYS),
         "sandbox": sandbox_url,
         "outageMonth": OUTAGE_MONTH,
@@ -242,6 +243,11 @@ def test_resellers_view_shows_the_sandbox_resellers_with_the_api_figures(
         # a whole month: every source exact, so the badge says complete
         assert {s["status"] for s in usage["coverage"]["sources"]} == {"EXACT"}
         assert coverage == "complete"
+
+
+def test_name_filter_narrows_the_list_on_the_server(session: dict[str, Any]) -> None:
+    # case-insensitive, as the connection's filter: {nameContains} is
+    assert session["filtered"] == ["Northwind Channel"]
 
 
 def test_first_table_renders_within_one_second(session: dict[str, Any]) -> None:

@@ -23,6 +23,25 @@ function variables(range: RangeChoice) {
   };
 }
 
+/** Narrows the list by name on the server (the connection's filter: nameContains). */
+function nameFilter(range: RangeChoice, current: string): HTMLElement {
+  const input = h("input", { type: "search", id: "name-filter", value: current });
+  const form = h(
+    "form",
+    { class: "picker", role: "search", "aria-label": "Resellers by name" },
+    h("label", { for: "name-filter" }, "Name contains"),
+    input,
+    h("button", { type: "submit" }, "Filter"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const params = rangeParams(range);
+    if (input.value.trim()) params.set("q", input.value.trim());
+    window.location.hash = `/?${params.toString()}`;
+  });
+  return form;
+}
+
 export async function resellersView(
   range: RangeChoice,
   nameContains: string | null,
@@ -42,6 +61,7 @@ export async function resellersView(
     "div",
     {},
     h("h2", {}, `Resellers (${list.totalCount})`),
+    nameFilter(range, nameContains ?? ""),
     errors.length > 0 ? errorBox(errors) : null,
     usageTable("Resellers", "Reseller", rows, errors),
     costChart(
@@ -175,7 +195,11 @@ export async function organizationView(id: string, range: RangeChoice): Promise<
                   h(
                     "td",
                     { class: "num" },
-                    figure(a.usage.voice ? decimal(a.usage.voice.minutes) : null, coverage, errors),
+                    figure(
+                      a.usage.voice ? decimal(a.usage.voice.minutes) : null,
+                      a.usage.coverage,
+                      errors,
+                    ),
                   ),
                 ),
               ),
@@ -203,7 +227,7 @@ export async function organizationView(id: string, range: RangeChoice): Promise<
       ? usageTable(
           `Users (${users.nodes.length} of ${users.totalCount})`,
           "User",
-          users.nodes.map((u) => ({ label: u.name, usage: u.usage, coverage })),
+          users.nodes.map((u) => ({ label: u.name, usage: u.usage, coverage: u.usage.coverage })),
           errors,
         )
       : h("div", {}, h("h3", {}, "Users"), figure(null, coverage, errors)),
