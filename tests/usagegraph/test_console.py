@@ -14,12 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from graphql import build_schema, parse, validate
 
 from usagegraph import console, graphiql
 from usagegraph.app import create_app
 from usagegraph.console import ASSETS, STATIC_PATH
 from usagegraph.settings import ConfigError, settings_from_sources
 
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [{"name": "teli-a", "kind": "teli", "base_url": "http://teli.test", "api_key": "k"}]
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
@@ -122,3 +124,15 @@ async def test_graphiql_links_to_the_console(
 
     # relative, so /graphql -> /console also under a root_path
     assert '<a class="console-link" href="console">Usage console</a>' in page.text
+
+
+def test_the_console_operations_are_valid_against_schema_graphql() -> None:
+    # the browser build type-checks them too; this catches a schema change without npm
+    schema = build_schema((ROOT / "schema.graphql").read_text(encoding="utf-8"))
+    folder = ROOT / "web" / "console" / "operations"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.graphql")))
+    document = parse(text)
+    names = sorted(d.name.value for d in document.definitions if d.name is not None)
+
+    assert validate(schema, document) == []
+    assert names == ["ConsoleOrganization", "ConsoleReseller", "ConsoleResellers", "ConsoleUsage"]
