@@ -32,6 +32,7 @@ const report = {
   csv: null,
   keyed: null,
   filtered: null,
+  expanded: null,
   screenshots: [],
   requests: [],
   failed: [],
@@ -172,6 +173,13 @@ try {
     hash: await page.evaluate(() => window.location.hash),
     bySource: await page.evaluate(tableRows, "Usage by source"),
   };
+
+  // the same days with whole months counted for a monthly-only source
+  await page.locator("#range-whole-months").check();
+  await page.getByRole("button", { name: "Show days" }).click();
+  await page.waitForFunction(() => window.location.hash.includes("partial=WHOLE_MONTHS"));
+  await page.locator('#view[aria-busy="false"]').waitFor({ timeout: 30_000 });
+  report.expanded = await page.evaluate(tableRows, "Usage by source");
 
   // 5. a vendor outage injected in the sandbox, then a month nobody has asked for yet
   await control("/_control/variants", { enable: [spec.outageVariant] });

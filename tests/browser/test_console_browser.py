@@ -313,6 +313,22 @@ def test_partial_month_range_marks_monthly_sources_missing(
     assert "complete" not in total[-1]
 
 
+def test_whole_months_mark_monthly_sources_expanded(
+    session: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    total = next(row for row in session["expanded"] if row[0] == "Total")
+    coarse = [
+        s["source"]
+        for s in expected["organization"]["partial"]["coverage"]["sources"]
+        if s["reason"] == "GRANULARITY_TOO_COARSE"
+    ]
+
+    assert coarse
+    for source in coarse:  # all of October, which PARTIAL_DAYS lie in
+        assert f"{source} expanded 2026-10-01 to 2026-10-31" in total[-1]
+    assert "missing" not in total[-1]
+
+
 def test_vendor_outage_shows_the_error_in_place_of_its_figures(session: dict[str, Any]) -> None:
     outage = session["outage"]
 
