@@ -103,8 +103,8 @@ $(BROWSER_STAMP): $(BROWSER_NPM)/package.json $(BROWSER_NPM)/package-lock.json
 
 browser-deps: $(BROWSER_STAMP)
 
-# GraphiQL and the console in headless chromium (apt-get install chromium), offline, on the
-# embedded sandbox (the console's outage test on a sandbox of its own).
+# GraphiQL and the console in headless chromium (apt-get install chromium), offline: GraphiQL on
+# the embedded sandbox, the console on a sandbox of its own (whose control API injects an outage).
 test-browser: $(STAMP) $(GRAPHIQL_STAMP) $(CONSOLE_STAMP) $(BROWSER_STAMP)
 	cd $(CONSOLE_NPM) && npm run --silent format:check  # the console's TypeScript as prettier writes it
 	$(BIN)/python -m pytest -q -m browser tests/browser
