@@ -12,7 +12,7 @@ LOCK_TOOL := $(LOCK_VENV)/.installed
 # Extra arguments for `make run` / `make sandbox`, e.g. make run ARGS="--config usagegraph.toml"
 ARGS ?=
 
-.PHONY: run test test-browser graphiql-assets browser-deps lint typecheck format sandbox schema clean
+.PHONY: run test test-browser graphiql-assets console-assets browser-deps lint typecheck format sandbox schema clean
 .PHONY: lock
 .PHONY: bench bench-quick bench-soak bench-concurrency fuzz
 .PHONY: test-federation test-clients test-http-audit persisted-operations
@@ -24,6 +24,13 @@ GRAPHIQL_NPM := web/graphiql
 GRAPHIQL_ASSETS := usagegraph/static/graphiql
 GRAPHIQL_STAMP := $(GRAPHIQL_ASSETS)/.installed
 NPM_MODULES := $(GRAPHIQL_NPM)/node_modules
+# The usage console (/console): TypeScript in web/console typed by GraphQL Code Generator from
+# schema.graphql, type-checked by tsc and bundled by esbuild into a git-ignored folder (the names
+# usagegraph/console.py serves); every tool from web/console/package-lock.json.
+CONSOLE_NPM := web/console
+CONSOLE_ASSETS := usagegraph/static/console
+CONSOLE_STAMP := $(CONSOLE_ASSETS)/.installed
+CONSOLE_SOURCES := $(wildcard $(CONSOLE_NPM)/src/*.ts $(CONSOLE_NPM)/src/*.css $(CONSOLE_NPM)/operations/*.graphql)
 # The headless-browser test drives Debian's chromium with playwright-core (no browser download).
 BROWSER_NPM := tests/browser
 BROWSER_STAMP := $(BROWSER_NPM)/node_modules/.installed
@@ -65,13 +72,24 @@ $(GRAPHIQL_STAMP): $(GRAPHIQL_NPM)/package.json $(GRAPHIQL_NPM)/package-lock.jso
 
 graphiql-assets: $(GRAPHIQL_STAMP)
 
-# GraphiQL's assets when npm can get them; without them the server still starts and its GraphiQL
-# page says what to run.
+$(CONSOLE_STAMP): $(CONSOLE_NPM)/package.json $(CONSOLE_NPM)/package-lock.json schema.graphql \
+		$(CONSOLE_NPM)/codegen.ts $(CONSOLE_NPM)/build.mjs $(CONSOLE_NPM)/tsconfig.json $(CONSOLE_SOURCES)
+	@echo "building the console: npm ci and npm run build in $(CONSOLE_NPM), into $(CONSOLE_ASSETS)"
+	cd $(CONSOLE_NPM) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	touch $@
+
+console-assets: $(CONSOLE_STAMP)
+
+# GraphiQL's and the console's assets when npm can get them; without them the server still
+# starts and each page says what to run.
 run: $(STAMP)
 	@if ! command -v npm >/dev/null 2>&1; then \
-		echo "warning: npm not found: GraphiQL shows a fallback page (install npm, then make graphiql-assets)" >&2; \
-	elif ! $(MAKE) -s --no-print-directory graphiql-assets; then \
-		echo "warning: make graphiql-assets failed: GraphiQL shows a fallback page" >&2; \
+		echo "warning: npm not found: GraphiQL and /console show a fallback page (install npm, then make graphiql-assets console-assets)" >&2; \
+	else \
+		$(MAKE) -s --no-print-directory graphiql-assets || \
+			echo "warning: make graphiql-assets failed: GraphiQL shows a fallback page" >&2; \
+		$(MAKE) -s --no-print-directory console-assets || \
+			echo "warning: make console-assets failed: /console shows a fallback page" >&2; \
 	fi
 	$(BIN)/usagegraph serve $(ARGS)
 
@@ -85,8 +103,10 @@ $(BROWSER_STAMP): $(BROWSER_NPM)/package.json $(BROWSER_NPM)/package-lock.json
 
 browser-deps: $(BROWSER_STAMP)
 
-# GraphiQL in headless chromium (apt-get install chromium), offline, on the embedded sandbox.
-test-browser: $(STAMP) $(GRAPHIQL_STAMP) $(BROWSER_STAMP)
+# GraphiQL and the console in headless chromium (apt-get install chromium), offline: GraphiQL on
+# the embedded sandbox, the console on a sandbox of its own (whose control API injects an outage).
+test-browser: $(STAMP) $(GRAPHIQL_STAMP) $(CONSOLE_STAMP) $(BROWSER_STAMP)
+	cd $(CONSOLE_NPM) && npm run --silent format:check  # the console's TypeScript as prettier writes it
 	$(BIN)/python -m pytest -q -m browser tests/browser
 
 # A longer fuzz pass over request bodies and documents than `make test` runs (derandomized, so
@@ -193,6 +213,7 @@ bench-concurrency: $(BENCH_STAMP) $(PEERS_STAMP)
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .ruff_cache $(GRAPHIQL_ASSETS) $(NPM_MODULES) $(BROWSER_NPM)/node_modules
+	rm -rf $(CONSOLE_ASSETS) $(CONSOLE_NPM)/node_modules $(CONSOLE_NPM)/src/generated
 	rm -rf $(FEDERATION_NPM)/node_modules $(TS_CLIENT)/node_modules $(TS_CLIENT)/src/generated
 	rm -rf $(HTTP_AUDIT_NPM)/node_modules
 	rm -rf $(PY_CLIENT)/.venv $(PY_CLIENT)/usagegraph_client

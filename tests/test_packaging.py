@@ -83,6 +83,7 @@ def test_the_mapped_folders_are_in_the_wheel_under_usagegraph(wheel: zipfile.Zip
         "usagegraph/sandbox/server.py",
         "usagegraph/answers/layer.py",
         "usagegraph/graphiql.html",
+        "usagegraph/console.html",
         "usagegraph/py.typed",
     ):
         assert module in names, module

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 
 from usagegraph.answers import build_answer_store, install_answers
 from usagegraph.cache_setup import build_backend, catalog_ttl, result_cache
+from usagegraph.console import mount_console
 from usagegraph.fleet_link import fleet_link
 from usagegraph.gc_tuning import install_gc_tuning
 from usagegraph.graphiql import mount_graphiql
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, tracer_provider: Any | None = None) -> Fas
     )
     app.include_router(graphql, prefix="/graphql")
     mount_graphiql(app, settings)  # our offline GraphiQL page, ahead of Strawberry's CDN one
+    mount_console(app, settings)  # the usage console at /console (usagegraph/console.py)
     # identical operations run once, whole answers kept while fresh (usagegraph/answers):
     # innermost, on the checked request the gate and the persisted-query lookup let through
     install_answers(app, settings, schema.subgraph_sdl(), observability)

@@ -194,6 +194,7 @@ class ServerSettings(_Model):
     host: NonEmpty = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     graphiql: bool = True
+    console: bool = True  # the usage console at GET /console
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # production switches: introspection off, and serving without [auth] beyond loopback
     introspection: bool = True
