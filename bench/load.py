@@ -17,13 +17,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import httpx
 
-from bench.procs import Sandbox
 from bench.scenarios import Request
+
+if TYPE_CHECKING:  # annotations only: bench.procs needs psutil (the bench extra)
+    from bench.procs import Sandbox
 
 __all__ = [
     "KEEPALIVE",

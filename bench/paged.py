@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.answers import check_paged
 from bench.bounds import Plan
 from bench.figures import calls_figures, first_errors, latency_figures
 from bench.load import Sample, sequential
-from bench.procs import Sandbox
 from bench.scenarios import Workload
+
+if TYPE_CHECKING:  # annotations only: bench.procs needs psutil (the bench extra)
+    from bench.procs import Sandbox
 
 __all__ = ["measure_cold", "measure_warm", "paged_failures"]
 

@@ -5,6 +5,8 @@ test file on its own cannot break another."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +56,16 @@ def test_the_check_sees_each_way_of_importing_one() -> None:
         assert any(shared_from_a_test_module(m) for _, m in imported_modules(ast.parse(source)))
     fine = "from tests.fixtures.cached_graph import serving\nfrom usagegraph import test_mode"
     assert not any(shared_from_a_test_module(m) for _, m in imported_modules(ast.parse(fine)))
+
+
+def test_the_bench_tests_collect_without_the_bench_extra() -> None:
+    """`make test` installs only the dev extra: a bench test module that imports psutil (through
+    bench.procs) at import time breaks the whole run's collection, as it did twice in CI."""
+    script = (
+        "import sys; sys.modules['psutil'] = None; import pytest; "
+        "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'tests/bench']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
