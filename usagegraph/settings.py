@@ -227,7 +227,7 @@ class GraphSettings(_Model):
     request_deadline_seconds: Seconds | None = None
     # a connection's page (`first:` / `last:`): the largest one may ask, and the page without
     # either (the query-cost limit counts a page as this many items)
-    max_page_size: Annotated[int, Field(ge=1)] = 100
+    max_page_size: Annotated[int, Field(ge=1, le=10_000)] = 100
     default_page_size: Annotated[int, Field(ge=1)] = 20
 
     @field_validator("default_page_size")

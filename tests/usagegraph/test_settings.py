@@ -391,3 +391,33 @@ def test_a_server_port_outside_1_to_65535_is_refused(tmp_path: Path, port: int) 
 
     assert message.startswith("config error: server.port: input should be")
     assert ("1" if port < 1 else "65535") in message
+
+
+@pytest.mark.parametrize(
+    ("added", "expected"),
+    [
+        ("[graph]\nmax_page_size = 0", "config error: graph.max_page_size: input should be"),
+        ("[graph]\nmax_page_size = 1000000", "config error: graph.max_page_size: input should be"),
+        ("[graph]\nmax_page_size = \"many\"", "config error: graph.max_page_size: input should be"),
+        (
+            "[graph]\nmax_page_size = 10\ndefault_page_size = 11",
+            "config error: graph.default_page_size: must not exceed max_page_size (10)",
+        ),
+        (
+            "[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379/0\"\nlease_seconds = 0",
+            "config error: cache.lease_seconds: input should be greater than 0",
+        ),
+        (
+            "[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379/0\"\nlease_seconds = 301",
+            "config error: cache.lease_seconds: input should be less than or equal to 300",
+        ),
+        ("[server]\nconsole = \"maybe\"", "config error: server.console: input should be"),
+        ("[server]\ngc_tuning = 2", "config error: server.gc_tuning: input should be"),
+    ],
+    ids=["page-0", "page-huge", "page-text", "default-over-max", "lease-0", "lease-long",
+         "console-text", "gc-number"],
+)  # fmt: skip
+def test_the_new_keys_refuse_hostile_values_in_one_line(
+    tmp_path: Path, added: str, expected: str
+) -> None:
+    assert config_error(tmp_path, f"{EXAMPLE}\n{added}\n").startswith(expected)
